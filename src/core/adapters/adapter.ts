@@ -1,0 +1,32 @@
+import type { ResolvedDefinition, ServerKind } from '../definition';
+import type { PythonEnvironment } from '../pythonEnvironment';
+
+/** What a server kind can do in the selected environment; the UI enables only these. */
+export interface Capabilities {
+  /** `signal`: TTIN/TTOU one worker at a time; `restart`: stop and start with the new count. */
+  scale: 'signal' | 'restart';
+  /** `signal`: HUP replaces every worker; `restart`: stop and start. */
+  reload: 'signal' | 'restart';
+  /** The manager replaces a worker that dies. */
+  respawnsWorkers: boolean;
+}
+
+export interface LaunchPaths {
+  /** A private directory of this server run (0700), for sockets the server needs. */
+  runtimeDir: string;
+}
+
+export interface ServerAdapter {
+  readonly kind: ServerKind;
+  /** Checks the environment has what this definition needs; returns a user-facing problem or undefined. */
+  checkEnvironment(def: ResolvedDefinition, env: PythonEnvironment): string | undefined;
+  /** The interpreter's arguments (after the python path). */
+  argv(def: ResolvedDefinition, env: PythonEnvironment, paths: LaunchPaths): string[];
+  capabilities(env: PythonEnvironment, def: ResolvedDefinition): Capabilities;
+  /** The master process serves by itself, with no worker processes (uvicorn with one worker). */
+  runsInOneProcess(def: ResolvedDefinition): boolean;
+}
+
+export function missingPackageMessage(pkg: string, env: PythonEnvironment): string {
+  return `${pkg} is not installed in the Python interpreter ${env.python} (Python ${env.pythonVersion}). Install it with: ${env.python} -m pip install ${pkg}`;
+}

@@ -1,0 +1,167 @@
+/** The supervisor's end of the agent protocol (docs/agent-protocol.md): a Unix socket in a private directory. */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { LineSplitter } from './lineSplitter';
+
+export interface AgentHello {
+  channel: 'data' | 'control';
+  role: 'master' | 'worker';
+  pid: number;
+  ppid: number;
+}
+
+export type AgentMessage = { t: string; id?: number; [key: string]: unknown };
+
+const MAX_HELLO_BYTES = 4096;
+const HELLO_TIMEOUT_MS = 5000;
+
+/** A control connection: JSON lines both ways, with request/reply by id. */
+export class ControlConnection {
+  private nextId = 1;
+  private readonly pending = new Map<number, (reply: AgentMessage) => void>();
+  private messageListener: (message: AgentMessage) => void = () => undefined;
+  private closeListener: () => void = () => undefined;
+
+  constructor(readonly hello: AgentHello, private readonly socket: net.Socket, initial: Buffer) {
+    const splitter = new LineSplitter((line) => this.receive(line));
+    socket.on('data', (chunk: Buffer) => splitter.push(chunk));
+    socket.on('close', () => {
+      for (const resolve of this.pending.values()) resolve({ t: 'closed' });
+      this.pending.clear();
+      this.closeListener();
+    });
+    socket.on('error', () => undefined);
+    if (initial.length > 0) queueMicrotask(() => splitter.push(initial));
+  }
+
+  onMessage(listener: (message: AgentMessage) => void): void {
+    this.messageListener = listener;
+  }
+
+  onClose(listener: () => void): void {
+    this.closeListener = listener;
+  }
+
+  send(message: AgentMessage): void {
+    if (!this.socket.destroyed) this.socket.write(`${JSON.stringify(message)}\n`);
+  }
+
+  request(message: AgentMessage, timeoutMs = 10000): Promise<AgentMessage> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`The agent in process ${this.hello.pid} did not answer "${message.t}" within ${timeoutMs} ms.`));
+      }, timeoutMs);
+      this.pending.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      this.send({ ...message, id });
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private receive(line: string): void {
+    let message: AgentMessage;
+    try {
+      message = JSON.parse(line) as AgentMessage;
+    } catch {
+      return;
+    }
+    const waiting = message.id !== undefined ? this.pending.get(message.id) : undefined;
+    if (waiting && message.id !== undefined) {
+      this.pending.delete(message.id);
+      waiting(message);
+    } else {
+      this.messageListener(message);
+    }
+  }
+}
+
+export interface AgentServerHandlers {
+  /** A worker's output stream; `initial` holds bytes that arrived with the hello. */
+  onData(hello: AgentHello, socket: net.Socket, initial: Buffer): void;
+  onControl(connection: ControlConnection): void;
+}
+
+export class AgentServer {
+  readonly token = randomBytes(16).toString('hex');
+  readonly socketPath: string;
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(readonly runtimeDir: string, private readonly handlers: AgentServerHandlers) {
+    this.socketPath = path.join(runtimeDir, 'agent.sock');
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  /** Listens in `dir`, a private (0700) directory of the server run. */
+  static async listen(dir: string, handlers: AgentServerHandlers): Promise<AgentServer> {
+    const agentServer = new AgentServer(dir, handlers);
+    await new Promise<void>((resolve, reject) => {
+      agentServer.server.once('error', reject);
+      agentServer.server.listen(agentServer.socketPath, () => resolve());
+    });
+    return agentServer;
+  }
+
+  /** The variables that make the agent in the spawned process talk to this server. */
+  environment(): Record<string, string> {
+    return { SERVER_WORKERS_SOCKET: this.socketPath, SERVER_WORKERS_TOKEN: this.token };
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let buffered = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
+    const onChunk = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const newline = buffered.indexOf(10);
+      if (newline === -1) {
+        if (buffered.length > MAX_HELLO_BYTES) socket.destroy();
+        return;
+      }
+      clearTimeout(timer);
+      socket.off('data', onChunk);
+      socket.pause();
+      const hello = this.parseHello(buffered.subarray(0, newline).toString('utf8'));
+      if (!hello) {
+        socket.destroy();
+        return;
+      }
+      const rest = buffered.subarray(newline + 1);
+      if (hello.channel === 'data') this.handlers.onData(hello, socket, rest);
+      else this.handlers.onControl(new ControlConnection(hello, socket, rest));
+      socket.resume();
+    };
+    socket.on('data', onChunk);
+  }
+
+  private parseHello(line: string): AgentHello | undefined {
+    let raw: Record<string, unknown>;
+    try {
+      raw = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+    const token = Buffer.from(String(raw.token ?? ''));
+    const expected = Buffer.from(this.token);
+    if (token.length !== expected.length || !timingSafeEqual(token, expected)) return undefined;
+    if (raw.channel !== 'data' && raw.channel !== 'control') return undefined;
+    if (raw.role !== 'master' && raw.role !== 'worker') return undefined;
+    if (!Number.isInteger(raw.pid) || !Number.isInteger(raw.ppid)) return undefined;
+    return { channel: raw.channel, role: raw.role, pid: raw.pid as number, ppid: raw.ppid as number };
+  }
+}

@@ -1,0 +1,192 @@
+/** What a user writes in a `serverworkers` task (or on the CLI), and its validation into a resolved form. */
+
+export type ServerKind = 'gunicorn' | 'uvicorn';
+export const SERVER_KINDS: readonly ServerKind[] = ['gunicorn', 'uvicorn'];
+export const MAX_WORKERS = 64;
+export const DEFAULT_BIND = '127.0.0.1:8000';
+export const DEFAULT_GRACEFUL_TIMEOUT = 10;
+
+export interface ServerDefinition {
+  name?: string;
+  server?: ServerKind;
+  app: string;
+  workers?: number;
+  bind?: string;
+  workerClass?: string;
+  python?: string;
+  cwd?: string;
+  env?: Record<string, string>;
+  args?: string[];
+  timeout?: number;
+  gracefulTimeout?: number;
+}
+
+export interface ResolvedDefinition {
+  name: string;
+  server: ServerKind;
+  app: string;
+  workers: number;
+  host: string;
+  port: number;
+  workerClass?: string;
+  python: string;
+  cwd: string;
+  env: Record<string, string>;
+  args: string[];
+  timeout?: number;
+  gracefulTimeout: number;
+}
+
+export interface ResolveContext {
+  /** Interpreter to use when the definition names none. */
+  defaultPython: string;
+  /** Working directory when the definition names none. */
+  defaultCwd: string;
+  /** Worker count when the definition names none. */
+  defaultWorkers: number;
+}
+
+export class DefinitionError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `The server definition has ${problems.length} problems:\n- ${problems.join('\n- ')}`);
+    this.name = 'DefinitionError';
+  }
+}
+
+const APP_PATTERN = /^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w.]*(\(.*\))?$/;
+
+/** Worker count from the CPU count: Gunicorn's documented (2 x cores) + 1, capped. */
+export function defaultWorkerCount(cpus: number): number {
+  return Math.min(MAX_WORKERS, Math.max(1, 2 * cpus + 1));
+}
+
+export function parseBind(bind: string): { host: string; port: number } | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(bind.trim());
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return undefined;
+  const host = match[1].startsWith('[') ? match[1].slice(1, -1) : match[1];
+  return { host, port };
+}
+
+/** Validates a definition from an untrusted source (tasks.json, CLI) and fills the defaults. Throws DefinitionError. */
+export function resolveDefinition(raw: unknown, context: ResolveContext): ResolvedDefinition {
+  const problems: string[] = [];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new DefinitionError(['The server definition must be an object with at least an "app" property, for example { "app": "main:app" }.']);
+  }
+  const def = raw as Record<string, unknown>;
+
+  const server = def.server ?? 'gunicorn';
+  if (typeof server !== 'string' || !SERVER_KINDS.includes(server as ServerKind)) {
+    problems.push(`"server" must be "gunicorn" or "uvicorn" (got ${show(server)}).`);
+  }
+
+  const app = def.app;
+  if (typeof app !== 'string' || app.trim() === '') {
+    problems.push('"app" is required: the application as module:attribute, for example "main:app".');
+  } else if (!APP_PATTERN.test(app.trim())) {
+    problems.push(`"app" must look like module:attribute, for example "main:app" or "pkg.web:create_app()" (got ${show(app)}).`);
+  }
+
+  let workers = context.defaultWorkers;
+  if (def.workers !== undefined) {
+    if (typeof def.workers !== 'number' || !Number.isInteger(def.workers) || def.workers < 1 || def.workers > MAX_WORKERS) {
+      problems.push(`"workers" must be a whole number from 1 to ${MAX_WORKERS} (got ${show(def.workers)}).`);
+    } else {
+      workers = def.workers;
+    }
+  }
+
+  let host = '127.0.0.1';
+  let port = 8000;
+  const bind = def.bind ?? DEFAULT_BIND;
+  const parsed = typeof bind === 'string' ? parseBind(bind) : undefined;
+  if (!parsed) {
+    problems.push(`"bind" must be host:port with a port from 1 to 65535, for example "127.0.0.1:8000" (got ${show(bind)}).`);
+  } else {
+    ({ host, port } = parsed);
+  }
+
+  const workerClass = optionalString(def, 'workerClass', problems);
+  if (workerClass !== undefined && !/^[A-Za-z_][\w.]*$/.test(workerClass)) {
+    problems.push(`"workerClass" must be a class path such as "uvicorn_worker.UvicornWorker" or a Gunicorn name such as "sync" (got ${show(workerClass)}).`);
+  }
+  if (workerClass !== undefined && server === 'uvicorn') {
+    problems.push('"workerClass" applies to gunicorn only; remove it or set "server": "gunicorn".');
+  }
+  const python = optionalString(def, 'python', problems) ?? context.defaultPython;
+  const cwd = optionalString(def, 'cwd', problems) ?? context.defaultCwd;
+  const name = optionalString(def, 'name', problems) ?? (typeof app === 'string' ? app : 'server');
+
+  const env: Record<string, string> = {};
+  if (def.env !== undefined) {
+    if (typeof def.env !== 'object' || def.env === null || Array.isArray(def.env)) {
+      problems.push(`"env" must be an object of string values (got ${show(def.env)}).`);
+    } else {
+      for (const [key, value] of Object.entries(def.env)) {
+        if (typeof value !== 'string') problems.push(`"env.${key}" must be a string (got ${show(value)}); quote numbers, e.g. "1".`);
+        else if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) problems.push(`"env" has an invalid variable name ${show(key)}.`);
+        else env[key] = value;
+      }
+    }
+  }
+
+  let args: string[] = [];
+  if (def.args !== undefined) {
+    if (!Array.isArray(def.args) || def.args.some((a) => typeof a !== 'string')) {
+      problems.push(`"args" must be an array of strings, one argument each, e.g. ["--log-level", "debug"] (got ${show(def.args)}).`);
+    } else {
+      args = def.args as string[];
+    }
+  }
+
+  const timeout = optionalSeconds(def, 'timeout', problems);
+  const gracefulTimeout = optionalSeconds(def, 'gracefulTimeout', problems) ?? DEFAULT_GRACEFUL_TIMEOUT;
+
+  if (problems.length > 0) throw new DefinitionError(problems);
+  return {
+    name,
+    server: server as ServerKind,
+    app: (app as string).trim(),
+    workers,
+    host,
+    port,
+    workerClass,
+    python,
+    cwd,
+    env,
+    args,
+    timeout,
+    gracefulTimeout,
+  };
+}
+
+function optionalString(def: Record<string, unknown>, key: string, problems: string[]): string | undefined {
+  const value = def[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') {
+    problems.push(`"${key}" must be a non-empty string (got ${show(value)}).`);
+    return undefined;
+  }
+  return value;
+}
+
+function optionalSeconds(def: Record<string, unknown>, key: string, problems: string[]): number | undefined {
+  const value = def[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 86400) {
+    problems.push(`"${key}" must be a whole number of seconds from 0 to 86400 (got ${show(value)}).`);
+    return undefined;
+  }
+  return value;
+}
+
+function show(value: unknown): string {
+  return value === undefined ? 'nothing' : JSON.stringify(value);
+}
+
+export function serverUrl(def: Pick<ResolvedDefinition, 'host' | 'port'>, scheme = 'http'): string {
+  const host = def.host === '0.0.0.0' || def.host === '::' ? '127.0.0.1' : def.host.includes(':') ? `[${def.host}]` : def.host;
+  return `${scheme}://${host}:${def.port}`;
+}

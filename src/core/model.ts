@@ -1,0 +1,53 @@
+/** The live model of one server: what the tree, the CLI and the tests read. */
+import type { Capabilities } from './adapters';
+import type { ServerKind } from './definition';
+
+export type ServerState = 'starting' | 'running' | 'scaling' | 'reloading' | 'restarting' | 'stopping' | 'stopped' | 'failed';
+export type WorkerState = 'booting' | 'ready' | 'stopping' | 'exited';
+
+export interface ExitReason {
+  code: number | null;
+  signal: string | null;
+  /** Gunicorn reported WORKER TIMEOUT for it before it died. */
+  timedOut: boolean;
+  /** Said for people: "killed by SIGKILL", "exited with code 3", "WORKER TIMEOUT (killed by SIGABRT)". */
+  text: string;
+}
+
+export interface ProcessModel {
+  pid: number;
+  /** ms since the epoch */
+  startedAt: number;
+  cpuPercent: number;
+  rssBytes: number;
+}
+
+export interface WorkerModel extends ProcessModel {
+  slot: number;
+  state: WorkerState;
+  /** How many times this slot's worker has been replaced after dying. */
+  restarts: number;
+  lastExit?: ExitReason;
+}
+
+export interface ServerModel {
+  id: string;
+  name: string;
+  kind: ServerKind;
+  state: ServerState;
+  url: string;
+  desiredWorkers: number;
+  master?: ProcessModel;
+  /** One per slot, ordered by slot; an exited row waits for its replacement (or is lost when the server does not respawn). */
+  workers: WorkerModel[];
+  /** Workers of an older generation still finishing their requests during a reload. */
+  retiring: WorkerModel[];
+  capabilities?: Capabilities;
+  /** Why the server failed or stopped unexpectedly. */
+  error?: string;
+}
+
+export function describeExit(code: number | null, signal: string | null, timedOut = false): ExitReason {
+  const base = signal ? `killed by ${signal}` : code === null ? 'exited (reason unknown)' : `exited with code ${code}`;
+  return { code, signal, timedOut, text: timedOut ? `WORKER TIMEOUT (${base})` : base };
+}

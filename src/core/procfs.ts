@@ -1,0 +1,136 @@
+/** Reading processes from Linux's /proc: existence, parent, group, CPU and memory, who holds a port. */
+import * as fs from 'node:fs';
+
+const CLOCK_TICKS_PER_SECOND = 100;
+const PAGE_SIZE = 4096;
+
+export interface ProcStat {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+  state: string;
+  /** user + system CPU time in seconds */
+  cpuSeconds: number;
+  rssBytes: number;
+}
+
+export function readProcStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return {
+    pid,
+    state: fields[0],
+    ppid: Number(fields[1]),
+    pgrp: Number(fields[2]),
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND,
+    rssBytes: Number(fields[21]) * PAGE_SIZE,
+  };
+}
+
+/** True while the process exists and is not a zombie waiting to be reaped. */
+export function isAlive(pid: number): boolean {
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+export function listPids(): number[] {
+  const pids: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    const pid = Number(name);
+    if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+  }
+  return pids;
+}
+
+/** Living members of a process group. */
+export function processGroupMembers(pgid: number): number[] {
+  return listPids().filter((pid) => {
+    const stat = readProcStat(pid);
+    return stat !== undefined && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X';
+  });
+}
+
+export function childrenOf(pid: number): number[] {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
+    return text === '' ? [] : text.split(' ').map(Number);
+  } catch {
+    return listPids().filter((candidate) => readProcStat(candidate)?.ppid === pid);
+  }
+}
+
+/** The pid and command of the process listening on a TCP port, when /proc lets us see it. */
+export function findPortHolder(port: number): { pid: number; command: string } | undefined {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(table, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const row of text.split('\n').slice(1)) {
+      const cols = row.trim().split(/\s+/);
+      if (cols.length < 10) continue;
+      const localPort = parseInt(cols[1].split(':')[1] ?? '', 16);
+      if (localPort === port && cols[3] === '0A') inodes.add(cols[9]);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  for (const pid of listPids()) {
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let target: string;
+      try {
+        target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const match = /^socket:\[(\d+)\]$/.exec(target);
+      if (match && inodes.has(match[1])) return { pid, command: commandLine(pid) };
+    }
+  }
+  return undefined;
+}
+
+export function commandLine(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {
+    return '';
+  }
+}
+
+/** CPU % and resident memory between two samples of the same process. */
+export class UsageSampler {
+  private last = new Map<number, { cpuSeconds: number; at: number }>();
+
+  sample(pid: number, now = Date.now()): { cpuPercent: number; rssBytes: number } | undefined {
+    const stat = readProcStat(pid);
+    if (!stat) {
+      this.last.delete(pid);
+      return undefined;
+    }
+    const previous = this.last.get(pid);
+    this.last.set(pid, { cpuSeconds: stat.cpuSeconds, at: now });
+    const elapsed = previous ? (now - previous.at) / 1000 : 0;
+    const cpuPercent = previous && elapsed > 0 ? Math.max(0, ((stat.cpuSeconds - previous.cpuSeconds) / elapsed) * 100) : 0;
+    return { cpuPercent, rssBytes: stat.rssBytes };
+  }
+
+  forget(pids: Iterable<number>): void {
+    const keep = new Set(pids);
+    for (const pid of this.last.keys()) if (!keep.has(pid)) this.last.delete(pid);
+  }
+}

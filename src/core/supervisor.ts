@@ -1,0 +1,792 @@
+/** Supervises one server: spawns its master, knows every worker, separates their output, controls and stops it. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import treeKill from 'tree-kill';
+import { adapterFor, type Capabilities, type ServerAdapter } from './adapters';
+import { AgentServer, type AgentHello, type AgentMessage, type ControlConnection } from './agentServer';
+import { type ResolvedDefinition, serverUrl } from './definition';
+import { Emitter } from './events';
+import { LineSplitter } from './lineSplitter';
+import { parseWorkerLogFact, pidOfLogLine } from './logPatterns';
+import { describeExit, type ExitReason, type ProcessModel, type ServerModel, type ServerState, type WorkerModel } from './model';
+import { childrenOf, commandLine, findPortHolder, isAlive, processGroupMembers, UsageSampler } from './procfs';
+import { detectEnvironment, type PythonEnvironment } from './pythonEnvironment';
+
+export interface SupervisorOptions {
+  /** Folder of sitecustomize.py; the agent is off when undefined. */
+  agentDir?: string;
+  /** How long start() waits for every worker to be ready. */
+  bootTimeoutMs?: number;
+  statsIntervalMs?: number;
+}
+
+export interface OutputEvent {
+  /** 0 for the master */
+  slot: number;
+  pid: number;
+  lines: string[];
+  /** A line the supervisor wrote (a respawn marker), not the process. */
+  marker?: boolean;
+}
+
+export interface WorkerEvent {
+  type: 'up' | 'ready' | 'exit';
+  worker: WorkerModel;
+}
+
+export interface ExitEvent {
+  expected: boolean;
+  code: number | null;
+  signal: string | null;
+  error?: string;
+}
+
+export class ServerError extends Error {
+  constructor(message: string, readonly reason: 'environment' | 'port' | 'cwd' | 'boot' | 'spawn' | 'state' | 'timeout' | 'stopped') {
+    super(message);
+    this.name = 'ServerError';
+  }
+}
+
+interface WorkerRecord {
+  slot: number;
+  pid: number;
+  state: WorkerModel['state'];
+  startedAt: number;
+  restarts: number;
+  lastExit?: ExitReason;
+  cpuPercent: number;
+  rssBytes: number;
+  sockets: Set<net.Socket>;
+  control?: ControlConnection;
+}
+
+interface Waiter {
+  done: () => boolean;
+  resolve: () => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+const MASTER_TAIL_LINES = 40;
+let nextServerId = 1;
+
+export class Supervisor {
+  readonly id = `server-${nextServerId++}`;
+  readonly onDidChange = new Emitter<ServerModel>();
+  readonly onOutput = new Emitter<OutputEvent>();
+  readonly onWorker = new Emitter<WorkerEvent>();
+  readonly onExit = new Emitter<ExitEvent>();
+
+  private state: ServerState = 'stopped';
+  private error: string | undefined;
+  private env: PythonEnvironment | undefined;
+  private readonly adapter: ServerAdapter;
+  private capabilities: Capabilities | undefined;
+  private child: ChildProcess | undefined;
+  private masterPid: number | undefined;
+  private masterStartedAt = 0;
+  private masterUsage = { cpuPercent: 0, rssBytes: 0 };
+  private masterExit: Promise<void> | undefined;
+  private agent: AgentServer | undefined;
+  /** Private (0700) directory of the current run: the agent's socket, Gunicorn's control socket. */
+  private runtimeDir: string | undefined;
+  private masterControl: ControlConnection | undefined;
+  private readonly slots = new Map<number, WorkerRecord>();
+  private readonly byPid = new Map<number, WorkerRecord>();
+  private readonly retiring = new Set<WorkerRecord>();
+  private reloadGeneration = new Set<WorkerRecord>();
+  private pendingRemovals = 0;
+  private readonly timedOutPids = new Set<number>();
+  private readonly loggedExits = new Map<number, ExitReason>();
+  private readonly masterTail: string[] = [];
+  private lastFallbackPid: number | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private readonly sampler = new UsageSampler();
+  private readonly suspectedDead = new Map<number, number>();
+  private waiters = new Set<Waiter>();
+  private stopping: Promise<void> | undefined;
+  private operation: Promise<unknown> = Promise.resolve();
+
+  constructor(private definition: ResolvedDefinition, private readonly options: SupervisorOptions = {}) {
+    this.adapter = adapterFor(definition.server);
+  }
+
+  get name(): string {
+    return this.definition.name;
+  }
+
+  get currentDefinition(): ResolvedDefinition {
+    return this.definition;
+  }
+
+  get serverState(): ServerState {
+    return this.state;
+  }
+
+  get pid(): number | undefined {
+    return this.masterPid;
+  }
+
+  get agentEnabled(): boolean {
+    return this.options.agentDir !== undefined;
+  }
+
+  model(): ServerModel {
+    return {
+      id: this.id,
+      name: this.definition.name,
+      kind: this.definition.server,
+      state: this.state,
+      url: serverUrl(this.definition),
+      desiredWorkers: this.definition.workers,
+      master: this.masterPid !== undefined && this.child?.exitCode === null
+        ? { pid: this.masterPid, startedAt: this.masterStartedAt, ...this.masterUsage }
+        : undefined,
+      workers: [...this.slots.values()].sort((a, b) => a.slot - b.slot).map(toWorkerModel),
+      retiring: [...this.retiring].map(toWorkerModel),
+      capabilities: this.capabilities,
+      error: this.error,
+    };
+  }
+
+  /** Every pid of the server the model believes alive: master, workers, retiring workers. */
+  knownPids(): number[] {
+    const pids = [...this.byPid.keys()];
+    if (this.masterPid !== undefined && this.child?.exitCode === null && this.child.signalCode === null) pids.unshift(this.masterPid);
+    return pids;
+  }
+
+  /** Starts the server; settles when every worker is ready. On failure nothing is left running. */
+  start(): Promise<void> {
+    return this.serialize(() => this.startNow());
+  }
+
+  /** Stops the server: SIGTERM, then after the graceful timeout SIGKILL to what is left; settles when no process remains. */
+  stop(): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = this.stopNow().finally(() => {
+        this.stopping = undefined;
+      });
+    }
+    return this.stopping;
+  }
+
+  restart(): Promise<void> {
+    return this.serialize(async () => {
+      this.setState('restarting');
+      await this.stop();
+      await this.startNow();
+    });
+  }
+
+  /** Scales to `count` workers; settles when exactly that many are ready. */
+  scale(count: number): Promise<void> {
+    return this.serialize(async () => {
+      if (!Number.isInteger(count) || count < 1 || count > 64) {
+        throw new ServerError(`The worker count must be a whole number from 1 to 64 (got ${count}).`, 'state');
+      }
+      this.requireRunning('scale');
+      const capabilities = this.capabilities!;
+      if (capabilities.scale === 'restart' || this.adapter.runsInOneProcess({ ...this.definition, workers: count })) {
+        this.definition = { ...this.definition, workers: count };
+        this.setState('restarting');
+        await this.stop();
+        await this.startNow();
+        return;
+      }
+      this.definition = { ...this.definition, workers: count };
+      this.setState('scaling');
+      const timeoutMs = (this.definition.gracefulTimeout + 30) * 1000;
+      while (this.liveWorkerCount() !== count) {
+        const before = this.liveWorkerCount();
+        if (before < count) {
+          this.signalMaster('SIGTTIN');
+          await this.waitFor(() => this.liveWorkerCount() > before, timeoutMs, `a worker to start after SIGTTIN`);
+        } else {
+          this.pendingRemovals++;
+          this.signalMaster('SIGTTOU');
+          await this.waitFor(() => this.liveWorkerCount() < before, timeoutMs, `a worker to stop after SIGTTOU`);
+        }
+      }
+      await this.waitFor(() => this.allReady(), timeoutMs, `${count} workers to be ready`);
+      this.setState('running');
+    });
+  }
+
+  /** Replaces every worker (HUP where the server takes it); settles when the new generation is ready and the old one gone. */
+  reload(): Promise<void> {
+    return this.serialize(async () => {
+      this.requireRunning('reload');
+      if (this.capabilities!.reload === 'restart') {
+        this.setState('restarting');
+        await this.stop();
+        await this.startNow();
+        return;
+      }
+      this.setState('reloading');
+      this.reloadGeneration = new Set([...this.slots.values()].filter((w) => w.state !== 'exited'));
+      this.signalMaster('SIGHUP');
+      const timeoutMs = (this.definition.gracefulTimeout + 60) * 1000;
+      await this.waitFor(
+        () => this.reloadGeneration.size === 0 && this.retiring.size === 0 && this.allReady(),
+        timeoutMs,
+        'the new generation of workers to be ready',
+      );
+      this.setState('running');
+    });
+  }
+
+  /** SIGKILLs the worker in `slot`; settles when its replacement is ready, or when the loss is recorded. */
+  killWorker(slot: number): Promise<void> {
+    return this.serialize(async () => {
+      this.requireRunning('kill a worker of');
+      const worker = this.slots.get(slot);
+      if (!worker || worker.state === 'exited') throw new ServerError(`There is no running worker in slot ${slot}.`, 'state');
+      const oldPid = worker.pid;
+      process.kill(oldPid, 'SIGKILL');
+      const timeoutMs = (this.definition.timeout ?? 30) * 1000 + 30000;
+      if (this.capabilities!.respawnsWorkers) {
+        await this.waitFor(() => {
+          const current = this.slots.get(slot);
+          return current !== undefined && current.pid !== oldPid && current.state === 'ready';
+        }, timeoutMs, `the replacement of worker ${slot}`);
+      } else {
+        await this.waitFor(() => !this.byPid.has(oldPid), timeoutMs, `worker ${slot} to exit`);
+      }
+    });
+  }
+
+  /** Sends a command to a worker's agent and returns its reply. */
+  requestWorker(slot: number, message: AgentMessage, timeoutMs?: number): Promise<AgentMessage> {
+    const worker = this.slots.get(slot);
+    if (!worker?.control) {
+      return Promise.reject(new ServerError(`Worker ${slot} has no agent connection (is serverWorkers.agent off?).`, 'state'));
+    }
+    return worker.control.request(message, timeoutMs);
+  }
+
+  // ---- start -------------------------------------------------------------------------------------------------
+
+  private async startNow(): Promise<void> {
+    this.reset();
+    this.setState('starting');
+    try {
+      await this.preflight();
+      await this.spawnMaster();
+      const bootTimeoutMs = this.options.bootTimeoutMs ?? 120000;
+      await this.waitFor(() => this.allReady(), bootTimeoutMs, `${this.definition.workers} workers to be ready`);
+      this.setState('running');
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await this.stop();
+      if (error instanceof ServerError && error.reason === 'stopped') throw error;
+      this.error = message;
+      this.setState('failed');
+      throw error instanceof ServerError || (error instanceof Error && error.name !== 'Error') ? error : new ServerError(message, 'boot');
+    }
+  }
+
+  private reset(): void {
+    this.error = undefined;
+    this.slots.clear();
+    this.byPid.clear();
+    this.retiring.clear();
+    this.reloadGeneration.clear();
+    this.pendingRemovals = 0;
+    this.timedOutPids.clear();
+    this.loggedExits.clear();
+    this.masterTail.length = 0;
+    this.suspectedDead.clear();
+    this.masterPid = undefined;
+    this.child = undefined;
+    this.masterControl = undefined;
+  }
+
+  private async preflight(): Promise<void> {
+    const def = this.definition;
+    let cwdStat: fs.Stats | undefined;
+    try {
+      cwdStat = fs.statSync(def.cwd);
+    } catch {
+      cwdStat = undefined;
+    }
+    if (!cwdStat?.isDirectory()) {
+      throw new ServerError(`The working directory "${def.cwd}" does not exist or is not a folder. Set "cwd" in the task to the folder of your app.`, 'cwd');
+    }
+    this.env = await detectEnvironment(def.python);
+    const problem = this.adapter.checkEnvironment(def, this.env);
+    if (problem) throw new ServerError(problem, 'environment');
+    this.capabilities = this.adapter.capabilities(this.env, def);
+    const inUse = await portInUse(def.host, def.port);
+    if (inUse) {
+      const holder = findPortHolder(def.port);
+      const who = holder ? ` by process ${holder.pid} (${holder.command.slice(0, 120)})` : '';
+      throw new ServerError(`Port ${def.port} on ${def.host} is already in use${who}. Stop that process or set another "bind" in the task.`, 'port');
+    }
+  }
+
+  private async spawnMaster(): Promise<void> {
+    const def = this.definition;
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      ...def.env,
+      PYTHONUNBUFFERED: '1',
+      PYDEVD_DISABLE_FILE_VALIDATION: '1',
+    };
+    this.runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'server-workers-'));
+    fs.chmodSync(this.runtimeDir, 0o700);
+    if (this.options.agentDir) {
+      this.agent = await AgentServer.listen(this.runtimeDir, {
+        onData: (hello, socket, initial) => this.acceptData(hello, socket, initial),
+        onControl: (connection) => this.acceptControl(connection),
+      });
+      Object.assign(env, this.agent.environment(), {
+        SERVER_WORKERS_ROLE: 'master',
+        SERVER_WORKERS_SERVER: def.server,
+        SERVER_WORKERS_WATCH_PID: String(process.pid),
+        PYTHONPATH: [this.options.agentDir, env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+      });
+    }
+    const argv = this.adapter.argv(def, this.env!, { runtimeDir: this.runtimeDir });
+    const child = spawn(def.python, argv, { cwd: def.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.masterStartedAt = Date.now();
+    this.masterExit = new Promise((resolve) => child.once('close', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', (error) => reject(new ServerError(`Could not start ${def.python}: ${error.message}`, 'spawn')));
+    });
+    this.masterPid = child.pid;
+    for (const stream of [child.stdout!, child.stderr!]) {
+      const splitter = new LineSplitter((line) => this.masterLine(line));
+      stream.on('data', (chunk: Buffer) => splitter.push(chunk));
+      stream.on('end', () => splitter.end());
+    }
+    child.once('exit', (code, signal) => this.masterExited(code, signal));
+    this.statsTimer = setInterval(() => this.sampleStats(), this.options.statsIntervalMs ?? 1000);
+    this.statsTimer.unref();
+    this.changed();
+  }
+
+  // ---- agent connections -------------------------------------------------------------------------------------
+
+  private acceptControl(connection: ControlConnection): void {
+    const { hello } = connection;
+    if (hello.role === 'master') {
+      if (hello.pid !== this.masterPid) {
+        connection.close();
+        return;
+      }
+      this.masterControl = connection;
+      connection.onMessage((message) => this.masterMessage(message));
+      if (this.adapter.runsInOneProcess(this.definition)) this.workerFor(hello.pid);
+      return;
+    }
+    const worker = this.workerFor(hello.pid);
+    if (!worker) {
+      connection.close();
+      return;
+    }
+    worker.control = connection;
+    connection.onMessage((message) => {
+      if (message.t === 'ready') this.markReady(worker);
+    });
+  }
+
+  private acceptData(hello: AgentHello, socket: net.Socket, initial: Buffer): void {
+    const worker = hello.role === 'worker' ? this.workerFor(hello.pid) : undefined;
+    if (!worker) {
+      socket.destroy();
+      return;
+    }
+    worker.sockets.add(socket);
+    const splitter = new LineSplitter((line) => this.workerLines(worker, [line]));
+    if (initial.length > 0) splitter.push(initial);
+    socket.on('data', (chunk: Buffer) => splitter.push(chunk));
+    socket.on('close', () => {
+      splitter.end();
+      worker.sockets.delete(socket);
+      if (worker.sockets.size === 0) setTimeout(() => this.checkExited(worker.pid), 1000).unref();
+    });
+  }
+
+  private masterMessage(message: AgentMessage): void {
+    if (message.t === 'exit' && typeof message.pid === 'number') {
+      const code = typeof message.code === 'number' ? message.code : null;
+      const signal = typeof message.signal === 'string' ? message.signal : null;
+      this.workerExited(message.pid, describeExit(code, signal, this.timedOutPids.has(message.pid)));
+    } else if (message.t === 'ready' && this.masterPid !== undefined) {
+      const self = this.byPid.get(this.masterPid);
+      if (self) this.markReady(self);
+    }
+  }
+
+  // ---- the worker model --------------------------------------------------------------------------------------
+
+  /** The record of a worker pid, created (with a slot) on first sight. */
+  private workerFor(pid: number): WorkerRecord | undefined {
+    const known = this.byPid.get(pid);
+    if (known) return known;
+    if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return undefined;
+    const { slot, previous } = this.assignSlot();
+    const worker: WorkerRecord = {
+      slot,
+      pid,
+      state: 'booting',
+      startedAt: Date.now(),
+      restarts: previous?.restarts ?? 0,
+      cpuPercent: 0,
+      rssBytes: 0,
+      sockets: new Set(),
+    };
+    if (previous) {
+      const replacedAfterDeath = previous.state === 'exited' && !this.reloadGeneration.has(previous);
+      if (replacedAfterDeath) worker.restarts++;
+      worker.lastExit = previous.lastExit;
+      const why = replacedAfterDeath ? `restarted: pid ${previous.pid} ${previous.lastExit?.text ?? 'exited'}` : `reloaded: pid ${previous.pid} retires`;
+      this.reloadGeneration.delete(previous);
+      if (previous.state !== 'exited') {
+        previous.state = 'stopping';
+        this.retiring.add(previous);
+      }
+      this.onOutput.fire({ slot, pid, lines: [`── worker ${slot} ${why} → new pid ${pid}`], marker: true });
+    }
+    this.slots.set(slot, worker);
+    this.byPid.set(pid, worker);
+    this.onWorker.fire({ type: 'up', worker: toWorkerModel(worker) });
+    this.changed();
+    return worker;
+  }
+
+  /** A new worker takes the slot of the old generation during a reload, else of a dead worker, else the lowest free one. */
+  private assignSlot(): { slot: number; previous?: WorkerRecord } {
+    const byLowestSlot = (a: WorkerRecord, b: WorkerRecord) => a.slot - b.slot;
+    const reloading = [...this.reloadGeneration].filter((w) => this.slots.get(w.slot) === w).sort(byLowestSlot);
+    if (reloading.length > 0) return { slot: reloading[0].slot, previous: reloading[0] };
+    const dead = [...this.slots.values()].filter((w) => w.state === 'exited').sort(byLowestSlot);
+    if (dead.length > 0) return { slot: dead[0].slot, previous: dead[0] };
+    let slot = 1;
+    while (this.slots.has(slot)) slot++;
+    return { slot };
+  }
+
+  private markReady(worker: WorkerRecord): void {
+    if (worker.state !== 'booting') return;
+    worker.state = 'ready';
+    this.onWorker.fire({ type: 'ready', worker: toWorkerModel(worker) });
+    this.changed();
+  }
+
+  private workerExited(pid: number, reason: ExitReason): void {
+    const worker = this.byPid.get(pid);
+    if (!worker || worker.state === 'exited') return;
+    this.byPid.delete(pid);
+    this.suspectedDead.delete(pid);
+    this.sampler.forget(this.knownPids());
+    worker.state = 'exited';
+    worker.lastExit = reason;
+    worker.cpuPercent = 0;
+    if (this.retiring.delete(worker)) {
+      // An old generation's worker finished: its slot already belongs to its successor.
+    } else if (this.pendingRemovals > 0 && this.slots.get(worker.slot) === worker) {
+      this.pendingRemovals--;
+      this.slots.delete(worker.slot);
+      this.onOutput.fire({ slot: worker.slot, pid, lines: [`── worker ${worker.slot} (pid ${pid}) removed by scaling down`], marker: true });
+    } else if (!this.capabilities?.respawnsWorkers && this.state === 'running') {
+      this.onOutput.fire({ slot: worker.slot, pid, lines: [`── worker ${worker.slot} (pid ${pid}) ${reason.text}; ${this.definition.server} does not replace it`], marker: true });
+    }
+    this.onWorker.fire({ type: 'exit', worker: toWorkerModel(worker) });
+    this.changed();
+  }
+
+  /** A worker's streams closed: if its process is gone and no exit message came, record the exit with what is known. */
+  private checkExited(pid: number): void {
+    if (this.byPid.has(pid) && !isAlive(pid)) {
+      this.workerExited(pid, this.loggedExits.get(pid) ?? describeExit(null, null, this.timedOutPids.has(pid)));
+    }
+  }
+
+  private liveWorkerCount(): number {
+    let count = 0;
+    for (const worker of this.slots.values()) if (worker.state !== 'exited') count++;
+    return count;
+  }
+
+  private allReady(): boolean {
+    const workers = [...this.slots.values()];
+    return workers.length === this.definition.workers && workers.every((w) => w.state === 'ready');
+  }
+
+  // ---- output ------------------------------------------------------------------------------------------------
+
+  private workerLines(worker: WorkerRecord, lines: string[]): void {
+    this.onOutput.fire({ slot: worker.slot, pid: worker.pid, lines });
+    if (!this.agentEnabled) return;
+    for (const line of lines) {
+      const fact = parseWorkerLogFact(line);
+      if (fact?.kind === 'timeout') this.timedOutPids.add(fact.pid);
+    }
+  }
+
+  private masterLine(line: string): void {
+    this.masterTail.push(line);
+    if (this.masterTail.length > MASTER_TAIL_LINES) this.masterTail.shift();
+    const fact = parseWorkerLogFact(line);
+    if (fact?.kind === 'timeout') this.timedOutPids.add(fact.pid);
+    if (fact?.kind === 'signalled') this.loggedExits.set(fact.pid, describeExit(null, fact.signal ?? null, this.timedOutPids.has(fact.pid)));
+    if (fact?.kind === 'exited') this.loggedExits.set(fact.pid, describeExit(fact.code ?? null, null, this.timedOutPids.has(fact.pid)));
+    if (!this.agentEnabled && this.fallbackLine(line)) return;
+    this.onOutput.fire({ slot: 0, pid: this.masterPid ?? 0, lines: [line] });
+  }
+
+  /** Without the agent: a line that names a worker's pid (and the lines that follow it) go to that worker. */
+  private fallbackLine(line: string): boolean {
+    const pid = pidOfLogLine(line);
+    const fact = parseWorkerLogFact(line);
+    if (fact && (fact.kind === 'booting' || fact.kind === 'started') && fact.pid !== this.masterPid) {
+      const worker = this.workerFor(fact.pid);
+      if (worker && (fact.kind === 'started' || !this.usesUvicornWorkers())) this.markReady(worker);
+    }
+    if (pid !== undefined) this.lastFallbackPid = pid;
+    const target = this.lastFallbackPid !== undefined ? this.byPid.get(this.lastFallbackPid) : undefined;
+    if (!target || target.pid === this.masterPid) return false;
+    this.onOutput.fire({ slot: target.slot, pid: target.pid, lines: [line] });
+    return true;
+  }
+
+  private usesUvicornWorkers(): boolean {
+    return this.definition.server === 'uvicorn' || !this.definition.workerClass || this.definition.workerClass.toLowerCase().includes('uvicorn');
+  }
+
+  // ---- stats and /proc ---------------------------------------------------------------------------------------
+
+  private sampleStats(): void {
+    const now = Date.now();
+    if (this.masterPid !== undefined) {
+      const usage = this.sampler.sample(this.masterPid, now);
+      if (usage) this.masterUsage = usage;
+    }
+    for (const worker of [...this.byPid.values()]) {
+      const usage = this.sampler.sample(worker.pid, now);
+      if (usage) {
+        worker.cpuPercent = usage.cpuPercent;
+        worker.rssBytes = usage.rssBytes;
+        this.suspectedDead.delete(worker.pid);
+      } else if (!this.suspectedDead.has(worker.pid)) {
+        this.suspectedDead.set(worker.pid, now);
+      } else {
+        this.checkExited(worker.pid);
+      }
+    }
+    if (!this.agentEnabled) this.discoverChildren();
+    this.changed();
+  }
+
+  /** Without the agent, workers are the master's children (minus helpers such as multiprocessing's resource tracker). */
+  private discoverChildren(): void {
+    if (this.masterPid === undefined || this.state === 'stopping') return;
+    for (const pid of childrenOf(this.masterPid)) {
+      if (this.byPid.has(pid)) continue;
+      const command = commandLine(pid);
+      if (command.includes('resource_tracker')) continue;
+      if (this.definition.server === 'uvicorn' && !command.includes('--multiprocessing-fork')) continue;
+      this.workerFor(pid);
+    }
+  }
+
+  // ---- control -----------------------------------------------------------------------------------------------
+
+  private signalMaster(signal: NodeJS.Signals): void {
+    if (this.masterPid === undefined) throw new ServerError('The server is not running.', 'state');
+    process.kill(this.masterPid, signal);
+  }
+
+  private requireRunning(action: string): void {
+    if (this.state !== 'running') {
+      throw new ServerError(`Cannot ${action} the server "${this.definition.name}" while it is ${this.state}.`, 'state');
+    }
+  }
+
+  /** Operations run one at a time, in the order they were asked for. */
+  private serialize<T>(operation: () => Promise<T>): Promise<T> {
+    const next = this.operation.then(operation, operation);
+    this.operation = next.catch(() => undefined);
+    return next;
+  }
+
+  private async stopNow(): Promise<void> {
+    const child = this.child;
+    const pgid = this.masterPid;
+    if (!child || pgid === undefined) {
+      await this.release();
+      if (this.state !== 'failed' && this.state !== 'restarting') this.setState('stopped');
+      return;
+    }
+    const restarting = this.state === 'restarting';
+    if (!restarting) this.setState('stopping');
+    this.rejectWaiters(new ServerError(`The server "${this.definition.name}" was stopped.`, 'stopped'));
+    for (const worker of this.byPid.values()) worker.state = 'stopping';
+    this.changed();
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(pgid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      const graceMs = this.definition.gracefulTimeout * 1000 + 2000;
+      const exited = await Promise.race([this.masterExit!.then(() => true), delay(graceMs).then(() => false)]);
+      if (!exited) {
+        await new Promise<void>((resolve) => treeKill(pgid, 'SIGKILL', () => resolve()));
+      }
+    }
+    await this.killRemainder(pgid);
+    await this.masterExit;
+    await this.release();
+    if (!restarting) this.setState('stopped');
+  }
+
+  /** SIGKILL to whatever of the process group (and known pids) outlived the master, until /proc shows none. */
+  private async killRemainder(pgid: number): Promise<void> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const left = new Set([...processGroupMembers(pgid), ...[...this.byPid.keys()].filter(isAlive)]);
+      if (left.size === 0) return;
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // the group may be empty already
+      }
+      for (const pid of left) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      if (Date.now() > deadline) return;
+      await delay(50);
+    }
+  }
+
+  private async release(): Promise<void> {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.statsTimer = undefined;
+    for (const worker of this.byPid.values()) {
+      worker.state = 'exited';
+      for (const socket of worker.sockets) socket.destroy();
+      worker.control?.close();
+    }
+    this.byPid.clear();
+    this.retiring.clear();
+    this.masterControl?.close();
+    this.masterControl = undefined;
+    const agent = this.agent;
+    this.agent = undefined;
+    await agent?.close();
+    if (this.runtimeDir) fs.rmSync(this.runtimeDir, { recursive: true, force: true });
+    this.runtimeDir = undefined;
+  }
+
+  private masterExited(code: number | null, signal: NodeJS.Signals | null): void {
+    const expected = this.state === 'stopping' || this.state === 'restarting';
+    let error: string | undefined;
+    if (!expected) {
+      const tail = this.masterTail.filter((l) => l.trim() !== '').slice(-12).join('\n');
+      error = `The ${this.definition.server} master (pid ${this.masterPid}) ${describeExit(code, signal).text}.${tail ? `\nIts last output:\n${tail}` : ''}`;
+      this.error = error;
+      this.rejectWaiters(new ServerError(error, 'boot'));
+      void this.stop().then(() => {
+        this.error = error;
+        this.setState('failed');
+      });
+    }
+    this.onExit.fire({ expected, code, signal, error });
+    this.changed();
+  }
+
+  // ---- waiting and change --------------------------------------------------------------------------------------
+
+  private waitFor(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        done,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters.delete(waiter);
+          reject(new ServerError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what} (server "${this.definition.name}").`, 'timeout'));
+        }, timeoutMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  private rejectWaiters(error: Error): void {
+    for (const waiter of [...this.waiters]) {
+      this.waiters.delete(waiter);
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+    }
+  }
+
+  private setState(state: ServerState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const waiter of [...this.waiters]) {
+      if (waiter.done()) {
+        this.waiters.delete(waiter);
+        clearTimeout(waiter.timer);
+        waiter.resolve();
+      }
+    }
+    this.onDidChange.fire(this.model());
+  }
+
+  /** Listener counts, for leak checks. */
+  listenerCounts(): Record<string, number> {
+    return {
+      change: this.onDidChange.listenerCount,
+      output: this.onOutput.listenerCount,
+      worker: this.onWorker.listenerCount,
+      exit: this.onExit.listenerCount,
+      waiters: this.waiters.size,
+    };
+  }
+}
+
+function toWorkerModel(worker: WorkerRecord): WorkerModel {
+  return {
+    slot: worker.slot,
+    pid: worker.pid,
+    state: worker.state,
+    startedAt: worker.startedAt,
+    restarts: worker.restarts,
+    lastExit: worker.lastExit,
+    cpuPercent: worker.cpuPercent,
+    rssBytes: worker.rssBytes,
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** True when something already listens on host:port (a connect succeeds or the bind fails with EADDRINUSE). */
+function portInUse(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EADDRINUSE'));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(false)));
+  });
+}
+
+export type { ProcessModel };
