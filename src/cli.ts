@@ -1,0 +1,307 @@
+/** `server-workers`: the core in a terminal, for people (prefixed, coloured lines) and scripts (--json). */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { parseArgs } from 'node:util';
+import { defaultWorkerCount, DefinitionError, resolveDefinition, type ServerDefinition } from './core/definition';
+import type { ServerModel, WorkerModel } from './core/model';
+import { ServerError, Supervisor } from './core/supervisor';
+import { readServerTasks, substituteWorkspaceFolder } from './core/tasksFile';
+
+const USAGE = `Usage: server-workers run [options] [-- extra server args]
+
+Runs a multi-worker Python web server (gunicorn or uvicorn) and separates each worker's output.
+
+Options (named like the serverworkers task properties):
+  --server gunicorn|uvicorn   process manager (default gunicorn)
+  --app MODULE:ATTR           the application, e.g. main:app
+  --workers N                 worker processes (default (2 x CPUs) + 1)
+  --bind HOST:PORT            default 127.0.0.1:8000
+  --worker-class CLASS        gunicorn worker class (default UvicornWorker)
+  --cwd DIR                   working directory (default .)
+  --python PATH               interpreter (default ./.venv/bin/python, else python3)
+  --env KEY=VALUE             extra environment variable (repeatable)
+  --timeout S                 gunicorn worker timeout
+  --graceful-timeout S        seconds a stop waits before killing (default 10)
+  --task NAME                 run the serverworkers task NAME from .vscode/tasks.json
+  --tasks-file PATH           the tasks.json to read (default ./.vscode/tasks.json)
+  --no-agent                  attribute lines by the pids in log formats instead of the in-worker agent
+  --json                      JSON lines on stdout; commands as JSON lines on stdin:
+                              {"cmd":"scale","workers":N} {"cmd":"kill","slot":N} {"cmd":"reload"}
+                              {"cmd":"restart"} {"cmd":"stop"}; EOF on stdin stops the server
+  -h, --help                  this text
+
+Exit codes: 0 stopped as asked, 1 the server failed, 2 invalid options.`;
+
+const COLORS = [36, 33, 35, 32, 34, 91, 92, 93, 94, 95, 96];
+
+interface CliOptions {
+  json: boolean;
+  color: boolean;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === '-h' || command === '--help' || command === undefined) {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  if (command !== 'run') {
+    process.stderr.write(`server-workers: unknown command "${command}". Did you mean "server-workers run"?\n\n${USAGE}\n`);
+    return 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        server: { type: 'string' },
+        app: { type: 'string' },
+        workers: { type: 'string' },
+        bind: { type: 'string' },
+        'worker-class': { type: 'string' },
+        cwd: { type: 'string' },
+        python: { type: 'string' },
+        env: { type: 'string', multiple: true },
+        timeout: { type: 'string' },
+        'graceful-timeout': { type: 'string' },
+        task: { type: 'string' },
+        'tasks-file': { type: 'string' },
+        'no-agent': { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`server-workers: ${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const options: CliOptions = { json: values.json ?? false, color: !values.json && process.stdout.isTTY === true };
+  const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
+
+  let definition: ServerDefinition;
+  const cwd = path.resolve(values.cwd ?? '.');
+  try {
+    definition = values.task ? taskDefinition(values.task, values['tasks-file'] ?? path.join(cwd, '.vscode', 'tasks.json'), cwd) : flagDefinition(values, positionals);
+  } catch (error) {
+    return usageError((error as Error).message, options, emit);
+  }
+
+  let resolved;
+  try {
+    const base = definition.cwd ? path.resolve(cwd, definition.cwd) : cwd;
+    resolved = resolveDefinition({ ...definition, cwd: base }, {
+      defaultPython: defaultPython(base),
+      defaultCwd: base,
+      defaultWorkers: defaultWorkerCount(os.cpus().length),
+    });
+  } catch (error) {
+    if (error instanceof DefinitionError) return usageError(error.message, options, emit);
+    throw error;
+  }
+
+  const supervisor = new Supervisor(resolved, { agentDir: values['no-agent'] ? undefined : agentDirectory() });
+  attachOutput(supervisor, options, emit);
+
+  let stopRequested = false;
+  const stop = () => {
+    stopRequested = true;
+    void supervisor.stop();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  if (options.json) listenForCommands(supervisor, emit, stop);
+
+  const finished = new Promise<number>((resolve) => {
+    supervisor.onDidChange.on((model) => {
+      if (model.state === 'stopped') resolve(0);
+      if (model.state === 'failed') resolve(1);
+    });
+  });
+
+  if (options.json) emit({ event: 'starting', name: resolved.name, server: resolved.server, app: resolved.app, workers: resolved.workers, url: `http://${resolved.host}:${resolved.port}` });
+  else info(options, `starting ${resolved.server} ${resolved.app} with ${resolved.workers} workers on ${resolved.host}:${resolved.port}`);
+  try {
+    await supervisor.start();
+    const model = supervisor.model();
+    if (options.json) emit({ event: 'started', masterPid: model.master?.pid, url: model.url, workers: model.workers.map(workerJson) });
+    else info(options, `${model.workers.length} workers ready at ${model.url} (Ctrl-C stops)`);
+  } catch (error) {
+    const reason = error instanceof ServerError ? error.reason : 'boot';
+    if (reason === 'stopped' && stopRequested) return finished;
+    const message = error instanceof Error ? error.message : String(error);
+    if (options.json) emit({ event: 'error', reason, message });
+    else process.stderr.write(`server-workers: ${message}\n`);
+    await supervisor.stop();
+    return 1;
+  }
+  return finished;
+}
+
+function flagDefinition(values: Record<string, unknown>, positionals: string[]): ServerDefinition {
+  const env: Record<string, string> = {};
+  for (const pair of (values.env as string[] | undefined) ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`--env takes KEY=VALUE (got "${pair}").`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const definition: Record<string, unknown> = {
+    server: values.server,
+    app: values.app,
+    bind: values.bind,
+    workerClass: values['worker-class'],
+    python: values.python,
+    cwd: values.cwd,
+    env,
+    args: positionals,
+  };
+  for (const [flag, key] of [['workers', 'workers'], ['timeout', 'timeout'], ['graceful-timeout', 'gracefulTimeout']] as const) {
+    const raw = values[flag];
+    if (raw !== undefined) definition[key] = /^-?\d+$/.test(String(raw)) ? Number(raw) : raw;
+  }
+  if (definition.app === undefined) throw new Error('--app is required (for example --app main:app), or --task NAME to run a task from .vscode/tasks.json.');
+  return Object.fromEntries(Object.entries(definition).filter(([, v]) => v !== undefined)) as unknown as ServerDefinition;
+}
+
+function taskDefinition(name: string, tasksFile: string, folder: string): ServerDefinition {
+  if (!fs.existsSync(tasksFile)) throw new Error(`No tasks file at ${tasksFile}. Run from the workspace folder or pass --tasks-file.`);
+  const tasks = readServerTasks(tasksFile);
+  const task = tasks.find((t) => t.label === name);
+  if (!task) {
+    const known = tasks.map((t) => `"${t.label}"`).join(', ') || 'none';
+    throw new Error(`No serverworkers task named "${name}" in ${tasksFile} (serverworkers tasks there: ${known}).`);
+  }
+  return substituteWorkspaceFolder(task.definition, folder);
+}
+
+function defaultPython(cwd: string): string {
+  for (const venv of ['.venv', 'venv']) {
+    const candidate = path.join(cwd, venv, 'bin', 'python');
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  return 'python3';
+}
+
+/** python/ of the package: beside dist/ when bundled, two levels up when compiled to out/src/. */
+function agentDirectory(): string {
+  const candidates = [path.join(__dirname, '..', 'python'), path.join(__dirname, '..', '..', 'python')];
+  return candidates.find((dir) => fs.existsSync(path.join(dir, 'sitecustomize.py'))) ?? candidates[0];
+}
+
+function usageError(message: string, options: CliOptions, emit: (event: Record<string, unknown>) => void): number {
+  if (options.json) emit({ event: 'error', reason: 'invalid', message });
+  else process.stderr.write(`server-workers: ${message}\n`);
+  return 2;
+}
+
+function workerJson(worker: WorkerModel): Record<string, unknown> {
+  return { slot: worker.slot, pid: worker.pid, state: worker.state, restarts: worker.restarts, reason: worker.lastExit?.text };
+}
+
+function attachOutput(supervisor: Supervisor, options: CliOptions, emit: (event: Record<string, unknown>) => void): void {
+  supervisor.onOutput.on((event) => {
+    if (options.json) {
+      for (const line of event.lines) emit({ event: event.marker ? 'marker' : 'log', slot: event.slot, pid: event.pid, stream: 'output', line });
+      return;
+    }
+    const source = event.slot === 0 ? 'master' : `worker.${event.slot}`;
+    const prefix = options.color ? `\x1b[${COLORS[event.slot % COLORS.length]}m${source.padEnd(9)}|\x1b[0m ` : `${source.padEnd(9)}| `;
+    process.stdout.write(event.lines.map((line) => prefix + line).join('\n') + '\n');
+  });
+  supervisor.onWorker.on(({ type, worker }) => {
+    if (options.json) emit({ event: `worker-${type}`, ...workerJson(worker) });
+    else if (type === 'exit') info(options, `worker ${worker.slot} (pid ${worker.pid}) ${worker.lastExit?.text ?? 'exited'}`);
+  });
+  supervisor.onExit.on((exit) => {
+    if (options.json) emit({ event: 'master-exit', expected: exit.expected, code: exit.code, signal: exit.signal, error: exit.error });
+    else if (!exit.expected) process.stderr.write(`server-workers: ${exit.error}\n`);
+  });
+  let lastState = '';
+  supervisor.onDidChange.on((model) => {
+    if (model.state === lastState) return;
+    lastState = model.state;
+    if (options.json && model.state === 'stopped') emit({ event: 'stopped', masterPid: supervisor.pid });
+    if (options.json && model.state === 'failed') emit({ event: 'failed', error: model.error });
+  });
+  if (options.json) {
+    const timer = setInterval(() => {
+      const model = supervisor.model();
+      if (model.state !== 'stopped' && model.state !== 'failed') emit({ event: 'stats', ...statsJson(model) });
+    }, 1000);
+    timer.unref();
+  }
+}
+
+function statsJson(model: ServerModel): Record<string, unknown> {
+  return {
+    state: model.state,
+    master: model.master && { pid: model.master.pid, cpuPercent: round(model.master.cpuPercent), rssBytes: model.master.rssBytes },
+    workers: model.workers.map((w) => ({ slot: w.slot, pid: w.pid, state: w.state, cpuPercent: round(w.cpuPercent), rssBytes: w.rssBytes, restarts: w.restarts })),
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+function listenForCommands(supervisor: Supervisor, emit: (event: Record<string, unknown>) => void, stop: () => void): void {
+  const input = readline.createInterface({ input: process.stdin });
+  input.on('line', (line) => {
+    if (line.trim() === '') return;
+    let command: Record<string, unknown>;
+    try {
+      command = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      emit({ event: 'result', ok: false, error: `Not a JSON command: ${line.slice(0, 200)}` });
+      return;
+    }
+    const cmd = command.cmd;
+    let work: Promise<void>;
+    switch (cmd) {
+      case 'scale':
+        work = supervisor.scale(Number(command.workers));
+        break;
+      case 'kill':
+        work = supervisor.killWorker(Number(command.slot));
+        break;
+      case 'reload':
+        work = supervisor.reload();
+        break;
+      case 'restart':
+        work = supervisor.restart();
+        break;
+      case 'stop':
+        stop();
+        return;
+      default:
+        emit({ event: 'result', cmd, ok: false, error: `Unknown command ${JSON.stringify(cmd)}: use scale, kill, reload, restart or stop.` });
+        return;
+    }
+    work.then(
+      () => emit({ event: 'result', cmd, ok: true, workers: supervisor.model().workers.map(workerJson) }),
+      (error: Error) => emit({ event: 'result', cmd, ok: false, error: error.message }),
+    );
+  });
+  input.on('close', stop);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error) => {
+      process.stderr.write(`server-workers: ${error instanceof Error ? error.stack : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+function info(options: CliOptions, text: string): void {
+  process.stdout.write(options.color ? `\x1b[2m${'sw'.padEnd(9)}| ${text}\x1b[0m\n` : `${'sw'.padEnd(9)}| ${text}\n`);
+}

@@ -1,0 +1,50 @@
+/** Wires the extension together and owns disposal; each part lives in its own module. */
+import * as vscode from 'vscode';
+import type { ServerWorkersApi } from './api';
+import { registerCommands } from './commands';
+import { WorkerChannels } from './outputChannels';
+import { ServerRegistry } from './serverRegistry';
+import { ServerTaskProvider, TASK_TYPE } from './taskProvider';
+import { type WorkersNode, WorkersTreeProvider } from './workersTree';
+
+let registry: ServerRegistry | undefined;
+
+export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
+  registry = new ServerRegistry(context.extensionPath);
+  const channels = new WorkerChannels(registry);
+  const tree = new WorkersTreeProvider(registry);
+  const changeEmitter = new vscode.EventEmitter<void>();
+  context.subscriptions.push(
+    registry,
+    channels,
+    tree,
+    changeEmitter,
+    registry.onDidChange(() => changeEmitter.fire()),
+    vscode.window.createTreeView('serverWorkers.workers', { treeDataProvider: tree, showCollapseAll: false }),
+    vscode.tasks.registerTaskProvider(TASK_TYPE, new ServerTaskProvider(registry)),
+    ...registerCommands({ registry, channels }),
+  );
+
+  const reg = registry;
+  return {
+    servers: () => reg.models(),
+    onDidChange: changeEmitter.event,
+    channelLineCount: (serverName, slot) => channels.lineCount(serverName, slot),
+    treeNodes: () => walk(tree).map((row) => row.node),
+    treeRows: () => walk(tree).map(({ node, depth }) => {
+      const item = tree.getTreeItem(node);
+      const label = typeof item.label === 'string' ? item.label : item.label?.label ?? '';
+      return { depth, label, description: typeof item.description === 'string' ? item.description : '', contextValue: item.contextValue };
+    }),
+  };
+}
+
+function walk(tree: WorkersTreeProvider, parent?: WorkersNode, depth = 0): Array<{ node: WorkersNode; depth: number }> {
+  return tree.getChildren(parent).flatMap((node) => [{ node, depth }, ...walk(tree, node, depth + 1)]);
+}
+
+/** Nothing may outlive the window: stop every server and wait for it. */
+export async function deactivate(): Promise<void> {
+  await registry?.stopAll();
+  registry = undefined;
+}

@@ -1,0 +1,81 @@
+/** The servers this window runs: starting them from definitions, finding them, stopping them all on deactivate. */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { defaultWorkerCount, resolveDefinition, type ResolvedDefinition, type ServerDefinition } from '../core/definition';
+import type { ServerModel } from '../core/model';
+import { Supervisor } from '../core/supervisor';
+import { resolvePython } from './python';
+
+export interface RunningServer {
+  supervisor: Supervisor;
+  folder: vscode.WorkspaceFolder | undefined;
+}
+
+export class ServerRegistry implements vscode.Disposable {
+  private readonly servers = new Map<string, RunningServer>();
+  private readonly changeEmitter = new vscode.EventEmitter<Supervisor | undefined>();
+  readonly onDidChange = this.changeEmitter.event;
+  private readonly addEmitter = new vscode.EventEmitter<RunningServer>();
+  readonly onDidAdd = this.addEmitter.event;
+
+  constructor(private readonly extensionPath: string) {}
+
+  /** Validates a definition against its folder; throws DefinitionError with every problem found. */
+  resolve(definition: ServerDefinition, folder: vscode.WorkspaceFolder | undefined): ResolvedDefinition {
+    const folderPath = folder?.uri.fsPath ?? process.cwd();
+    const raw = { ...definition } as Record<string, unknown>;
+    if (typeof raw.cwd === 'string' && !path.isAbsolute(raw.cwd)) raw.cwd = path.join(folderPath, raw.cwd);
+    return resolveDefinition(raw, {
+      defaultPython: resolvePython(folder, typeof raw.python === 'string' ? raw.python : undefined),
+      defaultCwd: folderPath,
+      defaultWorkers: defaultWorkerCount(os.cpus().length),
+    });
+  }
+
+  /** Creates the supervisor of a server (not started); the caller starts it and shows its output. */
+  create(resolved: ResolvedDefinition, folder: vscode.WorkspaceFolder | undefined): RunningServer {
+    const agentOn = vscode.workspace.getConfiguration('serverWorkers', folder).get<boolean>('agent', true);
+    const supervisor = new Supervisor(resolved, { agentDir: agentOn ? path.join(this.extensionPath, 'python') : undefined });
+    const entry: RunningServer = { supervisor, folder };
+    this.servers.set(supervisor.id, entry);
+    supervisor.onDidChange.on(() => this.changeEmitter.fire(supervisor));
+    this.addEmitter.fire(entry);
+    this.changeEmitter.fire(undefined);
+    return entry;
+  }
+
+  /** Forgets a server once it has stopped. */
+  remove(supervisor: Supervisor): void {
+    if (this.servers.delete(supervisor.id)) {
+      supervisor.onDidChange.clear();
+      this.changeEmitter.fire(undefined);
+    }
+  }
+
+  get(id: string): RunningServer | undefined {
+    return this.servers.get(id);
+  }
+
+  findByName(name: string): RunningServer | undefined {
+    return [...this.servers.values()].find((s) => s.supervisor.name === name);
+  }
+
+  all(): RunningServer[] {
+    return [...this.servers.values()];
+  }
+
+  models(): ServerModel[] {
+    return this.all().map((s) => s.supervisor.model());
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.all().map((s) => s.supervisor.stop()));
+  }
+
+  dispose(): void {
+    void this.stopAll();
+    this.changeEmitter.dispose();
+    this.addEmitter.dispose();
+  }
+}

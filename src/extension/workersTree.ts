@@ -1,0 +1,132 @@
+/** The "Workers" view: server -> master -> workers, refreshed per server when its model changes. */
+import * as vscode from 'vscode';
+import type { ProcessModel, ServerModel, WorkerModel } from '../core/model';
+import { formatBytes, formatCpu, formatUptime, serverStateIcon, workerStateIcon } from './format';
+import type { ServerRegistry } from './serverRegistry';
+
+export type WorkersNode =
+  | { kind: 'server'; serverId: string }
+  | { kind: 'master'; serverId: string }
+  | { kind: 'worker'; serverId: string; slot: number; retiringPid?: number };
+
+/** Stable node objects, so that VS Code refreshes a server's subtree in place. */
+class NodeCache {
+  private readonly nodes = new Map<string, WorkersNode>();
+
+  get<T extends WorkersNode>(key: string, create: () => T): T {
+    let node = this.nodes.get(key);
+    if (!node) {
+      node = create();
+      this.nodes.set(key, node);
+    }
+    return node as T;
+  }
+
+  forgetServer(serverId: string): void {
+    for (const key of this.nodes.keys()) if (key.startsWith(`${serverId}/`)) this.nodes.delete(key);
+  }
+}
+
+export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>, vscode.Disposable {
+  private readonly changeEmitter = new vscode.EventEmitter<WorkersNode | undefined>();
+  readonly onDidChangeTreeData = this.changeEmitter.event;
+  private readonly cache = new NodeCache();
+  private readonly subscription: vscode.Disposable;
+
+  constructor(private readonly registry: ServerRegistry) {
+    this.subscription = registry.onDidChange((supervisor) => {
+      if (supervisor && registry.get(supervisor.id)) this.changeEmitter.fire(this.serverNode(supervisor.id));
+      else this.changeEmitter.fire(undefined);
+    });
+  }
+
+  getChildren(element?: WorkersNode): WorkersNode[] {
+    if (!element) return this.registry.models().map((m) => this.serverNode(m.id));
+    if (element.kind !== 'server') return [];
+    const model = this.model(element.serverId);
+    if (!model) return [];
+    const children: WorkersNode[] = [];
+    if (model.master) children.push(this.cache.get(`${model.id}/master`, () => ({ kind: 'master', serverId: model.id })));
+    for (const worker of model.workers) {
+      children.push(this.cache.get(`${model.id}/worker/${worker.slot}`, () => ({ kind: 'worker', serverId: model.id, slot: worker.slot })));
+    }
+    for (const worker of model.retiring) {
+      children.push(this.cache.get(`${model.id}/retiring/${worker.pid}`, () => ({ kind: 'worker', serverId: model.id, slot: worker.slot, retiringPid: worker.pid })));
+    }
+    return children;
+  }
+
+  getParent(element: WorkersNode): WorkersNode | undefined {
+    return element.kind === 'server' ? undefined : this.serverNode(element.serverId);
+  }
+
+  getTreeItem(element: WorkersNode): vscode.TreeItem {
+    const model = this.model(element.serverId);
+    if (!model) return new vscode.TreeItem('');
+    if (element.kind === 'server') return serverItem(model);
+    if (element.kind === 'master') return processItem(model, 'master', model.master);
+    const worker = element.retiringPid !== undefined
+      ? model.retiring.find((w) => w.pid === element.retiringPid)
+      : model.workers.find((w) => w.slot === element.slot);
+    return worker ? workerItem(model, worker, element.retiringPid !== undefined) : new vscode.TreeItem('');
+  }
+
+  serverNode(serverId: string): WorkersNode {
+    return this.cache.get(`${serverId}/`, () => ({ kind: 'server', serverId }));
+  }
+
+  private model(serverId: string): ServerModel | undefined {
+    return this.registry.get(serverId)?.supervisor.model();
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.changeEmitter.dispose();
+  }
+}
+
+function serverItem(model: ServerModel): vscode.TreeItem {
+  const ready = model.workers.filter((w) => w.state === 'ready').length;
+  const item = new vscode.TreeItem(model.name, vscode.TreeItemCollapsibleState.Expanded);
+  item.id = `${model.id}/`;
+  item.description = `${model.url} · ${ready}/${model.desiredWorkers} ready · ${model.state}`;
+  const { icon, color } = serverStateIcon(model.state);
+  item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+  const flags = [
+    model.capabilities ? 'canScale' : '',
+    model.capabilities ? 'canReload' : '',
+    model.state === 'running' ? 'running' : '',
+  ].filter(Boolean);
+  item.contextValue = ['server', ...flags].join(' ');
+  const tooltip = new vscode.MarkdownString(`**${model.name}** (${model.kind}) · ${model.state}\n\n${model.url}\n\n${ready} of ${model.desiredWorkers} workers ready`);
+  if (model.error) tooltip.appendCodeblock(model.error, 'text');
+  item.tooltip = tooltip;
+  return item;
+}
+
+function processItem(model: ServerModel, label: string, proc: ProcessModel | undefined): vscode.TreeItem {
+  const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
+  item.id = `${model.id}/master`;
+  item.description = proc ? `pid ${proc.pid} · ${formatUptime(proc.startedAt)} · ${formatCpu(proc.cpuPercent)} · ${formatBytes(proc.rssBytes)}` : '';
+  item.iconPath = new vscode.ThemeIcon('server-process');
+  item.contextValue = 'master';
+  item.tooltip = proc ? `${model.kind} master, pid ${proc.pid}` : undefined;
+  return item;
+}
+
+function workerItem(model: ServerModel, worker: WorkerModel, retiring: boolean): vscode.TreeItem {
+  const item = new vscode.TreeItem(retiring ? `worker ${worker.slot} (retiring)` : `worker ${worker.slot}`, vscode.TreeItemCollapsibleState.None);
+  item.id = retiring ? `${model.id}/retiring/${worker.pid}` : `${model.id}/worker/${worker.slot}`;
+  const live = worker.state !== 'exited';
+  item.description = live
+    ? `pid ${worker.pid} · ${worker.state} · ${formatUptime(worker.startedAt)} · ${formatCpu(worker.cpuPercent)} · ${formatBytes(worker.rssBytes)}`
+    : `pid ${worker.pid} · ${worker.lastExit?.text ?? 'exited'}`;
+  const { icon, color } = workerStateIcon(worker.state);
+  item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+  item.contextValue = live ? 'worker' : 'workerExited';
+  const lines = [`Worker ${worker.slot} · pid ${worker.pid} · ${worker.state}`, `Restarts: ${worker.restarts}`];
+  if (worker.lastExit) lines.push(`Last exit: ${worker.lastExit.text}`);
+  item.tooltip = lines.join('\n');
+  item.command = { command: 'serverWorkers.showLogs', title: 'Show Logs', arguments: [{ kind: 'worker', serverId: model.id, slot: worker.slot }] };
+  return item;
+}
