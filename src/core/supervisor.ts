@@ -109,6 +109,8 @@ export class Supervisor {
   private readonly suspectedDead = new Map<number, number>();
   private waiters = new Set<Waiter>();
   private stopping: Promise<void> | undefined;
+  /** The run is ending because it failed: the stop ends in 'failed', not 'stopped'. */
+  private failing = false;
   private operation: Promise<unknown> = Promise.resolve();
 
   constructor(private definition: ResolvedDefinition, private readonly options: SupervisorOptions = {}) {
@@ -282,16 +284,20 @@ export class Supervisor {
       this.setState('running');
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      const stoppedByUser = error instanceof ServerError && error.reason === 'stopped';
+      if (!stoppedByUser) {
+        this.error = message;
+        this.failing = true;
+      }
       await this.stop();
-      if (error instanceof ServerError && error.reason === 'stopped') throw error;
-      this.error = message;
-      this.setState('failed');
+      if (stoppedByUser) throw error;
       throw error instanceof ServerError || (error instanceof Error && error.name !== 'Error') ? error : new ServerError(message, 'boot');
     }
   }
 
   private reset(): void {
     this.error = undefined;
+    this.failing = false;
     this.slots.clear();
     this.byPid.clear();
     this.retiring.clear();
@@ -623,7 +629,7 @@ export class Supervisor {
     const pgid = this.masterPid;
     if (!child || pgid === undefined) {
       await this.release();
-      if (this.state !== 'failed' && this.state !== 'restarting') this.setState('stopped');
+      if (this.state !== 'restarting') this.setState(this.failing ? 'failed' : 'stopped');
       return;
     }
     const restarting = this.state === 'restarting';
@@ -646,7 +652,8 @@ export class Supervisor {
     await this.killRemainder(pgid);
     await this.masterExit;
     await this.release();
-    if (!restarting) this.setState('stopped');
+    if (this.failing) this.setState('failed');
+    else if (!restarting) this.setState('stopped');
   }
 
   /** SIGKILL to whatever of the process group (and known pids) outlived the master, until /proc shows none. */
@@ -698,11 +705,9 @@ export class Supervisor {
       const tail = this.masterTail.filter((l) => l.trim() !== '').slice(-12).join('\n');
       error = `The ${this.definition.server} master (pid ${this.masterPid}) ${describeExit(code, signal).text}.${tail ? `\nIts last output:\n${tail}` : ''}`;
       this.error = error;
+      this.failing = true;
       this.rejectWaiters(new ServerError(error, 'boot'));
-      void this.stop().then(() => {
-        this.error = error;
-        this.setState('failed');
-      });
+      void this.stop();
     }
     this.onExit.fire({ expected, code, signal, error });
     this.changed();

@@ -16,7 +16,10 @@ type Target = WorkersNode | string | undefined;
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   const commands: Record<string, (...args: any[]) => unknown> = {
     'serverWorkers.start': (arg?: string | ServerDefinition) => startWorkers(ctx, arg),
-    'serverWorkers.stop': (target?: Target) => withServer(ctx, target, (s) => s.supervisor.stop()),
+    'serverWorkers.stop': (target?: Target) => withServer(ctx, target, async (s) => {
+      await s.supervisor.stop();
+      ctx.registry.remove(s.supervisor);
+    }),
     'serverWorkers.restart': (target?: Target) => withServer(ctx, target, (s) => progress(vscode.l10n.t('Restarting {0}', s.supervisor.name), s.supervisor.restart())),
     'serverWorkers.reload': (target?: Target) => withServer(ctx, target, (s) => progress(vscode.l10n.t('Reloading {0}', s.supervisor.name), s.supervisor.reload())),
     'serverWorkers.scale': (target?: Target, count?: number) => withServer(ctx, target, (s) => scaleTo(s, count)),

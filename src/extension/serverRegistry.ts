@@ -35,6 +35,10 @@ export class ServerRegistry implements vscode.Disposable {
 
   /** Creates the supervisor of a server (not started); the caller starts it and shows its output. */
   create(resolved: ResolvedDefinition, folder: vscode.WorkspaceFolder | undefined): RunningServer {
+    for (const old of this.all()) {
+      const state = old.supervisor.serverState;
+      if (old.supervisor.name === resolved.name && (state === 'failed' || state === 'stopped')) this.remove(old.supervisor);
+    }
     const agentOn = vscode.workspace.getConfiguration('serverWorkers', folder).get<boolean>('agent', true);
     const supervisor = new Supervisor(resolved, { agentDir: agentOn ? path.join(this.extensionPath, 'python') : undefined });
     const entry: RunningServer = { supervisor, folder };

@@ -82,9 +82,10 @@ export class ServerTerminal implements vscode.Pseudoterminal {
     }
   }
 
+  /** A stopped server leaves the tree; a failed one stays, with its error, until it is started again or stopped. */
   private finish(code: number): void {
     for (const off of this.unsubscribe.splice(0)) off();
-    if (this.supervisor) this.registry.remove(this.supervisor);
+    if (this.supervisor && code === 0) this.registry.remove(this.supervisor);
     this.closeEmitter.fire(code);
   }
 

@@ -1,0 +1,80 @@
+/** Helpers for the e2e tests that run inside the extension host. */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as vscode from 'vscode';
+import type { ServerModel } from '../../src/core/model';
+import type { ServerWorkersApi } from '../../src/extension/api';
+
+export const EXTENSION_ID = 'serverworkers.server-workers';
+
+export async function api(): Promise<ServerWorkersApi> {
+  const extension = vscode.extensions.getExtension<ServerWorkersApi>(EXTENSION_ID);
+  if (!extension) throw new Error(`extension ${EXTENSION_ID} is not installed`);
+  return extension.activate();
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls until `probe` returns a value (not undefined), or fails with `what` after the timeout. */
+export async function waitUntil<T>(what: string, probe: () => T | undefined, timeoutMs = 60000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function serverNamed(workersApi: ServerWorkersApi, name: string): ServerModel | undefined {
+  return workersApi.servers().find((s) => s.name === name);
+}
+
+export function readyServer(workersApi: ServerWorkersApi, name: string, workers: number): ServerModel | undefined {
+  const model = serverNamed(workersApi, name);
+  return model && model.state === 'running' && model.workers.length === workers && model.workers.every((w) => w.state === 'ready') ? model : undefined;
+}
+
+/** Alive in /proc and not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+export function parentOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+export function getJson(url: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { agent: false }, (response) => {
+      let body = '';
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as Record<string, unknown>);
+        } catch (error) {
+          reject(new Error(`${url} answered ${response.statusCode} with a body that is not JSON: ${body.slice(0, 200)}`));
+        }
+      });
+    });
+    request.setTimeout(10000, () => request.destroy(new Error(`${url} did not answer within 10 s`)));
+    request.on('error', reject);
+  });
+}
