@@ -401,7 +401,7 @@ export async function startCodeServer({
     workspace,
   ];
   const logFile = path.join(scratch, 'code-server.log');
-  const logFd = output === 'inherit' ? null : fs.openSync(logFile, 'a');
+  const logFd = output === 'inherit' ? null : fs.openSync(logFile, 'w');
   const child = spawn(process.execPath, args, {
     cwd: scratch,
     env: isolatedEnv(scratch, env),
