@@ -1,5 +1,6 @@
 /** Reading processes from Linux's /proc: existence, parent, group, CPU and memory, who holds a port. */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 
 const CLOCK_TICKS_PER_SECOND = 100;
 const PAGE_SIZE = 4096;
@@ -12,6 +13,8 @@ export interface ProcStat {
   /** user + system CPU time in seconds */
   cpuSeconds: number;
   rssBytes: number;
+  /** A zombie's wait status (field 52, Linux 3.5+): how it died, readable before its parent reaps it. */
+  waitStatus: number | undefined;
 }
 
 export function readProcStat(pid: number): ProcStat | undefined {
@@ -30,7 +33,19 @@ export function readProcStat(pid: number): ProcStat | undefined {
     pgrp: Number(fields[2]),
     cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND,
     rssBytes: Number(fields[21]) * PAGE_SIZE,
+    waitStatus: fields.length > 49 ? Number(fields[49]) : undefined,
   };
+}
+
+const SIGNAL_NAMES = new Map(Object.entries(os.constants.signals).map(([name, number]) => [number, name]));
+
+/** How a zombie process ended, from its wait status; undefined while it runs or once it is reaped. */
+export function zombieExit(pid: number): { code: number | null; signal: string | null } | undefined {
+  const stat = readProcStat(pid);
+  if (stat?.state !== 'Z' || stat.waitStatus === undefined) return undefined;
+  const signal = stat.waitStatus & 0x7f;
+  if (signal === 0) return { code: (stat.waitStatus >> 8) & 0xff, signal: null };
+  return { code: null, signal: SIGNAL_NAMES.get(signal) ?? `signal ${signal}` };
 }
 
 /** True while the process exists and is not a zombie waiting to be reaped. */

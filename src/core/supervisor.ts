@@ -12,7 +12,7 @@ import { Emitter } from './events';
 import { LineSplitter } from './lineSplitter';
 import { parseWorkerLogFact, pidOfLogLine } from './logPatterns';
 import { describeExit, type ExitReason, type ProcessModel, type ServerModel, type ServerState, type WorkerModel } from './model';
-import { childrenOf, commandLine, findPortHolder, isAlive, processGroupMembers, UsageSampler } from './procfs';
+import { childrenOf, commandLine, findPortHolder, isAlive, processGroupMembers, UsageSampler, zombieExit } from './procfs';
 import { detectEnvironment, type PythonEnvironment } from './pythonEnvironment';
 
 export interface SupervisorOptions {
@@ -100,9 +100,13 @@ export class Supervisor {
   private readonly retiring = new Set<WorkerRecord>();
   private reloadGeneration = new Set<WorkerRecord>();
   private pendingRemovals = 0;
+  /** The worker count on the command line of the running master. */
+  private launchedWorkers = 0;
   private readonly timedOutPids = new Set<number>();
   private readonly loggedExits = new Map<number, ExitReason>();
   private readonly masterTail: string[] = [];
+  /** Workers' last lines while the server starts: a boot failure's traceback is there, not in the master's output. */
+  private readonly bootTail: string[] = [];
   private lastFallbackPid: number | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private readonly sampler = new UsageSampler();
@@ -193,7 +197,7 @@ export class Supervisor {
       }
       this.requireRunning('scale');
       const capabilities = this.capabilities!;
-      if (capabilities.scale === 'restart' || this.adapter.runsInOneProcess({ ...this.definition, workers: count })) {
+      if (capabilities.scale === 'restart') {
         this.definition = { ...this.definition, workers: count };
         this.setState('restarting');
         await this.stop();
@@ -202,19 +206,7 @@ export class Supervisor {
       }
       this.definition = { ...this.definition, workers: count };
       this.setState('scaling');
-      const timeoutMs = (this.definition.gracefulTimeout + 30) * 1000;
-      while (this.liveWorkerCount() !== count) {
-        const before = this.liveWorkerCount();
-        if (before < count) {
-          this.signalMaster('SIGTTIN');
-          await this.waitFor(() => this.liveWorkerCount() > before, timeoutMs, `a worker to start after SIGTTIN`);
-        } else {
-          this.pendingRemovals++;
-          this.signalMaster('SIGTTOU');
-          await this.waitFor(() => this.liveWorkerCount() < before, timeoutMs, `a worker to stop after SIGTTOU`);
-        }
-      }
-      await this.waitFor(() => this.allReady(), timeoutMs, `${count} workers to be ready`);
+      await this.adjustWorkerCount(count);
       this.setState('running');
     });
   }
@@ -232,14 +224,32 @@ export class Supervisor {
       this.setState('reloading');
       this.reloadGeneration = new Set([...this.slots.values()].filter((w) => w.state !== 'exited'));
       this.signalMaster('SIGHUP');
-      const timeoutMs = (this.definition.gracefulTimeout + 60) * 1000;
+      const generationSize = this.capabilities!.reloadRestoresLaunchCount ? this.launchedWorkers : this.definition.workers;
       await this.waitFor(
-        () => this.reloadGeneration.size === 0 && this.retiring.size === 0 && this.allReady(),
-        timeoutMs,
+        () => this.reloadGeneration.size === 0 && this.retiring.size === 0 && this.liveWorkerCount() === generationSize && this.allLiveReady(),
+        (this.definition.gracefulTimeout + 60) * 1000,
         'the new generation of workers to be ready',
       );
+      await this.adjustWorkerCount(this.definition.workers);
       this.setState('running');
     });
+  }
+
+  /** TTIN / TTOU one at a time (signals of one kind sent together may merge) until `count` workers are ready. */
+  private async adjustWorkerCount(count: number): Promise<void> {
+    const timeoutMs = (this.definition.gracefulTimeout + 30) * 1000;
+    while (this.liveWorkerCount() !== count) {
+      const before = this.liveWorkerCount();
+      if (before < count) {
+        this.signalMaster('SIGTTIN');
+        await this.waitFor(() => this.liveWorkerCount() > before, timeoutMs, 'a worker to start after SIGTTIN');
+      } else {
+        this.pendingRemovals++;
+        this.signalMaster('SIGTTOU');
+        await this.waitFor(() => this.liveWorkerCount() < before, timeoutMs, 'a worker to stop after SIGTTOU');
+      }
+    }
+    await this.waitFor(() => this.allReady(), timeoutMs, `${count} workers to be ready`);
   }
 
   /** SIGKILLs the worker in `slot`; settles when its replacement is ready, or when the loss is recorded. */
@@ -306,6 +316,7 @@ export class Supervisor {
     this.timedOutPids.clear();
     this.loggedExits.clear();
     this.masterTail.length = 0;
+    this.bootTail.length = 0;
     this.suspectedDead.clear();
     this.masterPid = undefined;
     this.child = undefined;
@@ -358,6 +369,7 @@ export class Supervisor {
       });
     }
     const argv = this.adapter.argv(def, this.env!, { runtimeDir: this.runtimeDir });
+    this.launchedWorkers = def.workers;
     const child = spawn(def.python, argv, { cwd: def.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.masterStartedAt = Date.now();
@@ -498,6 +510,9 @@ export class Supervisor {
     worker.cpuPercent = 0;
     if (this.retiring.delete(worker)) {
       // An old generation's worker finished: its slot already belongs to its successor.
+    } else if (this.reloadGeneration.delete(worker)) {
+      // Retired by a reload before a successor took its slot: the slot closes; the next new worker takes the lowest free one.
+      this.slots.delete(worker.slot);
     } else if (this.pendingRemovals > 0 && this.slots.get(worker.slot) === worker) {
       this.pendingRemovals--;
       this.slots.delete(worker.slot);
@@ -511,15 +526,20 @@ export class Supervisor {
 
   /** A worker's streams closed: if its process is gone and no exit message came, record the exit with what is known. */
   private checkExited(pid: number): void {
-    if (this.byPid.has(pid) && !isAlive(pid)) {
-      this.workerExited(pid, this.loggedExits.get(pid) ?? describeExit(null, null, this.timedOutPids.has(pid)));
-    }
+    if (!this.byPid.has(pid) || isAlive(pid)) return;
+    const zombie = zombieExit(pid);
+    const timedOut = this.timedOutPids.has(pid);
+    this.workerExited(pid, zombie ? describeExit(zombie.code, zombie.signal, timedOut) : this.loggedExits.get(pid) ?? describeExit(null, null, timedOut));
   }
 
   private liveWorkerCount(): number {
     let count = 0;
     for (const worker of this.slots.values()) if (worker.state !== 'exited') count++;
     return count;
+  }
+
+  private allLiveReady(): boolean {
+    return [...this.slots.values()].every((w) => w.state === 'ready');
   }
 
   private allReady(): boolean {
@@ -531,6 +551,7 @@ export class Supervisor {
 
   private workerLines(worker: WorkerRecord, lines: string[]): void {
     this.onOutput.fire({ slot: worker.slot, pid: worker.pid, lines });
+    if (this.state === 'starting') pushTail(this.bootTail, lines);
     if (!this.agentEnabled) return;
     for (const line of lines) {
       const fact = parseWorkerLogFact(line);
@@ -539,8 +560,7 @@ export class Supervisor {
   }
 
   private masterLine(line: string): void {
-    this.masterTail.push(line);
-    if (this.masterTail.length > MASTER_TAIL_LINES) this.masterTail.shift();
+    pushTail(this.masterTail, [line]);
     const fact = parseWorkerLogFact(line);
     if (fact?.kind === 'timeout') this.timedOutPids.add(fact.pid);
     if (fact?.kind === 'signalled') this.loggedExits.set(fact.pid, describeExit(null, fact.signal ?? null, this.timedOutPids.has(fact.pid)));
@@ -703,7 +723,11 @@ export class Supervisor {
     let error: string | undefined;
     if (!expected) {
       const tail = this.masterTail.filter((l) => l.trim() !== '').slice(-12).join('\n');
-      error = `The ${this.definition.server} master (pid ${this.masterPid}) ${describeExit(code, signal).text}.${tail ? `\nIts last output:\n${tail}` : ''}`;
+      const traceback = this.bootTail.lastIndexOf('Traceback (most recent call last):');
+      const workerTail = traceback >= 0 ? this.bootTail.slice(traceback).join('\n') : '';
+      error = `The ${this.definition.server} master (pid ${this.masterPid}) ${describeExit(code, signal).text}.`
+        + (workerTail ? `\nA worker failed to boot:\n${workerTail}` : '')
+        + (tail ? `\nThe master's last output:\n${tail}` : '');
       this.error = error;
       this.failing = true;
       this.rejectWaiters(new ServerError(error, 'boot'));
@@ -779,6 +803,11 @@ function toWorkerModel(worker: WorkerRecord): WorkerModel {
     cpuPercent: worker.cpuPercent,
     rssBytes: worker.rssBytes,
   };
+}
+
+function pushTail(tail: string[], lines: string[]): void {
+  tail.push(...lines);
+  if (tail.length > MASTER_TAIL_LINES) tail.splice(0, tail.length - MASTER_TAIL_LINES);
 }
 
 function delay(ms: number): Promise<void> {

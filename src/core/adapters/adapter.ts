@@ -9,6 +9,8 @@ export interface Capabilities {
   reload: 'signal' | 'restart';
   /** The manager replaces a worker that dies. */
   respawnsWorkers: boolean;
+  /** A reload goes back to the worker count the server was launched with (Gunicorn re-reads its config on HUP). */
+  reloadRestoresLaunchCount?: boolean;
 }
 
 export interface LaunchPaths {

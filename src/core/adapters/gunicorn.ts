@@ -43,7 +43,7 @@ export const gunicornAdapter: ServerAdapter = {
   },
 
   capabilities(): Capabilities {
-    return { scale: 'signal', reload: 'signal', respawnsWorkers: true };
+    return { scale: 'signal', reload: 'signal', respawnsWorkers: true, reloadRestoresLaunchCount: true };
   },
 
   runsInOneProcess() {

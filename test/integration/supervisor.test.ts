@@ -1,0 +1,131 @@
+/** The supervisor core against real Gunicorn and Uvicorn: output separation, respawns, scaling, reload, stop. */
+import * as assert from 'node:assert';
+import { after, describe, it } from 'node:test';
+import type { ServerDefinition } from '../../src/core/definition';
+import { isAlive } from '../../src/core/procfs';
+import { oldUvicornPython } from '../support/paths';
+import { assertModelMatchesProc, burst, createServer, eventually, linesOf, stopAndCheck, type TestServer } from './support';
+
+const servers: TestServer[] = [];
+after(async () => {
+  for (const server of servers) await server.supervisor.stop();
+});
+
+async function started(definition: Partial<ServerDefinition>): Promise<TestServer> {
+  const server = await createServer(definition);
+  servers.push(server);
+  await server.supervisor.start();
+  return server;
+}
+
+const kinds: Array<[string, Partial<ServerDefinition>]> = [
+  ['gunicorn + UvicornWorker', { app: 'echo_asgi:app', workers: 3 }],
+  ['gunicorn sync (Flask)', { app: 'flask_app:app', workers: 3, workerClass: 'sync' }],
+  ['uvicorn --workers', { server: 'uvicorn', app: 'echo_asgi:app', workers: 3 }],
+];
+
+for (const [title, definition] of kinds) {
+  describe(title, { timeout: 180000 }, () => {
+    it('puts every line a worker writes in that worker\'s stream, none lost, split or misplaced, over 500 requests', async () => {
+      const server = await started(definition);
+      assertModelMatchesProc(server.supervisor.model(), 3);
+      const served = await burst(server.port, '/log?n=2', 500, 10);
+      assert.strictEqual([...served.values()].reduce((a, b) => a + b, 0), 500);
+      // Each request: 2 print lines, 2 log lines, 1 line from a subprocess.
+      const expected = new Map([...served].map(([pid, n]) => [pid, n * 5]));
+      const seen = new Map<number, number>();
+      await eventually('every line to arrive', () => {
+        seen.clear();
+        for (const event of server.output) {
+          for (const line of event.lines) {
+            const match = /^(?:print|log)-(\d+)-\d+$|^sub-(\d+)$/.exec(line);
+            if (match) {
+              const pid = Number(match[1] ?? match[2]);
+              assert.strictEqual(pid, event.pid, `line "${line}" arrived in the stream of pid ${event.pid} (slot ${event.slot})`);
+              seen.set(pid, (seen.get(pid) ?? 0) + 1);
+            } else {
+              assert.doesNotMatch(line, /(print|log)-\d+-\d+|sub-\d+/, `a line was split or interleaved: "${line}"`);
+            }
+          }
+        }
+        return [...expected].every(([pid, n]) => seen.get(pid) === n);
+      }, 20000);
+      assert.deepStrictEqual(seen, expected, 'lines per worker pid equal what each served');
+      assert.ok(!linesOf(server, 0).some((l) => /^(print|log|sub)-/.test(l)), 'the master stream holds no worker line');
+      await stopAndCheck(server);
+    });
+
+    it('a SIGKILLed worker is replaced in its slot, with a marker, a restart count and the reason', async () => {
+      const server = await started(definition);
+      const before = server.supervisor.model().workers.find((w) => w.slot === 2)!;
+      await server.supervisor.killWorker(2);
+      const after = server.supervisor.model();
+      const slot2 = after.workers.find((w) => w.slot === 2)!;
+      assert.notStrictEqual(slot2.pid, before.pid, 'a new pid in slot 2');
+      assert.strictEqual(slot2.restarts, 1);
+      assert.strictEqual(slot2.lastExit?.signal, 'SIGKILL');
+      assert.match(slot2.lastExit?.text ?? '', /killed by SIGKILL/);
+      assert.ok(!isAlive(before.pid));
+      const marker = server.output.find((e) => e.marker && e.slot === 2);
+      assert.ok(marker, 'a marker line in slot 2\'s stream');
+      assert.match(marker.lines[0], new RegExp(`worker 2 restarted: pid ${before.pid} killed by SIGKILL → new pid ${slot2.pid}`));
+      assertModelMatchesProc(after, 3);
+      // The replacement writes to the same slot.
+      await burst(server.port, '/log?n=1', 30, 6);
+      await eventually('the new worker\'s lines in slot 2', () => linesOf(server, 2).some((l) => l === `sub-${slot2.pid}`) || !server.output.some((e) => e.pid === slot2.pid && e.lines.some((l) => l.startsWith('sub-'))) && false, 5000).catch(() => undefined);
+      for (const event of server.output.filter((e) => e.pid === slot2.pid)) assert.strictEqual(event.slot, 2);
+      await stopAndCheck(server);
+    });
+
+    it('scales 2 -> 5 -> 1 -> 3, reloads, and the model equals /proc after each step', async () => {
+      const server = await started({ ...definition, workers: 2 });
+      assertModelMatchesProc(server.supervisor.model(), 2);
+      for (const count of [5, 1, 3]) {
+        await server.supervisor.scale(count);
+        assertModelMatchesProc(server.supervisor.model(), count);
+      }
+      const oldPids = server.supervisor.model().workers.map((w) => w.pid);
+      await server.supervisor.reload();
+      const reloaded = server.supervisor.model();
+      assertModelMatchesProc(reloaded, 3);
+      assert.strictEqual(reloaded.retiring.length, 0);
+      for (const worker of reloaded.workers) assert.ok(!oldPids.includes(worker.pid), `worker ${worker.slot} is of the new generation`);
+      for (const pid of oldPids) assert.ok(!isAlive(pid), `old worker ${pid} is gone`);
+      await stopAndCheck(server);
+    });
+  });
+}
+
+describe('uvicorn before 0.30 (no respawn, no signals)', { timeout: 120000 }, () => {
+  it('reports a dead worker as lost and scales by restarting', async () => {
+    const server = await started({ server: 'uvicorn', app: 'echo_asgi:app', workers: 2, python: oldUvicornPython });
+    assert.deepStrictEqual(server.supervisor.model().capabilities, { scale: 'restart', reload: 'restart', respawnsWorkers: false });
+    const victim = server.supervisor.model().workers[0];
+    await server.supervisor.killWorker(victim.slot);
+    const model = server.supervisor.model();
+    const lost = model.workers.find((w) => w.slot === victim.slot)!;
+    assert.strictEqual(lost.state, 'exited');
+    assert.match(lost.lastExit!.text, /SIGKILL/);
+    assert.ok(server.output.some((e) => e.marker && /does not replace it/.test(e.lines[0])), 'the slot says it is not replaced');
+    const masterBefore = model.master!.pid;
+    await server.supervisor.scale(3);
+    const scaled = server.supervisor.model();
+    assert.notStrictEqual(scaled.master!.pid, masterBefore, 'scaling restarted the server');
+    assertModelMatchesProc(scaled, 3);
+    await stopAndCheck(server);
+  });
+});
+
+describe('agent off (fallback)', { timeout: 60000 }, () => {
+  it('finds the workers in /proc and attributes Gunicorn lines by the pid in their prefix', async () => {
+    const server = await createServer({ app: 'flask_app:app', workers: 2, workerClass: 'sync' }, {});
+    servers.push(server);
+    await server.supervisor.start();
+    const model = server.supervisor.model();
+    assertModelMatchesProc(model, 2);
+    for (const worker of model.workers) {
+      assert.ok(linesOf(server, worker.slot).some((l) => l.includes(`Booting worker with pid: ${worker.pid}`)), `worker ${worker.slot}'s boot line is in its stream`);
+    }
+    await stopAndCheck(server);
+  });
+});
