@@ -108,7 +108,7 @@ export function ensureAptPackages(packages = APT_PACKAGES) {
   log(`installing apt packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   run('apt-get', ['update'], { env });
-  run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env });
+  run('apt-get', ['install', '-y', ...missing], { env });
   const still = missingAptPackages(missing);
   if (still.length) throw new SetupError(`apt-get did not install: ${still.join(' ')}`);
 }
