@@ -72,6 +72,9 @@ interface Waiter {
 }
 
 const MASTER_TAIL_LINES = 40;
+const BOOT_FAILURE_WINDOW_MS = 60000;
+/** Boot failures within the window that stop the retries of a running server. */
+const BOOT_FAILURE_LIMIT = 5;
 let nextServerId = 1;
 
 export class Supervisor {
@@ -107,6 +110,7 @@ export class Supervisor {
   private readonly masterTail: string[] = [];
   /** Workers' last lines while the server starts: a boot failure's traceback is there, not in the master's output. */
   private readonly bootTail: string[] = [];
+  private bootFailures: number[] = [];
   private lastFallbackPid: number | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private readonly sampler = new UsageSampler();
@@ -317,6 +321,7 @@ export class Supervisor {
     this.loggedExits.clear();
     this.masterTail.length = 0;
     this.bootTail.length = 0;
+    this.bootFailures = [];
     this.suspectedDead.clear();
     this.masterPid = undefined;
     this.child = undefined;
@@ -505,6 +510,7 @@ export class Supervisor {
     this.byPid.delete(pid);
     this.suspectedDead.delete(pid);
     this.sampler.forget(this.knownPids());
+    const diedBooting = worker.state === 'booting';
     worker.state = 'exited';
     worker.lastExit = reason;
     worker.cpuPercent = 0;
@@ -522,6 +528,36 @@ export class Supervisor {
     }
     this.onWorker.fire({ type: 'exit', worker: toWorkerModel(worker) });
     this.changed();
+    if (diedBooting && this.state !== 'stopping' && this.state !== 'restarting') this.countBootFailure();
+  }
+
+  /** Workers that die before they are ready, again and again: stop the retries instead of looping forever. */
+  private countBootFailure(): void {
+    const now = Date.now();
+    this.bootFailures = this.bootFailures.filter((at) => now - at < BOOT_FAILURE_WINDOW_MS);
+    this.bootFailures.push(now);
+    const limit = this.state === 'starting' ? this.definition.workers + 2 : BOOT_FAILURE_LIMIT;
+    if (this.bootFailures.length < limit) return;
+    this.fail(this.failureReport(`Workers keep failing at boot (${this.bootFailures.length} exited before they were ready); Server Workers stopped the retries.`));
+  }
+
+  /** Ends the run as failed: waiters get the error, the server is stopped, the state becomes 'failed'. */
+  private fail(message: string): void {
+    if (this.failing) return;
+    this.error = message;
+    this.failing = true;
+    this.rejectWaiters(new ServerError(message, 'boot'));
+    void this.stop();
+  }
+
+  /** A failure said for people: the summary, a worker's traceback (or its last lines), the master's last lines. */
+  private failureReport(summary: string): string {
+    const traceback = this.bootTail.lastIndexOf('Traceback (most recent call last):');
+    const workerLines = (traceback >= 0 ? this.bootTail.slice(traceback) : this.bootTail.filter((l) => l.trim() !== '').slice(-6)).join('\n');
+    const masterLines = this.masterTail.filter((l) => l.trim() !== '').slice(-8).join('\n');
+    return summary
+      + (workerLines ? `\nA worker's last output:\n${workerLines}` : '')
+      + (masterLines ? `\nThe master's last output:\n${masterLines}` : '');
   }
 
   /** A worker's streams closed: if its process is gone and no exit message came, record the exit with what is known. */
@@ -551,7 +587,7 @@ export class Supervisor {
 
   private workerLines(worker: WorkerRecord, lines: string[]): void {
     this.onOutput.fire({ slot: worker.slot, pid: worker.pid, lines });
-    if (this.state === 'starting') pushTail(this.bootTail, lines);
+    if (worker.state === 'booting') pushTail(this.bootTail, lines);
     if (!this.agentEnabled) return;
     for (const line of lines) {
       const fact = parseWorkerLogFact(line);
@@ -722,16 +758,10 @@ export class Supervisor {
     const expected = this.state === 'stopping' || this.state === 'restarting';
     let error: string | undefined;
     if (!expected) {
-      const tail = this.masterTail.filter((l) => l.trim() !== '').slice(-12).join('\n');
-      const traceback = this.bootTail.lastIndexOf('Traceback (most recent call last):');
-      const workerTail = traceback >= 0 ? this.bootTail.slice(traceback).join('\n') : '';
-      error = `The ${this.definition.server} master (pid ${this.masterPid}) ${describeExit(code, signal).text}.`
-        + (workerTail ? `\nA worker failed to boot:\n${workerTail}` : '')
-        + (tail ? `\nThe master's last output:\n${tail}` : '');
-      this.error = error;
-      this.failing = true;
-      this.rejectWaiters(new ServerError(error, 'boot'));
-      void this.stop();
+      // Gunicorn logs "Reason: …" when it halts; 27.x can crash while halting and leave only the HaltServer repr.
+      const reason = this.masterTail.map((l) => /Reason: (.+)$|HaltServer '([^']+)'/.exec(l)).filter(Boolean).map((m) => m![1] ?? m![2]).pop();
+      error = this.failureReport(`The ${this.definition.server} master (pid ${this.masterPid}) ${describeExit(code, signal).text}${reason ? `: ${reason}` : '.'}`);
+      this.fail(error);
     }
     this.onExit.fire({ expected, code, signal, error });
     this.changed();

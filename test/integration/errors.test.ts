@@ -1,0 +1,95 @@
+/** Each way a start can fail ends in a clear error, and nothing is left running. */
+import * as assert from 'node:assert';
+import * as net from 'node:net';
+import { describe, it } from 'node:test';
+import type { ServerDefinition } from '../../src/core/definition';
+import { ServerError } from '../../src/core/supervisor';
+import { oldUvicornPython } from '../support/paths';
+import { createServer, stopAndCheck } from './support';
+
+async function startFails(definition: Partial<ServerDefinition>): Promise<{ error: Error; state: string }> {
+  const server = await createServer(definition);
+  let error: Error | undefined;
+  try {
+    await server.supervisor.start();
+  } catch (caught) {
+    error = caught as Error;
+  }
+  assert.ok(error, 'start() rejected');
+  const state = server.supervisor.serverState;
+  await stopAndCheck(server);
+  return { error, state };
+}
+
+describe('start errors', { timeout: 120000 }, () => {
+  it('the app module does not exist: the traceback and the master\'s reason', async () => {
+    const { error, state } = await startFails({ app: 'no_such_module:app', workers: 2 });
+    assert.strictEqual(state, 'failed');
+    assert.match(error.message, /No module named 'no_such_module'/);
+    assert.match(error.message, /exited with code/);
+  });
+
+  it('the app attribute does not exist', async () => {
+    const { error } = await startFails({ app: 'echo_asgi:nope', workers: 2 });
+    assert.match(error.message, /^The gunicorn master \(pid \d+\) exited with code \d+: App failed to load\./);
+    assert.match(error.message, /Failed to find attribute 'nope' in 'echo_asgi'/);
+  });
+
+  it('the app fails at import in every worker (Gunicorn halts instead of looping)', async () => {
+    const { error } = await startFails({ app: 'boot_fails:app', workers: 2 });
+    assert.match(error.message, /App failed to load|Worker failed to boot/);
+    assert.match(error.message, /A worker's last output:\nTraceback/);
+    assert.match(error.message, /boot_fails\.py", line 2/);
+    assert.match(error.message, /nonexistent_module_for_server_workers_tests/);
+  });
+
+  it('uvicorn workers fail at boot: the supervisor stops instead of respawning forever', async () => {
+    const { error } = await startFails({ server: 'uvicorn', app: 'boot_fails:app', workers: 2 });
+    assert.match(error.message, /Workers keep failing at boot \(4 exited before they were ready\); Server Workers stopped the retries/);
+    assert.match(error.message, /nonexistent_module_for_server_workers_tests/);
+  });
+
+  it('the port is in use: says which process holds it', async () => {
+    const holder = net.createServer();
+    const server = await createServer({ workers: 2 });
+    await new Promise<void>((resolve) => holder.listen(server.port, '127.0.0.1', resolve));
+    try {
+      await assert.rejects(server.supervisor.start(), (error: Error) => {
+        assert.ok(error instanceof ServerError);
+        assert.strictEqual(error.reason, 'port');
+        assert.match(error.message, new RegExp(`Port ${server.port} on 127.0.0.1 is already in use by process ${process.pid} \\(`));
+        assert.match(error.message, /set another "bind"/);
+        return true;
+      });
+      assert.strictEqual(server.supervisor.pid, undefined, 'no process was started');
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('gunicorn is not installed in the interpreter', async () => {
+    const { error } = await startFails({ python: oldUvicornPython, workers: 2 });
+    assert.match(error.message, /gunicorn is not installed in the Python interpreter .*\.venv-uvicorn-0\.29\/bin\/python \(Python 3\.\d+\.\d+\)\. Install it with: .* -m pip install gunicorn/);
+  });
+
+  it('the interpreter does not exist', async () => {
+    const { error } = await startFails({ python: '/nonexistent/bin/python', workers: 2 });
+    assert.match(error.message, /The Python interpreter "\/nonexistent\/bin\/python" could not be run \(no such file\)/);
+  });
+
+  it('the interpreter is not Python', async () => {
+    const { error } = await startFails({ python: '/bin/true', workers: 2 });
+    assert.match(error.message, /"\/bin\/true" could not be run \(it does not look like Python/);
+  });
+
+  it('the working directory does not exist', async () => {
+    const { error } = await startFails({ cwd: '/nonexistent/folder', workers: 2 });
+    assert.match(error.message, /The working directory "\/nonexistent\/folder" does not exist/);
+  });
+
+  it('an operation on a stopped server says why it cannot run', async () => {
+    const server = await createServer({ workers: 2 });
+    await assert.rejects(server.supervisor.scale(3), /Cannot scale the server ".*" while it is stopped/);
+    await assert.rejects(server.supervisor.scale(0), /whole number from 1 to 64/);
+  });
+});
