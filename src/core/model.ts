@@ -28,6 +28,8 @@ export interface WorkerModel extends ProcessModel {
   /** How many times this slot's worker has been replaced after dying. */
   restarts: number;
   lastExit?: ExitReason;
+  /** A debugger is attached (or waited for) in this worker. */
+  debugging: boolean;
 }
 
 export interface ServerModel {

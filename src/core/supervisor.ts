@@ -21,6 +21,11 @@ export interface SupervisorOptions {
   /** How long start() waits for every worker to be ready. */
   bootTimeoutMs?: number;
   statsIntervalMs?: number;
+  /**
+   * Holds every new worker at boot (before it imports the app) until this answers; the answer is sent to the worker's
+   * agent as `{"t": "boot", ...answer}`. Launch-mode debugging uses it to make chosen workers wait for a debugger.
+   */
+  onWorkerBoot?: (worker: WorkerModel) => Promise<Record<string, unknown>>;
 }
 
 export interface OutputEvent {
@@ -62,6 +67,7 @@ interface WorkerRecord {
   rssBytes: number;
   sockets: Set<net.Socket>;
   control?: ControlConnection;
+  debugging?: boolean;
 }
 
 interface Waiter {
@@ -256,14 +262,17 @@ export class Supervisor {
     await this.waitFor(() => this.allReady(), timeoutMs, `${count} workers to be ready`);
   }
 
-  /** SIGKILLs the worker in `slot`; settles when its replacement is ready, or when the loss is recorded. */
-  killWorker(slot: number): Promise<void> {
+  /**
+   * Sends `signal` (SIGKILL unless told) to the worker in `slot`; settles when its replacement is ready, or when the
+   * loss is recorded. SIGTERM recycles it gracefully: it finishes its requests first.
+   */
+  killWorker(slot: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     return this.serialize(async () => {
       this.requireRunning('kill a worker of');
       const worker = this.slots.get(slot);
       if (!worker || worker.state === 'exited') throw new ServerError(`There is no running worker in slot ${slot}.`, 'state');
       const oldPid = worker.pid;
-      process.kill(oldPid, 'SIGKILL');
+      process.kill(oldPid, signal);
       const timeoutMs = (this.definition.timeout ?? 30) * 1000 + 30000;
       if (this.capabilities!.respawnsWorkers) {
         await this.waitFor(() => {
@@ -370,6 +379,7 @@ export class Supervisor {
         SERVER_WORKERS_ROLE: 'master',
         SERVER_WORKERS_SERVER: def.server,
         SERVER_WORKERS_WATCH_PID: String(process.pid),
+        ...(this.options.onWorkerBoot ? { SERVER_WORKERS_BOOT_HOLD: '1' } : {}),
         PYTHONPATH: [this.options.agentDir, env.PYTHONPATH].filter(Boolean).join(path.delimiter),
       });
     }
@@ -418,6 +428,21 @@ export class Supervisor {
     connection.onMessage((message) => {
       if (message.t === 'ready') this.markReady(worker);
     });
+    const boot = this.options.onWorkerBoot;
+    if (boot) {
+      boot(toWorkerModel(worker)).then(
+        (answer) => connection.send({ ...answer, t: 'boot' }),
+        () => connection.send({ t: 'boot' }),
+      );
+    }
+  }
+
+  /** Marks a worker as being debugged (the tree shows it); the mark goes with the worker, not its slot. */
+  setDebugging(pid: number, debugging: boolean): void {
+    const worker = this.byPid.get(pid);
+    if (!worker || worker.debugging === debugging) return;
+    worker.debugging = debugging;
+    this.changed();
   }
 
   private acceptData(hello: AgentHello, socket: net.Socket, initial: Buffer): void {
@@ -832,6 +857,7 @@ function toWorkerModel(worker: WorkerRecord): WorkerModel {
     lastExit: worker.lastExit,
     cpuPercent: worker.cpuPercent,
     rssBytes: worker.rssBytes,
+    debugging: worker.debugging ?? false,
   };
 }
 

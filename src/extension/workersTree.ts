@@ -121,9 +121,10 @@ function workerItem(model: ServerModel, worker: WorkerModel, retiring: boolean):
   item.description = live
     ? `pid ${worker.pid} · ${worker.state} · ${formatUptime(worker.startedAt)} · ${formatCpu(worker.cpuPercent)} · ${formatBytes(worker.rssBytes)}`
     : `pid ${worker.pid} · ${worker.lastExit?.text ?? 'exited'}`;
-  const { icon, color } = workerStateIcon(worker.state);
+  const { icon, color } = worker.debugging && live ? { icon: 'debug', color: 'debugIcon.startForeground' } : workerStateIcon(worker.state);
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-  item.contextValue = live ? 'worker' : 'workerExited';
+  if (worker.debugging && live) item.description = `debugging · ${item.description}`;
+  item.contextValue = live ? (worker.debugging ? 'worker debugging' : 'worker') : 'workerExited';
   const lines = [`Worker ${worker.slot} · pid ${worker.pid} · ${worker.state}`, `Restarts: ${worker.restarts}`];
   if (worker.lastExit) lines.push(`Last exit: ${worker.lastExit.text}`);
   item.tooltip = lines.join('\n');
