@@ -2,18 +2,21 @@
 import * as vscode from 'vscode';
 import type { ServerDefinition } from '../core/definition';
 import { DefinitionError } from '../core/definition';
+import { tracebackLocation } from '../core/logPatterns';
 import type { ServerModel } from '../core/model';
 import type { Supervisor } from '../core/supervisor';
 import { showServerError } from './errors';
 import type { ServerRegistry } from './serverRegistry';
 
-/** The line a background problem matcher waits for: every worker is ready. */
-export const READY_LINE = 'Server Workers: all workers ready';
+// The problem matcher `$serverworkers` (package.json) reads these lines: a launch.json preLaunchTask waits from
+// STARTING_LINE until READY_LINE or FAILED_LINE, and ERROR_PREFIX lines become problems at a file and line.
 export const STARTING_LINE = 'Server Workers: starting';
+export const READY_LINE = 'Server Workers: all workers ready';
+export const FAILED_LINE = 'Server Workers: failed';
+export const ERROR_PREFIX = 'Server Workers error:';
 
 const RED = '\x1b[31m';
 const GREEN = '\x1b[32m';
-const DIM = '\x1b[2m';
 const RESET = '\x1b[0m';
 
 export class ServerTerminal implements vscode.Pseudoterminal {
@@ -23,6 +26,8 @@ export class ServerTerminal implements vscode.Pseudoterminal {
   readonly onDidClose = this.closeEmitter.event;
   private supervisor: Supervisor | undefined;
   private closed = false;
+  /** The start's failure was already printed (the later 'failed' state must not print it again). */
+  private reported = false;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(
@@ -47,7 +52,7 @@ export class ServerTerminal implements vscode.Pseudoterminal {
       resolved = this.registry.resolve(this.definition, this.folder);
     } catch (error) {
       const message = error instanceof DefinitionError ? error.message : String(error);
-      this.line(`${RED}${message}${RESET}`);
+      this.reportFailure(message);
       void showServerError(`The serverworkers task is invalid. ${message}`, { openTasks: true });
       this.finish(1);
       return;
@@ -60,24 +65,36 @@ export class ServerTerminal implements vscode.Pseudoterminal {
       }),
       supervisor.onDidChange.on((model) => this.stateChanged(model)),
     );
-    this.line(`${DIM}${STARTING_LINE} ${resolved.server} ${resolved.app}, ${resolved.workers} workers, ${resolved.host}:${resolved.port} (${resolved.python})${RESET}`);
+    this.line(`${STARTING_LINE} ${resolved.server} ${resolved.app}, ${resolved.workers} workers, ${resolved.host}:${resolved.port} (${resolved.python})`);
     try {
       await supervisor.start();
       const model = supervisor.model();
-      this.line(`${GREEN}${READY_LINE}: ${model.workers.length} workers at ${model.url}${RESET}`);
+      this.line(`${READY_LINE}: ${model.workers.length} workers at ${GREEN}${model.url}${RESET}`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (!this.closed) {
-        this.line(`${RED}${message}${RESET}`);
-        void showServerError(`Server Workers could not start "${resolved.name}": ${message}`, { python: resolved.python, message });
+        this.reportFailure(message);
+        void showServerError(`Server Workers could not start "${resolved.name}": ${message.split('\n')[0]}`, { python: resolved.python, message });
       }
     }
+  }
+
+  /** The lines the problem matcher turns into a problem at the traceback's innermost app frame, and the end of the wait. */
+  private reportFailure(message: string): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.line(`${RED}${message}${RESET}`);
+    const lines = message.split('\n');
+    const location = tracebackLocation(lines);
+    const exception = [...lines].reverse().find((l) => /^[A-Za-z_][\w.]*(Error|Exception|Exit)\b/.test(l)) ?? lines[0];
+    if (location) this.line(`${ERROR_PREFIX} ${location.file}:${location.line}: ${exception}`);
+    this.line(`${FAILED_LINE}: ${lines[0]}`);
   }
 
   private stateChanged(model: ServerModel): void {
     if (model.state === 'stopped') this.finish(0);
     else if (model.state === 'failed') {
-      if (model.error && !this.closed) this.line(`${RED}${model.error}${RESET}`);
+      if (model.error && !this.closed) this.reportFailure(model.error);
       this.finish(1);
     }
   }

@@ -1,5 +1,6 @@
 /** Tasks of type `serverworkers`: those in tasks.json, resolved to a CustomExecution the extension owns. */
 import * as vscode from 'vscode';
+import { detectApps } from '../core/appDetection';
 import type { ServerDefinition } from '../core/definition';
 import type { ServerRegistry } from './serverRegistry';
 import { ServerTerminal } from './serverTerminal';
@@ -30,8 +31,18 @@ export function createServerTask(
 export class ServerTaskProvider implements vscode.TaskProvider {
   constructor(private readonly registry: ServerRegistry) {}
 
-  provideTasks(): vscode.Task[] {
-    return [];
+  /** Tasks for the apps found in each workspace folder (FastAPI, Starlette, Flask, Django, gunicorn.conf.py, Procfile). */
+  async provideTasks(): Promise<vscode.Task[]> {
+    const tasks: vscode.Task[] = [];
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      if (folder.uri.scheme !== 'file') continue;
+      for (const app of await detectApps(folder.uri.fsPath)) {
+        const task = createServerTask(this.registry, { type: TASK_TYPE, ...app.definition }, folder, app.label);
+        task.detail = vscode.l10n.t('Detected in {0}', app.source);
+        tasks.push(task);
+      }
+    }
+    return tasks;
   }
 
   resolveTask(task: vscode.Task): vscode.Task | undefined {
