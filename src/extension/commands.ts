@@ -1,6 +1,7 @@
 /** The commands of the palette and the tree: one small factory each. */
 import * as vscode from 'vscode';
 import { MAX_WORKERS, type ServerDefinition } from '../core/definition';
+import { createTask, type TaskAnswers } from './createTask';
 import type { WorkerChannels } from './outputChannels';
 import type { RunningServer, ServerRegistry } from './serverRegistry';
 import { createServerTask, type ServerTaskDefinition, TASK_TYPE } from './taskProvider';
@@ -16,6 +17,7 @@ type Target = WorkersNode | string | undefined;
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   const commands: Record<string, (...args: any[]) => unknown> = {
     'serverWorkers.start': (arg?: string | ServerDefinition) => startWorkers(ctx, arg),
+    'serverWorkers.createTask': (answers?: TaskAnswers) => createTask(answers),
     'serverWorkers.stop': (target?: Target) => withServer(ctx, target, async (s) => {
       await s.supervisor.stop();
       ctx.registry.remove(s.supervisor);
@@ -56,19 +58,20 @@ async function startWorkers(ctx: CommandContext, arg?: string | ServerDefinition
     if (typeof arg === 'string') {
       task = tasks.find((t) => t.name === arg);
       if (!task) throw new Error(vscode.l10n.t('No serverworkers task named "{0}" in tasks.json.', arg));
-    } else if (tasks.length === 0) {
-      const open = vscode.l10n.t('Open tasks.json');
-      const choice = await vscode.window.showInformationMessage(
-        vscode.l10n.t('No serverworkers task yet. Add one to .vscode/tasks.json, for example {0}.', '{ "type": "serverworkers", "label": "api", "app": "main:app", "workers": 2 }'),
-        open,
-      );
-      if (choice === open) await vscode.commands.executeCommand('workbench.action.tasks.openWorkspaceFileTasks');
-      return undefined;
     } else {
-      task = tasks.length === 1 ? tasks[0] : (await vscode.window.showQuickPick(
-        tasks.map((t) => ({ label: t.name, description: describeTask(t), task: t })),
+      const create = { label: `$(add) ${vscode.l10n.t('Create a task...')}`, description: vscode.l10n.t('writes a serverworkers task to .vscode/tasks.json'), task: undefined };
+      const picked = tasks.length === 0 ? create : await vscode.window.showQuickPick(
+        [...tasks.map((t) => ({ label: t.name, description: describeTask(t), detail: t.detail, task: t as vscode.Task | undefined })), create],
         { title: vscode.l10n.t('Start Workers'), placeHolder: vscode.l10n.t('Which server?') },
-      ))?.task;
+      );
+      if (!picked) return undefined;
+      if (picked === create) {
+        const label = await createTask();
+        if (!label) return undefined;
+        task = (await vscode.tasks.fetchTasks({ type: TASK_TYPE })).find((t) => t.name === label);
+      } else {
+        task = picked.task;
+      }
     }
   }
   if (!task) return undefined;

@@ -3,21 +3,27 @@ import * as vscode from 'vscode';
 import type { ServerWorkersApi } from './api';
 import { registerCommands } from './commands';
 import { WorkerChannels } from './outputChannels';
+import { PythonInterpreters } from './python';
 import { ServerRegistry } from './serverRegistry';
+import { ServerStatusItems } from './statusBar';
 import { ServerTaskProvider, TASK_TYPE } from './taskProvider';
 import { type WorkersNode, WorkersTreeProvider } from './workersTree';
 
 let registry: ServerRegistry | undefined;
 
 export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
-  registry = new ServerRegistry(context.extensionPath);
+  const interpreters = new PythonInterpreters();
+  registry = new ServerRegistry(context.extensionPath, interpreters);
   const channels = new WorkerChannels(registry);
   const tree = new WorkersTreeProvider(registry);
+  const statusItems = new ServerStatusItems(registry);
   const changeEmitter = new vscode.EventEmitter<void>();
   context.subscriptions.push(
+    interpreters,
     registry,
     channels,
     tree,
+    statusItems,
     changeEmitter,
     registry.onDidChange(() => changeEmitter.fire()),
     vscode.window.createTreeView('serverWorkers.workers', { treeDataProvider: tree, showCollapseAll: false }),
@@ -30,6 +36,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     servers: () => reg.models(),
     onDidChange: changeEmitter.event,
     channelLineCount: (serverName, slot) => channels.lineCount(serverName, slot),
+    statusTexts: () => Object.values(statusItems.texts()),
     treeNodes: () => walk(tree).map((row) => row.node),
     treeRows: () => walk(tree).map(({ node, depth }) => {
       const item = tree.getTreeItem(node);

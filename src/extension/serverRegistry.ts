@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { defaultWorkerCount, resolveDefinition, type ResolvedDefinition, type ServerDefinition } from '../core/definition';
 import type { ServerModel } from '../core/model';
 import { Supervisor } from '../core/supervisor';
-import { resolvePython } from './python';
+import type { PythonInterpreters } from './python';
 
 export interface RunningServer {
   supervisor: Supervisor;
@@ -19,15 +19,15 @@ export class ServerRegistry implements vscode.Disposable {
   private readonly addEmitter = new vscode.EventEmitter<RunningServer>();
   readonly onDidAdd = this.addEmitter.event;
 
-  constructor(private readonly extensionPath: string) {}
+  constructor(private readonly extensionPath: string, private readonly interpreters: PythonInterpreters) {}
 
   /** Validates a definition against its folder; throws DefinitionError with every problem found. */
-  resolve(definition: ServerDefinition, folder: vscode.WorkspaceFolder | undefined): ResolvedDefinition {
+  async resolve(definition: ServerDefinition, folder: vscode.WorkspaceFolder | undefined): Promise<ResolvedDefinition> {
     const folderPath = folder?.uri.fsPath ?? process.cwd();
     const raw = { ...definition } as Record<string, unknown>;
     if (typeof raw.cwd === 'string' && !path.isAbsolute(raw.cwd)) raw.cwd = path.join(folderPath, raw.cwd);
     return resolveDefinition(raw, {
-      defaultPython: resolvePython(folder, typeof raw.python === 'string' ? raw.python : undefined),
+      defaultPython: await this.interpreters.resolve(folder, typeof raw.python === 'string' && raw.python.trim() !== '' ? raw.python : undefined),
       defaultCwd: folderPath,
       defaultWorkers: defaultWorkerCount(os.cpus().length),
     });

@@ -49,7 +49,7 @@ export class ServerTerminal implements vscode.Pseudoterminal {
   private async run(): Promise<void> {
     let resolved;
     try {
-      resolved = this.registry.resolve(this.definition, this.folder);
+      resolved = await this.registry.resolve(this.definition, this.folder);
     } catch (error) {
       const message = error instanceof DefinitionError ? error.message : String(error);
       this.reportFailure(message);

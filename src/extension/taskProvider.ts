@@ -20,12 +20,17 @@ export function createServerTask(
   const folder = typeof scope === 'object' ? scope : vscode.workspace.workspaceFolders?.[0];
   const execution = new vscode.CustomExecution(async (resolved) => {
     const { type: _type, ...rest } = resolved as ServerTaskDefinition;
-    return new ServerTerminal(registry, { name: label, ...rest } as ServerDefinition, folder);
+    return new ServerTerminal(registry, { name: serverName(label, folder), ...rest } as ServerDefinition, folder);
   });
   const task = new vscode.Task(definition, scope, label, TASK_TYPE, execution, ['$serverworkers']);
   task.isBackground = true;
   task.presentationOptions = { reveal: vscode.TaskRevealKind.Silent, panel: vscode.TaskPanelKind.Dedicated, clear: true };
   return task;
+}
+
+/** In a multi-root workspace two folders may both have an "api" task: their servers (and channels) take the folder's name. */
+export function serverName(label: string, folder: vscode.WorkspaceFolder | undefined): string {
+  return folder && (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? `${folder.name}/${label}` : label;
 }
 
 export class ServerTaskProvider implements vscode.TaskProvider {

@@ -28,16 +28,44 @@ class NodeCache {
 }
 
 export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>, vscode.Disposable {
-  private readonly changeEmitter = new vscode.EventEmitter<WorkersNode | undefined>();
+  private readonly changeEmitter = new vscode.EventEmitter<WorkersNode | WorkersNode[] | undefined>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
   private readonly cache = new NodeCache();
   private readonly subscription: vscode.Disposable;
 
   constructor(private readonly registry: ServerRegistry) {
     this.subscription = registry.onDidChange((supervisor) => {
-      if (supervisor && registry.get(supervisor.id)) this.changeEmitter.fire(this.serverNode(supervisor.id));
+      if (supervisor && registry.get(supervisor.id)) this.refreshServer(supervisor.id);
       else this.changeEmitter.fire(undefined);
     });
+  }
+
+  /** How many rows the last refreshes re-rendered (to prove unchanged rows are left alone). */
+  refreshedRows = 0;
+  /** What each row looked like when VS Code last got it, by node: unchanged rows are not refreshed. */
+  private readonly rendered = new WeakMap<WorkersNode, string>();
+
+  private refreshServer(serverId: string): void {
+    const server = this.serverNode(serverId);
+    const children = this.getChildren(server);
+    const serverSignature = `${signature(this.getTreeItem(server))}|${children.map((c) => this.getTreeItem(c).id).join(',')}`;
+    if (this.rendered.get(server) !== serverSignature) {
+      this.rendered.set(server, serverSignature);
+      for (const child of children) this.rendered.set(child, signature(this.getTreeItem(child)));
+      this.refreshedRows += 1 + children.length;
+      this.changeEmitter.fire(server);
+      return;
+    }
+    const changed = children.filter((child) => {
+      const current = signature(this.getTreeItem(child));
+      if (this.rendered.get(child) === current) return false;
+      this.rendered.set(child, current);
+      return true;
+    });
+    if (changed.length > 0) {
+      this.refreshedRows += changed.length;
+      this.changeEmitter.fire(changed);
+    }
   }
 
   getChildren(element?: WorkersNode): WorkersNode[] {
@@ -83,6 +111,12 @@ export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>
     this.subscription.dispose();
     this.changeEmitter.dispose();
   }
+}
+
+function signature(item: vscode.TreeItem): string {
+  const icon = item.iconPath instanceof vscode.ThemeIcon ? `${item.iconPath.id}/${item.iconPath.color?.id ?? ''}` : '';
+  const tooltip = typeof item.tooltip === 'string' ? item.tooltip : item.tooltip?.value ?? '';
+  return JSON.stringify([item.label, item.description, icon, item.contextValue, tooltip]);
 }
 
 function serverItem(model: ServerModel): vscode.TreeItem {
