@@ -1,15 +1,29 @@
 """A small FastAPI app to try Server Workers on: each answer says which worker served it."""
+import asyncio
 import logging
 import os
 import signal
 import time
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 logger = logging.getLogger("example")
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-app = FastAPI(title="Server Workers example")
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI):
+    # STARTUP_DELAY (seconds) stands in for a slow startup (a database pool, a model load): a worker is ready after it.
+    delay = float(os.environ.get("STARTUP_DELAY", "0"))
+    if delay:
+        logger.info("worker %s: startup takes %ss", os.getpid(), delay)
+        await asyncio.sleep(delay)
+    yield
+
+
+app = FastAPI(title="Server Workers example", lifespan=lifespan)
 
 
 @app.get("/")

@@ -12,6 +12,8 @@ export interface ServerWorkersApi {
   treeRows(): Array<{ depth: number; label: string; description: string; contextValue?: string }>;
   /** How many lines a server's channel holds (slot 0: master). */
   channelLineCount(serverName: string, slot: number): number;
+  /** The lines a server's channel holds now (the newest: at least 20,000 when it has that many, at most 40,000). */
+  channelLines(serverName: string, slot: number): string[];
   /** What the status-bar items of the servers show. */
   statusTexts(): string[];
   /** The node objects of the Workers view, for commands that take a tree node. */

@@ -12,6 +12,8 @@ export interface TaskAnswers {
   server?: ServerKind;
   workers?: number;
   bind?: string;
+  /** Written as the task's env when given (no question asks for it). */
+  env?: Record<string, string>;
 }
 
 /** Asks what is not answered, writes the task, and returns its label (undefined when the user cancels). */
@@ -82,6 +84,7 @@ export async function createTask(answers: TaskAnswers = {}): Promise<string | un
   const label = uniqueLabel(answers.label ?? (server === 'gunicorn' ? 'api' : 'api (uvicorn)'), existing);
   const task: Record<string, unknown> & Partial<ServerDefinition> = { label, type: TASK_TYPE, server, app, workers, bind };
   if (server === 'gunicorn' && workerClass && workerClass !== 'uvicorn_worker.UvicornWorker') task.workerClass = workerClass;
+  if (answers.env) task.env = answers.env;
   if (!config.get('version')) await config.update('version', '2.0.0', vscode.ConfigurationTarget.WorkspaceFolder);
   await config.update('tasks', [...existing, task], vscode.ConfigurationTarget.WorkspaceFolder);
   return label;

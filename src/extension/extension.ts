@@ -36,6 +36,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     servers: () => reg.models(),
     onDidChange: changeEmitter.event,
     channelLineCount: (serverName, slot) => channels.lineCount(serverName, slot),
+    channelLines: (serverName, slot) => channels.lines(serverName, slot),
     statusTexts: () => Object.values(statusItems.texts()),
     treeNodes: () => walk(tree).map((row) => row.node),
     treeRows: () => walk(tree).map(({ node, depth }) => {
