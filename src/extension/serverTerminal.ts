@@ -103,7 +103,8 @@ export class ServerTerminal implements vscode.Pseudoterminal {
   private finish(code: number): void {
     for (const off of this.unsubscribe.splice(0)) off();
     if (this.supervisor && code === 0) this.registry.remove(this.supervisor);
-    this.closeEmitter.fire(code);
+    // The terminal parses what was written asynchronously: closing at once can lose the last lines to the problem matcher.
+    setTimeout(() => this.closeEmitter.fire(code), code === 0 ? 0 : 500);
   }
 
   private line(text: string): void {

@@ -138,3 +138,34 @@ describe('The Workers view, channels and tasks', () => {
     }
   });
 });
+
+describe('Boot failures', () => {
+  it('show as a problem at the file and line of the traceback, and the server stays in the tree as failed', async () => {
+    const workersApi = await api();
+    const port = await freePort();
+    const name = `broken-${port}`;
+    const module = `broken_${port}`;
+    const file = path.join(folder().uri.fsPath, `${module}.py`);
+    fs.writeFileSync(file, 'import os\n\nraise RuntimeError("the database is not there")\n');
+    try {
+      await vscode.commands.executeCommand('serverWorkers.start', { name, app: `${module}:app`, workers: 2, bind: `127.0.0.1:${port}` });
+      const failed = await waitUntil('the server to fail', () => {
+        const m = serverNamed(workersApi, name);
+        return m?.state === 'failed' ? m : undefined;
+      }, 30000);
+      assert.match(failed.error ?? '', /RuntimeError: the database is not there/);
+      const problems = await waitUntil('a problem in the file', () => {
+        const diagnostics = vscode.languages.getDiagnostics(vscode.Uri.file(file));
+        return diagnostics.length > 0 ? diagnostics : undefined;
+      }, 10000);
+      assert.strictEqual(problems[0].range.start.line, 2, 'on line 3 (0-based 2), where the exception was raised');
+      assert.match(problems[0].message, /RuntimeError: the database is not there/);
+      assert.strictEqual(problems[0].source, 'Server Workers');
+      const row = workersApi.treeRows().find((r) => r.label === name);
+      assert.match(row?.description ?? '', /failed/);
+      await vscode.commands.executeCommand('serverWorkers.stop', name);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+});
