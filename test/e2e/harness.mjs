@@ -8,7 +8,8 @@
 // Env:
 //   SERVER_WORKERS_E2E_TIMEOUT_MS   whole-run timeout (default 600000 = 10 min); a screenshot is taken when it fires
 //   SERVER_WORKERS_E2E_VSIX         installed-extension mode (same as --vsix): install this .vsix into the fresh
-//                                   extensions dir and run the tests against it instead of the repo's folder
+//                                   extensions dir and run the tests against it (an empty stub stands as the
+//                                   extension under development, which VS Code needs to run a tests module)
 //   SERVER_WORKERS_E2E_EXTENSION    extensionDevelopmentPath (default: the repo root)
 //   SERVER_WORKERS_E2E_GREP         only tests whose full title matches (mocha grep)
 //   SERVER_WORKERS_E2E_VERBOSE=1    print every extension host console line, not only errors
@@ -119,6 +120,21 @@ function extensionHostErrors(logsDir) {
   return errors.map((lines) => lines.join('\n')).filter((text) => !NOISE.some((re) => re.test(text)));
 }
 
+/** An empty extension to stand as extensionDevelopmentPath in vsix mode. */
+function writeRunnerStub() {
+  const dir = path.join(scratch, 'e2e-runner');
+  fs.mkdirSync(dir, { recursive: true });
+  const manifest = {
+    name: 'server-workers-e2e-runner',
+    publisher: 'serverworkers',
+    version: '0.0.0',
+    engines: { vscode: '*' },
+    description: 'Stands as the extension under development so VS Code runs the e2e tests module (vsix mode).',
+  };
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
+  return dir;
+}
+
 function readRawResults() {
   try {
     return JSON.parse(fs.readFileSync(rawResults, 'utf8'));
@@ -196,7 +212,9 @@ async function main() {
     const url = workbenchUrl({
       port: server.port,
       workspace,
-      extensionDevelopmentPath: vsix ? undefined : extensionPath,
+      // VS Code runs a tests module only together with an extension under development: in vsix mode, a stub
+      // that contributes nothing, so the extension under test is the installed one.
+      extensionDevelopmentPath: vsix ? writeRunnerStub() : extensionPath,
       extensionTestsPath: testsModule,
     });
 
