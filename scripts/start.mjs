@@ -17,6 +17,7 @@ import {
   repoRoot,
   setup,
   SetupError,
+  signalGroup,
   startCodeServer,
   vscodeTestDir,
   workbenchUrl,
@@ -72,6 +73,8 @@ async function main() {
   const port = process.env.PORT ? Number(process.env.PORT) : undefined;
   const server = await startCodeServer({ scratch, workspace: folder, port });
   const url = workbenchUrl({ port: server.port, workspace: folder, extensionDevelopmentPath: extensionPath });
+  // Last resort, whatever path this process leaves by: nothing of code-server's process group survives it.
+  process.on('exit', () => signalGroup(server.child.pid, 'SIGKILL'));
   let stopping = false;
   const stop = async (code) => {
     if (stopping) return;

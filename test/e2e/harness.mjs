@@ -30,6 +30,7 @@ import {
   codeServerProblem,
   isolatedEnv,
   repoRoot,
+  signalGroup,
   startCodeServer,
   vscodeTestDir,
   workbenchUrl,
@@ -181,17 +182,23 @@ async function main() {
   let timedOut = false;
   let webLogs = [];
   const hostErrors = [];
-  let cleaningUp = false;
-  const cleanup = async () => {
-    if (cleaningUp) return;
-    cleaningUp = true;
-    if (context) await context.close().catch(() => {});
-    if (server) await server.stop();
+  let cleaning = null;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      if (context) await context.close().catch(() => {});
+      if (server) await server.stop();
+    })();
+    return cleaning;
   };
+  // Last resort, whatever path the process leaves by: nothing of code-server's process group survives it.
+  process.on('exit', () => {
+    if (server) signalGroup(server.child.pid, 'SIGKILL');
+  });
   const onSignal = (signal) => {
     say(`${signal}: stopping`);
     cleanup().finally(() => {
       if (!keep) fs.rmSync(scratch, { recursive: true, force: true });
+      console.log('0 passed, 1 failed');
       process.exit(130);
     });
   };
@@ -218,7 +225,11 @@ async function main() {
       extensionTestsPath: testsModule,
     });
 
-    context = await chromium.launchPersistentContext(path.join(scratch, 'chromium-profile'), chromiumLaunchOptions());
+    context = await chromium.launchPersistentContext(
+      path.join(scratch, 'chromium-profile'),
+      // our own signal handlers close Chromium and code-server in order
+      chromiumLaunchOptions({ handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false }),
+    );
     const page = context.pages()[0] ?? (await context.newPage());
     let finish;
     const finished = new Promise((resolve) => {
