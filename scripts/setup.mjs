@@ -377,6 +377,7 @@ export async function startCodeServer({
         'extensions.autoCheckUpdates': false,
         'extensions.autoUpdate': false,
         'workbench.tips.enabled': false,
+        'git.openRepositoryInParentFolders': 'never', // examples/ sit in this repo: no toast about it
         ...current,
         ...settings,
       },
