@@ -19,7 +19,20 @@ export interface ServerDefinition {
   args?: string[];
   timeout?: number;
   gracefulTimeout?: number;
+  certfile?: string;
+  keyfile?: string;
+  /** Commands run in order before the server starts, each an argv array; "python" means the server's interpreter. */
+  preLaunch?: string[][];
+  /** A worker whose resident memory passes this many MiB is recycled gracefully. */
+  maxMemoryMb?: number;
+  /** What happens when the master dies unexpectedly after it was running. */
+  restart?: RestartPolicy;
+  /** How many such restarts in a row before giving up. */
+  restartMax?: number;
 }
+
+export type RestartPolicy = 'never' | 'on-failure';
+export const DEFAULT_RESTART_MAX = 3;
 
 export interface ResolvedDefinition {
   name: string;
@@ -35,6 +48,14 @@ export interface ResolvedDefinition {
   args: string[];
   timeout?: number;
   gracefulTimeout: number;
+  certfile?: string;
+  keyfile?: string;
+  preLaunch: string[][];
+  maxMemoryMb?: number;
+  restart: RestartPolicy;
+  restartMax: number;
+  /** `workers` was not given: it came from the CPU count. */
+  workersDefaulted: boolean;
 }
 
 export interface ResolveContext {
@@ -58,6 +79,11 @@ const APP_PATTERN = /^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w.]*(\(.*\))?
 /** Worker count from the CPU count: Gunicorn's documented (2 x cores) + 1, capped. */
 export function defaultWorkerCount(cpus: number): number {
   return Math.min(MAX_WORKERS, Math.max(1, 2 * cpus + 1));
+}
+
+/** True when the server listens on every interface (reachable from other machines). */
+export function bindsAllInterfaces(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]';
 }
 
 export function parseBind(bind: string): { host: string; port: number } | undefined {
@@ -144,6 +170,42 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
   const timeout = optionalSeconds(def, 'timeout', problems);
   const gracefulTimeout = optionalSeconds(def, 'gracefulTimeout', problems) ?? DEFAULT_GRACEFUL_TIMEOUT;
 
+  const certfile = optionalString(def, 'certfile', problems);
+  const keyfile = optionalString(def, 'keyfile', problems);
+  if ((certfile === undefined) !== (keyfile === undefined) && !problems.some((p) => p.includes('"certfile"') || p.includes('"keyfile"'))) {
+    problems.push('HTTPS needs both "certfile" and "keyfile" (one is missing).');
+  }
+
+  let preLaunch: string[][] = [];
+  if (def.preLaunch !== undefined) {
+    const steps = def.preLaunch;
+    if (!Array.isArray(steps) || steps.some((step) => !Array.isArray(step) || step.length === 0 || step.some((a) => typeof a !== 'string' || a === ''))) {
+      problems.push(`"preLaunch" must be a list of commands, each an array of arguments, e.g. [["python", "manage.py", "migrate"]] (got ${show(def.preLaunch)}).`);
+    } else {
+      preLaunch = steps as string[][];
+    }
+  }
+
+  let maxMemoryMb: number | undefined;
+  if (def.maxMemoryMb !== undefined) {
+    if (typeof def.maxMemoryMb !== 'number' || !Number.isInteger(def.maxMemoryMb) || def.maxMemoryMb < 16 || def.maxMemoryMb > 1048576) {
+      problems.push(`"maxMemoryMb" must be a whole number of MiB from 16 to 1048576 (got ${show(def.maxMemoryMb)}).`);
+    } else {
+      maxMemoryMb = def.maxMemoryMb;
+    }
+  }
+
+  const restart = def.restart ?? 'on-failure';
+  if (restart !== 'never' && restart !== 'on-failure') problems.push(`"restart" must be "never" or "on-failure" (got ${show(def.restart)}).`);
+  let restartMax = DEFAULT_RESTART_MAX;
+  if (def.restartMax !== undefined) {
+    if (typeof def.restartMax !== 'number' || !Number.isInteger(def.restartMax) || def.restartMax < 0 || def.restartMax > 100) {
+      problems.push(`"restartMax" must be a whole number from 0 to 100 (got ${show(def.restartMax)}).`);
+    } else {
+      restartMax = def.restartMax;
+    }
+  }
+
   if (problems.length > 0) throw new DefinitionError(problems);
   return {
     name,
@@ -159,6 +221,13 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
     args,
     timeout,
     gracefulTimeout,
+    certfile,
+    keyfile,
+    preLaunch,
+    maxMemoryMb,
+    restart: restart as RestartPolicy,
+    restartMax,
+    workersDefaulted: def.workers === undefined,
   };
 }
 
@@ -186,7 +255,8 @@ function show(value: unknown): string {
   return value === undefined ? 'nothing' : JSON.stringify(value);
 }
 
-export function serverUrl(def: Pick<ResolvedDefinition, 'host' | 'port'>, scheme = 'http'): string {
+export function serverUrl(def: Pick<ResolvedDefinition, 'host' | 'port'> & { certfile?: string }): string {
+  const scheme = def.certfile ? 'https' : 'http';
   const host = def.host === '0.0.0.0' || def.host === '::' ? '127.0.0.1' : def.host.includes(':') ? `[${def.host}]` : def.host;
   return `${scheme}://${host}:${def.port}`;
 }

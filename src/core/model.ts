@@ -39,12 +39,16 @@ export interface ServerModel {
   state: ServerState;
   url: string;
   desiredWorkers: number;
+  /** How the worker count was chosen when the definition gave none. */
+  workersFormula?: string;
   master?: ProcessModel;
   /** One per slot, ordered by slot; an exited row waits for its replacement (or is lost when the server does not respawn). */
   workers: WorkerModel[];
   /** Workers of an older generation still finishing their requests during a reload. */
   retiring: WorkerModel[];
   capabilities?: Capabilities;
+  /** The per-worker memory limit, when the definition sets one. */
+  memoryLimitBytes?: number;
   /** Why the server failed or stopped unexpectedly. */
   error?: string;
 }

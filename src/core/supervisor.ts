@@ -47,10 +47,13 @@ export interface ExitEvent {
   code: number | null;
   signal: string | null;
   error?: string;
+  /** The restart policy restarts the server after this many ms (attempt `restartAttempt` of the definition's maximum). */
+  restartInMs?: number;
+  restartAttempt?: number;
 }
 
 export class ServerError extends Error {
-  constructor(message: string, readonly reason: 'environment' | 'port' | 'cwd' | 'boot' | 'spawn' | 'state' | 'timeout' | 'stopped') {
+  constructor(message: string, readonly reason: 'environment' | 'port' | 'cwd' | 'certificate' | 'prelaunch' | 'boot' | 'spawn' | 'state' | 'timeout' | 'stopped') {
     super(message);
     this.name = 'ServerError';
   }
@@ -68,6 +71,8 @@ interface WorkerRecord {
   sockets: Set<net.Socket>;
   control?: ControlConnection;
   debugging?: boolean;
+  /** Why the supervisor itself asked it to go (over the memory limit), for its exit reason. */
+  recycledBecause?: string;
 }
 
 interface Waiter {
@@ -79,6 +84,10 @@ interface Waiter {
 
 const MASTER_TAIL_LINES = 40;
 const BOOT_FAILURE_WINDOW_MS = 60000;
+/** First wait of the restart policy; it doubles with each restart in a row. */
+const RESTART_BACKOFF_MS = 1000;
+/** A server that has run this long counts as steady: the restart policy's count starts over. */
+const STEADY_RUN_MS = 60000;
 /** Boot failures within the window that stop the retries of a running server. */
 const BOOT_FAILURE_LIMIT = 5;
 let nextServerId = 1;
@@ -125,6 +134,10 @@ export class Supervisor {
   private stopping: Promise<void> | undefined;
   /** The run is ending because it failed: the stop ends in 'failed', not 'stopped'. */
   private failing = false;
+  /** Restarts by the restart policy since the server last ran steadily. */
+  private policyRestarts = 0;
+  private runningSince = 0;
+  private preLaunchChild: ChildProcess | undefined;
   private operation: Promise<unknown> = Promise.resolve();
 
   constructor(private definition: ResolvedDefinition, private readonly options: SupervisorOptions = {}) {
@@ -159,12 +172,14 @@ export class Supervisor {
       state: this.state,
       url: serverUrl(this.definition),
       desiredWorkers: this.definition.workers,
+      workersFormula: this.definition.workersDefaulted ? `(2 × ${os.cpus().length} CPUs) + 1, at most 64` : undefined,
       master: this.masterPid !== undefined && this.child?.exitCode === null
         ? { pid: this.masterPid, startedAt: this.masterStartedAt, ...this.masterUsage }
         : undefined,
       workers: [...this.slots.values()].sort((a, b) => a.slot - b.slot).map(toWorkerModel),
       retiring: [...this.retiring].map(toWorkerModel),
       capabilities: this.capabilities,
+      memoryLimitBytes: this.definition.maxMemoryMb === undefined ? undefined : this.definition.maxMemoryMb * 1024 * 1024,
       error: this.error,
     };
   }
@@ -178,6 +193,7 @@ export class Supervisor {
 
   /** Starts the server; settles when every worker is ready. On failure nothing is left running. */
   start(): Promise<void> {
+    this.policyRestarts = 0;
     return this.serialize(() => this.startNow());
   }
 
@@ -192,6 +208,7 @@ export class Supervisor {
   }
 
   restart(): Promise<void> {
+    this.policyRestarts = 0;
     return this.serialize(async () => {
       this.setState('restarting');
       await this.stop();
@@ -301,9 +318,11 @@ export class Supervisor {
     this.setState('starting');
     try {
       await this.preflight();
+      await this.runPreLaunchSteps();
       await this.spawnMaster();
       const bootTimeoutMs = this.options.bootTimeoutMs ?? 120000;
       await this.waitFor(() => this.allReady(), bootTimeoutMs, `${this.definition.workers} workers to be ready`);
+      this.runningSince = Date.now();
       this.setState('running');
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -348,6 +367,16 @@ export class Supervisor {
     if (!cwdStat?.isDirectory()) {
       throw new ServerError(`The working directory "${def.cwd}" does not exist or is not a folder. Set "cwd" in the task to the folder of your app.`, 'cwd');
     }
+    for (const [key, file] of [['certfile', def.certfile], ['keyfile', def.keyfile]] as const) {
+      if (file === undefined) continue;
+      const full = path.resolve(def.cwd, file);
+      try {
+        fs.accessSync(full, fs.constants.R_OK);
+        if (!fs.statSync(full).isFile()) throw new Error('not a file');
+      } catch {
+        throw new ServerError(`The ${key === 'certfile' ? 'certificate' : 'private key'} file "${full}" ("${key}") does not exist or cannot be read. Fix the path in the task, or remove "certfile" and "keyfile" to serve plain HTTP.`, 'certificate');
+      }
+    }
     this.env = await detectEnvironment(def.python);
     const problem = this.adapter.checkEnvironment(def, this.env);
     if (problem) throw new ServerError(problem, 'environment');
@@ -357,6 +386,38 @@ export class Supervisor {
       const holder = findPortHolder(def.port);
       const who = holder ? ` by process ${holder.pid} (${holder.command.slice(0, 120)})` : '';
       throw new ServerError(`Port ${def.port} on ${def.host} is already in use${who}. Stop that process or set another "bind" in the task.`, 'port');
+    }
+  }
+
+  /** The task's `preLaunch` commands, in order, in the server's folder and environment; the first failure stops the start. */
+  private async runPreLaunchSteps(): Promise<void> {
+    const def = this.definition;
+    const env = { ...process.env, ...def.env, PYTHONUNBUFFERED: '1' };
+    for (const [index, step] of def.preLaunch.entries()) {
+      const argv = step[0] === 'python' ? [def.python, ...step.slice(1)] : step;
+      const shown = step.join(' ');
+      const where = `Pre-launch step ${index + 1} of ${def.preLaunch.length} (${shown})`;
+      this.onOutput.fire({ slot: 0, pid: 0, lines: [`── ${where.toLowerCase()}`], marker: true });
+      const child = spawn(argv[0], argv.slice(1), { cwd: def.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      this.preLaunchChild = child;
+      for (const stream of [child.stdout, child.stderr]) {
+        const splitter = new LineSplitter((line) => this.onOutput.fire({ slot: 0, pid: child.pid ?? 0, lines: [line] }));
+        stream.on('data', (chunk: Buffer) => splitter.push(chunk));
+        stream.on('end', () => splitter.end());
+      }
+      const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+        child.once('error', (error) => resolve({ code: null, signal: null, error }));
+        child.once('close', (code, signal) => resolve({ code, signal }));
+      });
+      this.preLaunchChild = undefined;
+      if (this.state !== 'starting') throw new ServerError(`The server "${def.name}" was stopped.`, 'stopped');
+      if (outcome.error) {
+        const missing = (outcome.error as NodeJS.ErrnoException).code === 'ENOENT';
+        throw new ServerError(`${where} could not be run: ${missing ? `no such command "${argv[0]}"` : outcome.error.message}. Nothing was started.`, 'prelaunch');
+      }
+      if (outcome.code !== 0) {
+        throw new ServerError(`${where} failed: it ${describeExit(outcome.code, outcome.signal).text}. Nothing was started; its output is in the master's channel.`, 'prelaunch');
+      }
     }
   }
 
@@ -537,7 +598,7 @@ export class Supervisor {
     this.sampler.forget(this.knownPids());
     const diedBooting = worker.state === 'booting';
     worker.state = 'exited';
-    worker.lastExit = reason;
+    worker.lastExit = worker.recycledBecause ? { ...reason, text: `${worker.recycledBecause} (${reason.text})` } : reason;
     worker.cpuPercent = 0;
     if (this.retiring.delete(worker)) {
       // An old generation's worker finished: its slot already belongs to its successor.
@@ -564,6 +625,17 @@ export class Supervisor {
     const limit = this.state === 'starting' ? this.definition.workers + 2 : BOOT_FAILURE_LIMIT;
     if (this.bootFailures.length < limit) return;
     this.fail(this.failureReport(`Workers keep failing at boot (${this.bootFailures.length} exited before they were ready); Server Workers stopped the retries.`));
+  }
+
+  /** The restart policy: clean up what is left of the run, wait the backoff, start again. */
+  private restartAfterFailure(error: string, delayMs: number): void {
+    this.error = error;
+    this.setState('restarting');
+    this.rejectWaiters(new ServerError(error, 'boot'));
+    void this.stop()
+      .then(() => delay(delayMs))
+      .then(() => (this.state === 'restarting' ? this.serialize(() => this.startNow()) : undefined))
+      .catch(() => undefined);
   }
 
   /** Ends the run as failed: waiters get the error, the server is stopped, the state becomes 'failed'. */
@@ -663,6 +735,7 @@ export class Supervisor {
         worker.cpuPercent = usage.cpuPercent;
         worker.rssBytes = usage.rssBytes;
         this.suspectedDead.delete(worker.pid);
+        this.enforceMemoryLimit(worker);
       } else if (!this.suspectedDead.has(worker.pid)) {
         this.suspectedDead.set(worker.pid, now);
       } else {
@@ -670,7 +743,23 @@ export class Supervisor {
       }
     }
     if (!this.agentEnabled) this.discoverChildren();
+    if (this.state === 'running' && now - this.runningSince > STEADY_RUN_MS) this.policyRestarts = 0;
     this.changed();
+  }
+
+  /** A ready worker over the memory limit is recycled gracefully: SIGTERM, it finishes its requests, the server replaces it. */
+  private enforceMemoryLimit(worker: WorkerRecord): void {
+    const limitMb = this.definition.maxMemoryMb;
+    if (limitMb === undefined || worker.state !== 'ready' || worker.recycledBecause || this.state !== 'running') return;
+    const usedMb = worker.rssBytes / (1024 * 1024);
+    if (usedMb <= limitMb) return;
+    worker.recycledBecause = `recycled: it used ${Math.round(usedMb)} MiB, over the ${limitMb} MiB limit`;
+    this.onOutput.fire({ slot: worker.slot, pid: worker.pid, lines: [`── worker ${worker.slot} (pid ${worker.pid}) uses ${Math.round(usedMb)} MiB, over the ${limitMb} MiB limit: recycling it gracefully`], marker: true });
+    try {
+      process.kill(worker.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
   }
 
   /** Without the agent, workers are the master's children (minus helpers such as multiprocessing's resource tracker). */
@@ -706,6 +795,7 @@ export class Supervisor {
   }
 
   private async stopNow(): Promise<void> {
+    this.preLaunchChild?.kill('SIGKILL');
     const child = this.child;
     const pgid = this.masterPid;
     if (!child || pgid === undefined) {
@@ -782,13 +872,21 @@ export class Supervisor {
   private masterExited(code: number | null, signal: NodeJS.Signals | null): void {
     const expected = this.state === 'stopping' || this.state === 'restarting';
     let error: string | undefined;
+    let restartInMs: number | undefined;
     if (!expected) {
       // Gunicorn logs "Reason: …" when it halts; 27.x can crash while halting and leave only the HaltServer repr.
       const reason = this.masterTail.map((l) => /Reason: (.+)$|HaltServer '([^']+)'/.exec(l)).filter(Boolean).map((m) => m![1] ?? m![2]).pop();
       error = this.failureReport(`The ${this.definition.server} master (pid ${this.masterPid}) ${describeExit(code, signal).text}${reason ? `: ${reason}` : '.'}`);
-      this.fail(error);
+      const wasServing = this.state === 'running' || this.state === 'scaling' || this.state === 'reloading';
+      if (wasServing && this.definition.restart === 'on-failure' && this.policyRestarts < this.definition.restartMax) {
+        this.policyRestarts++;
+        restartInMs = RESTART_BACKOFF_MS * 2 ** (this.policyRestarts - 1);
+        this.restartAfterFailure(error, restartInMs);
+      } else {
+        this.fail(error);
+      }
     }
-    this.onExit.fire({ expected, code, signal, error });
+    this.onExit.fire({ expected, code, signal, error, restartInMs, restartAttempt: restartInMs === undefined ? undefined : this.policyRestarts });
     this.changed();
   }
 

@@ -28,6 +28,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     'serverWorkers.scaleUp': (target?: Target) => withServer(ctx, target, (s) => scaleTo(s, s.supervisor.currentDefinition.workers + 1)),
     'serverWorkers.scaleDown': (target?: Target) => withServer(ctx, target, (s) => scaleTo(s, s.supervisor.currentDefinition.workers - 1)),
     'serverWorkers.showLogs': (target?: Target) => showLogs(ctx, target),
+    'serverWorkers.saveWorkerCount': (target?: Target) => withServer(ctx, target, (s) => saveWorkerCount(s)),
     'serverWorkers.killWorker': (target?: WorkersNode) => withWorker(ctx, target, (s, slot) => progress(vscode.l10n.t('Killing worker {0}', slot), s.supervisor.killWorker(slot))),
     'serverWorkers.copyPid': (target?: WorkersNode) => copyPid(ctx, target),
     'serverWorkers.openInBrowser': (target?: Target) => withServer(ctx, target, async (s) => {
@@ -134,6 +135,20 @@ async function scaleTo(server: RunningServer, count: number | undefined): Promis
     return;
   }
   await progress(vscode.l10n.t('Scaling {0} to {1} workers', server.supervisor.name, target), server.supervisor.scale(target));
+}
+
+/** Writes the server's current worker count into its task in tasks.json. */
+async function saveWorkerCount(server: RunningServer): Promise<void> {
+  if (!server.folder) throw new Error(vscode.l10n.t('{0} has no workspace folder to save to.', server.supervisor.name));
+  const config = vscode.workspace.getConfiguration('tasks', server.folder.uri);
+  const tasks = (config.get<Array<Record<string, unknown>>>('tasks') ?? []).map((t) => ({ ...t }));
+  const task = tasks.find((t) => t.type === TASK_TYPE && t.label === server.label);
+  if (!task) {
+    throw new Error(vscode.l10n.t('{0} was not started from a task in tasks.json (it is a detected task or an inline definition). Use "Create a Task..." first.', server.supervisor.name));
+  }
+  task.workers = server.supervisor.currentDefinition.workers;
+  await config.update('tasks', tasks, vscode.ConfigurationTarget.WorkspaceFolder);
+  void vscode.window.showInformationMessage(vscode.l10n.t('Saved {0} workers to the task "{1}".', String(task.workers), server.label));
 }
 
 async function showLogs(ctx: CommandContext, target: Target): Promise<void> {

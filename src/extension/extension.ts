@@ -3,6 +3,8 @@ import * as vscode from 'vscode';
 import type { ServerWorkersApi } from './api';
 import { registerCommands } from './commands';
 import { WorkerChannels } from './outputChannels';
+import { startAutoStartTasks } from './autoStart';
+import { notifyMasterDeaths } from './notifications';
 import { PythonInterpreters } from './python';
 import { ServerRegistry } from './serverRegistry';
 import { ServerStatusItems } from './statusBar';
@@ -13,7 +15,7 @@ let registry: ServerRegistry | undefined;
 
 export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
   const interpreters = new PythonInterpreters();
-  registry = new ServerRegistry(context.extensionPath, interpreters);
+  registry = new ServerRegistry(context.extensionPath, interpreters, context.globalState);
   const channels = new WorkerChannels(registry);
   const tree = new WorkersTreeProvider(registry);
   const statusItems = new ServerStatusItems(registry);
@@ -29,7 +31,12 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     vscode.window.createTreeView('serverWorkers.workers', { treeDataProvider: tree, showCollapseAll: false }),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new ServerTaskProvider(registry)),
     ...registerCommands({ registry, channels }),
+    registry.onDidAdd(({ supervisor }) => {
+      const off = notifyMasterDeaths(supervisor, channels);
+      context.subscriptions.push({ dispose: off });
+    }),
   );
+  void startAutoStartTasks();
 
   const reg = registry;
   return {

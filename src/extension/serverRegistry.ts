@@ -10,6 +10,8 @@ import type { PythonInterpreters } from './python';
 export interface RunningServer {
   supervisor: Supervisor;
   folder: vscode.WorkspaceFolder | undefined;
+  /** The task's label in tasks.json (the server's name may carry the folder's name too). */
+  label: string;
 }
 
 export class ServerRegistry implements vscode.Disposable {
@@ -19,7 +21,12 @@ export class ServerRegistry implements vscode.Disposable {
   private readonly addEmitter = new vscode.EventEmitter<RunningServer>();
   readonly onDidAdd = this.addEmitter.event;
 
-  constructor(private readonly extensionPath: string, private readonly interpreters: PythonInterpreters) {}
+  constructor(
+    private readonly extensionPath: string,
+    private readonly interpreters: PythonInterpreters,
+    /** Where one-time warnings remember that they were shown. */
+    readonly memento: vscode.Memento,
+  ) {}
 
   /** Validates a definition against its folder; throws DefinitionError with every problem found. */
   async resolve(definition: ServerDefinition, folder: vscode.WorkspaceFolder | undefined): Promise<ResolvedDefinition> {
@@ -34,14 +41,14 @@ export class ServerRegistry implements vscode.Disposable {
   }
 
   /** Creates the supervisor of a server (not started); the caller starts it and shows its output. */
-  create(resolved: ResolvedDefinition, folder: vscode.WorkspaceFolder | undefined): RunningServer {
+  create(resolved: ResolvedDefinition, folder: vscode.WorkspaceFolder | undefined, label = resolved.name): RunningServer {
     for (const old of this.all()) {
       const state = old.supervisor.serverState;
       if (old.supervisor.name === resolved.name && (state === 'failed' || state === 'stopped')) this.remove(old.supervisor);
     }
     const agentOn = vscode.workspace.getConfiguration('serverWorkers', folder).get<boolean>('agent', true);
     const supervisor = new Supervisor(resolved, { agentDir: agentOn ? path.join(this.extensionPath, 'python') : undefined });
-    const entry: RunningServer = { supervisor, folder };
+    const entry: RunningServer = { supervisor, folder, label };
     this.servers.set(supervisor.id, entry);
     supervisor.onDidChange.on(() => this.changeEmitter.fire(supervisor));
     this.addEmitter.fire(entry);

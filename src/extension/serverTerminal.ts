@@ -6,6 +6,7 @@ import { tracebackLocation } from '../core/logPatterns';
 import type { ServerModel } from '../core/model';
 import type { Supervisor } from '../core/supervisor';
 import { showServerError } from './errors';
+import { warnIfExposed } from './notifications';
 import type { ServerRegistry } from './serverRegistry';
 
 // The problem matcher `$serverworkers` (package.json) reads these lines: a launch.json preLaunchTask waits from
@@ -34,6 +35,8 @@ export class ServerTerminal implements vscode.Pseudoterminal {
     private readonly registry: ServerRegistry,
     private readonly definition: ServerDefinition,
     private readonly folder: vscode.WorkspaceFolder | undefined,
+    private readonly label: string,
+    private readonly memento: vscode.Memento,
   ) {}
 
   open(): void {
@@ -57,7 +60,15 @@ export class ServerTerminal implements vscode.Pseudoterminal {
       this.finish(1);
       return;
     }
-    const { supervisor } = this.registry.create(resolved, this.folder);
+    if (!vscode.workspace.isTrusted) {
+      const message = vscode.l10n.t('This workspace is not trusted, so Server Workers does not start servers from its configuration. Trust it (Manage Workspace Trust) to start "{0}".', resolved.name);
+      this.reportFailure(message);
+      void vscode.window.showErrorMessage(message);
+      this.finish(1);
+      return;
+    }
+    warnIfExposed(this.memento, resolved);
+    const { supervisor } = this.registry.create(resolved, this.folder, this.label);
     this.supervisor = supervisor;
     this.unsubscribe.push(
       supervisor.onOutput.on((event) => {

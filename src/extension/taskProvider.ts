@@ -20,7 +20,7 @@ export function createServerTask(
   const folder = typeof scope === 'object' ? scope : vscode.workspace.workspaceFolders?.[0];
   const execution = new vscode.CustomExecution(async (resolved) => {
     const { type: _type, ...rest } = resolved as ServerTaskDefinition;
-    return new ServerTerminal(registry, { name: serverName(label, folder), ...rest } as ServerDefinition, folder);
+    return new ServerTerminal(registry, { name: serverName(label, folder), ...rest } as ServerDefinition, folder, label, registry.memento);
   });
   const task = new vscode.Task(definition, scope, label, TASK_TYPE, execution, ['$serverworkers']);
   task.isBackground = true;

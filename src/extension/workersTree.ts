@@ -113,6 +113,9 @@ export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>
   }
 }
 
+/** A worker at this share of the memory limit is marked in the tree. */
+const NEAR_MEMORY_LIMIT = 0.9;
+
 function signature(item: vscode.TreeItem): string {
   const icon = item.iconPath instanceof vscode.ThemeIcon ? `${item.iconPath.id}/${item.iconPath.color?.id ?? ''}` : '';
   const tooltip = typeof item.tooltip === 'string' ? item.tooltip : item.tooltip?.value ?? '';
@@ -132,7 +135,9 @@ function serverItem(model: ServerModel): vscode.TreeItem {
     model.state === 'running' ? 'running' : '',
   ].filter(Boolean);
   item.contextValue = ['server', ...flags].join(' ');
-  const tooltip = new vscode.MarkdownString(`**${model.name}** (${model.kind}) · ${model.state}\n\n${model.url}\n\n${ready} of ${model.desiredWorkers} workers ready`);
+  const tooltip = new vscode.MarkdownString(`**${model.name}** (${model.kind}) · ${model.state}\n\n${model.url}\n\n${ready} of ${model.desiredWorkers} workers ready`
+    + (model.workersFormula ? `\n\nWorker count from the CPU count: ${model.workersFormula}` : '')
+    + (model.memoryLimitBytes ? `\n\nMemory limit per worker: ${formatBytes(model.memoryLimitBytes)}` : ''));
   if (model.error) tooltip.appendCodeblock(model.error, 'text');
   item.tooltip = tooltip;
   return item;
@@ -158,6 +163,11 @@ function workerItem(model: ServerModel, worker: WorkerModel, retiring: boolean):
   const { icon, color } = worker.debugging && live ? { icon: 'debug', color: 'debugIcon.startForeground' } : workerStateIcon(worker.state);
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
   if (worker.debugging && live) item.description = `debugging · ${item.description}`;
+  const memoryShare = model.memoryLimitBytes ? worker.rssBytes / model.memoryLimitBytes : 0;
+  if (live && memoryShare >= NEAR_MEMORY_LIMIT) {
+    item.description = `${Math.round(memoryShare * 100)}% of memory limit · ${item.description}`;
+    if (!worker.debugging) item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
+  }
   item.contextValue = live ? (worker.debugging ? 'worker debugging' : 'worker') : 'workerExited';
   const lines = [`Worker ${worker.slot} · pid ${worker.pid} · ${worker.state}`, `Restarts: ${worker.restarts}`];
   if (worker.lastExit) lines.push(`Last exit: ${worker.lastExit.text}`);

@@ -36,6 +36,7 @@ export const gunicornAdapter: ServerAdapter = {
       '--graceful-timeout', String(def.gracefulTimeout),
     ];
     if (def.timeout !== undefined) argv.push('--timeout', String(def.timeout));
+    if (def.certfile && def.keyfile) argv.push('--certfile', def.certfile, '--keyfile', def.keyfile);
     // Gunicorn 25+ opens a control socket at one shared per-user path by default: give each server its own.
     if (env.gunicornSettings.includes('control_socket')) argv.push('--control-socket', path.join(paths.runtimeDir, 'gunicorn.ctl'));
     argv.push(...def.args);

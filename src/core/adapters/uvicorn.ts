@@ -22,6 +22,7 @@ export const uvicornAdapter: ServerAdapter = {
       '--port', String(def.port),
       '--timeout-graceful-shutdown', String(def.gracefulTimeout),
     ];
+    if (def.certfile && def.keyfile) argv.push('--ssl-certfile', def.certfile, '--ssl-keyfile', def.keyfile);
     argv.push(...def.args);
     return argv;
   },

@@ -1,0 +1,34 @@
+/** Messages about servers that the user did not ask for: a master that died, a server reachable from the network. */
+import * as vscode from 'vscode';
+import { bindsAllInterfaces, type ResolvedDefinition } from '../core/definition';
+import type { Supervisor } from '../core/supervisor';
+import type { WorkerChannels } from './outputChannels';
+
+/** Tells the user when a server's master dies unexpectedly, and whether the restart policy brings it back. */
+export function notifyMasterDeaths(supervisor: Supervisor, channels: WorkerChannels): () => void {
+  return supervisor.onExit.on((exit) => {
+    if (exit.expected) return;
+    const name = supervisor.name;
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    const text = exit.restartInMs !== undefined
+      ? vscode.l10n.t('The master of {0} {1}. Restarting it in {2} s (attempt {3} of {4}).', name, how, exit.restartInMs / 1000, exit.restartAttempt ?? 1, supervisor.currentDefinition.restartMax)
+      : vscode.l10n.t('The master of {0} {1}. It is not restarted (restart policy "{2}").', name, how, supervisor.currentDefinition.restart);
+    const showLogs = vscode.l10n.t('Show Logs');
+    void vscode.window.showWarningMessage(text, showLogs).then((choice) => {
+      if (choice === showLogs) channels.show(name, 0);
+    });
+  });
+}
+
+const WARNED_KEY = 'serverWorkers.warnedAllInterfaces';
+
+/** Once per server name: binding 0.0.0.0 or :: makes the server reachable from other machines. */
+export function warnIfExposed(memento: vscode.Memento, def: ResolvedDefinition): void {
+  if (!bindsAllInterfaces(def.host)) return;
+  const warned = memento.get<string[]>(WARNED_KEY, []);
+  if (warned.includes(def.name)) return;
+  void memento.update(WARNED_KEY, [...warned, def.name]);
+  void vscode.window.showWarningMessage(
+    vscode.l10n.t('{0} listens on all interfaces ({1}:{2}): other machines on your network can reach it. Bind 127.0.0.1 unless you mean to expose it.', def.name, def.host, def.port),
+  );
+}
