@@ -173,7 +173,7 @@ export class Supervisor {
       url: serverUrl(this.definition),
       desiredWorkers: this.definition.workers,
       workersFormula: this.definition.workersDefaulted ? `(2 × ${os.cpus().length} CPUs) + 1, at most 64` : undefined,
-      master: this.masterPid !== undefined && this.child?.exitCode === null
+      master: this.masterPid !== undefined && this.masterRunning()
         ? { pid: this.masterPid, startedAt: this.masterStartedAt, ...this.masterUsage }
         : undefined,
       workers: [...this.slots.values()].sort((a, b) => a.slot - b.slot).map(toWorkerModel),
@@ -187,8 +187,13 @@ export class Supervisor {
   /** Every pid of the server the model believes alive: master, workers, retiring workers. */
   knownPids(): number[] {
     const pids = [...this.byPid.keys()];
-    if (this.masterPid !== undefined && this.child?.exitCode === null && this.child.signalCode === null) pids.unshift(this.masterPid);
+    if (this.masterPid !== undefined && this.masterRunning()) pids.unshift(this.masterPid);
     return pids;
+  }
+
+  /** The spawned master has not exited (a death by signal leaves exitCode null too). */
+  private masterRunning(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** Starts the server; settles when every worker is ready. On failure nothing is left running. */
@@ -808,7 +813,7 @@ export class Supervisor {
     this.rejectWaiters(new ServerError(`The server "${this.definition.name}" was stopped.`, 'stopped'));
     for (const worker of this.byPid.values()) worker.state = 'stopping';
     this.changed();
-    if (child.exitCode === null && child.signalCode === null) {
+    if (this.masterRunning()) {
       try {
         process.kill(pgid, 'SIGTERM');
       } catch {
