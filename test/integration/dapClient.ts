@@ -1,0 +1,189 @@
+/** A small Debug Adapter Protocol client over TCP, enough to attach to debugpy and drive a breakpoint. */
+import * as net from 'node:net';
+
+export interface DapMessage {
+  seq: number;
+  type: 'request' | 'response' | 'event';
+  command?: string;
+  event?: string;
+  request_seq?: number;
+  success?: boolean;
+  message?: string;
+  body?: any;
+}
+
+interface Pending {
+  resolve: (message: DapMessage) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface EventWaiter {
+  match: (message: DapMessage) => boolean;
+  resolve: (message: DapMessage) => void;
+}
+
+export class DapClient {
+  private seq = 1;
+  private buffer = Buffer.alloc(0);
+  private readonly pending = new Map<number, Pending>();
+  private readonly waiters = new Set<EventWaiter>();
+  /** Every event received, in order. */
+  readonly events: DapMessage[] = [];
+  closed = false;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('close', () => {
+      this.closed = true;
+      for (const pending of this.pending.values()) {
+        clearTimeout(pending.timer);
+        pending.reject(new Error('the debug adapter closed the connection'));
+      }
+      this.pending.clear();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static connect(port: number, host = '127.0.0.1', timeoutMs = 10000): Promise<DapClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port, host });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`could not connect to the debug adapter at ${host}:${port} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new DapClient(socket));
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+  }
+
+  /** Sends a request; resolves with its response (rejects when it failed or timed out). */
+  request(command: string, args?: unknown, timeoutMs = 15000): Promise<DapMessage> {
+    const seq = this.seq++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(seq);
+        reject(new Error(`no response to "${command}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(seq, {
+        resolve: (response) => (response.success ? resolve(response) : reject(new Error(`"${command}" failed: ${response.message ?? JSON.stringify(response.body)}`))),
+        reject,
+        timer,
+      });
+      this.write({ seq, type: 'request', command, arguments: args });
+    });
+  }
+
+  /** The first event named `event` (already received or coming) that `match` accepts. */
+  waitForEvent(event: string, match: (message: DapMessage) => boolean = () => true, timeoutMs = 15000, since = 0): Promise<DapMessage> {
+    const seen = this.events.slice(since).find((m) => m.event === event && match(m));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter: EventWaiter = {
+        match: (m) => m.event === event && match(m),
+        resolve: (m) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve(m);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`no "${event}" event within ${timeoutMs} ms (events: ${this.events.map((e) => e.event).join(', ')})`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+
+  /**
+   * debugpy's attach sequence: initialize, attach, (initialized) setBreakpoints per file, configurationDone; the
+   * attach response comes after configurationDone.
+   */
+  async attach(breakpoints: Record<string, number[]>, attachArgs: Record<string, unknown> = {}): Promise<void> {
+    await this.request('initialize', {
+      clientID: 'server-workers-tests',
+      adapterID: 'debugpy',
+      pathFormat: 'path',
+      linesStartAt1: true,
+      columnsStartAt1: true,
+      supportsRunInTerminalRequest: false,
+    });
+    const attached = this.request('attach', { justMyCode: false, ...attachArgs }, 30000);
+    attached.catch(() => undefined);
+    await this.waitForEvent('initialized');
+    for (const [file, lines] of Object.entries(breakpoints)) {
+      const response = await this.request('setBreakpoints', { source: { path: file }, breakpoints: lines.map((line) => ({ line })) });
+      const verified = (response.body?.breakpoints ?? []) as Array<{ verified: boolean; line: number }>;
+      if (!verified.every((b) => b.verified)) throw new Error(`breakpoints not verified in ${file}: ${JSON.stringify(verified)}`);
+    }
+    await this.request('setExceptionBreakpoints', { filters: [] });
+    await this.request('configurationDone');
+    await attached;
+  }
+
+  /** The top frame of a stopped thread. */
+  async topFrame(threadId: number): Promise<{ name: string; line: number; source?: { path?: string } }> {
+    const response = await this.request('stackTrace', { threadId, startFrame: 0, levels: 1 });
+    return response.body.stackFrames[0];
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.request('disconnect', { restart: false, terminateDebuggee: false }, 5000);
+    } catch {
+      // the adapter may close first
+    }
+    this.close();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private write(message: Record<string, unknown>): void {
+    const json = Buffer.from(JSON.stringify(message), 'utf8');
+    this.socket.write(Buffer.concat([Buffer.from(`Content-Length: ${json.length}\r\n\r\n`, 'ascii'), json]));
+  }
+
+  private receive(chunk: Buffer): void {
+    this.buffer = Buffer.concat([this.buffer, chunk]);
+    for (;;) {
+      const headerEnd = this.buffer.indexOf('\r\n\r\n');
+      if (headerEnd === -1) return;
+      const header = this.buffer.subarray(0, headerEnd).toString('ascii');
+      const length = Number(/Content-Length: *(\d+)/i.exec(header)?.[1]);
+      if (!Number.isFinite(length)) {
+        this.socket.destroy(new Error(`bad DAP header: ${header}`));
+        return;
+      }
+      if (this.buffer.length < headerEnd + 4 + length) return;
+      const body = this.buffer.subarray(headerEnd + 4, headerEnd + 4 + length).toString('utf8');
+      this.buffer = this.buffer.subarray(headerEnd + 4 + length);
+      this.dispatch(JSON.parse(body) as DapMessage);
+    }
+  }
+
+  private dispatch(message: DapMessage): void {
+    if (message.type === 'response' && message.request_seq !== undefined) {
+      const pending = this.pending.get(message.request_seq);
+      if (pending) {
+        this.pending.delete(message.request_seq);
+        clearTimeout(pending.timer);
+        pending.resolve(message);
+      }
+    } else if (message.type === 'event') {
+      this.events.push(message);
+      for (const waiter of [...this.waiters]) if (waiter.match(message)) waiter.resolve(message);
+    } else if (message.type === 'request') {
+      // Reverse requests (runInTerminal, startDebugging): not supported here.
+      this.write({ seq: this.seq++, type: 'response', request_seq: message.seq, command: message.command, success: false, message: 'not supported' });
+    }
+  }
+}

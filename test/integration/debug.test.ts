@@ -1,0 +1,236 @@
+/**
+ * Debugging one worker (docs/agent-protocol.md, "Debugging"): a DAP client attaches to debugpy in a worker of real
+ * servers, a breakpoint holds it longer than the servers' own timeouts, the other workers keep serving, and nothing
+ * (worker, debugpy's adapter) outlives the stop.
+ */
+import * as assert from 'node:assert';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { ServerDefinition } from '../../src/core/definition';
+import type { WorkerModel } from '../../src/core/model';
+import { findPortHolder, isAlive } from '../../src/core/procfs';
+import { agentDir } from '../support/paths';
+import { DapClient, type DapMessage } from './dapClient';
+import { appsDir, createServer, eventually, linesOf, stopAndCheck, type TestServer } from './support';
+
+/** Longer than the servers' timeouts below: Gunicorn `--timeout 2`, Uvicorn's 5 s health check. */
+const HOLD_MS = 6500;
+const GUNICORN_TIMEOUT = 2;
+
+const servers: TestServer[] = [];
+const clients: DapClient[] = [];
+after(async () => {
+  for (const client of clients) client.close();
+  for (const server of servers) await server.supervisor.stop();
+});
+
+function lineOf(file: string, text: string): number {
+  const index = fs.readFileSync(file, 'utf8').split('\n').findIndex((line) => line.includes(text));
+  assert.ok(index >= 0, `"${text}" is in ${file}`);
+  return index + 1;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface Answer {
+  pid?: number;
+  error?: string;
+}
+
+/** GET that never rejects: the pid that answered, or why there was no answer. */
+function getPid(port: number, pathname = '/pid', timeoutMs = 30000): Promise<Answer> {
+  return new Promise((resolve) => {
+    const request = http.get({ host: '127.0.0.1', port, path: pathname, agent: false }, (response) => {
+      let text = '';
+      response.on('data', (chunk) => (text += chunk));
+      response.on('end', () => {
+        try {
+          resolve({ pid: (JSON.parse(text) as { pid: number }).pid });
+        } catch {
+          resolve({ error: `not JSON: ${text.slice(0, 100)}` });
+        }
+      });
+    });
+    request.setTimeout(timeoutMs, () => request.destroy(new Error('timed out')));
+    request.on('error', (error) => resolve({ error: error.message }));
+  });
+}
+
+/** Asks the worker's agent to start debugpy; returns the loopback port its adapter listens on. */
+async function debugPort(server: TestServer, slot: number): Promise<number> {
+  const reply = await server.supervisor.requestWorker(slot, { t: 'debug' }, 60000);
+  assert.strictEqual(reply.t, 'debug', `the agent started debugpy: ${JSON.stringify(reply)}`);
+  assert.strictEqual(reply.host, '127.0.0.1', 'debugpy listens on loopback only');
+  return reply.port as number;
+}
+
+/** The adapter process that listens on `port` (debugpy's adapter leaves the server's process group). */
+function adapterPid(port: number): number {
+  const holder = findPortHolder(port);
+  assert.ok(holder, `a process listens on the debug port ${port}`);
+  assert.match(holder.command, /debugpy/);
+  return holder.pid;
+}
+
+function worker(server: TestServer, slot: number): WorkerModel {
+  const found = server.supervisor.model().workers.find((w) => w.slot === slot);
+  assert.ok(found, `worker ${slot} exists`);
+  return found;
+}
+
+const attachKinds: Array<[string, Partial<ServerDefinition>, string, string]> = [
+  ['gunicorn + UvicornWorker', { app: 'echo_asgi:app', timeout: GUNICORN_TIMEOUT }, 'echo_asgi.py', 'query = parse_qs(scope'],
+  ['gunicorn sync (Flask)', { app: 'flask_app:app', workerClass: 'sync', timeout: GUNICORN_TIMEOUT }, 'flask_app.py', 'return {"pid": os.getpid()}'],
+  ['uvicorn --workers', { server: 'uvicorn', app: 'echo_asgi:app' }, 'echo_asgi.py', 'query = parse_qs(scope'],
+];
+
+for (const [title, definition, appFile, breakpointText] of attachKinds) {
+  describe(`attach to a worker: ${title}`, { timeout: 90000 }, () => {
+    it('stops at a breakpoint in a handler, stays paused past the timeouts while the others serve, then answers', async () => {
+      const server = await createServer({ ...definition, workers: 3 });
+      servers.push(server);
+      await server.supervisor.start();
+      const file = path.join(appsDir, appFile);
+      const line = lineOf(file, breakpointText);
+      const target = worker(server, 2);
+
+      const port = await debugPort(server, 2);
+      const adapter = adapterPid(port);
+      assert.strictEqual((await server.supervisor.requestWorker(2, { t: 'debug' })).port, port, 'a second debug command gives the same endpoint');
+      const client = await DapClient.connect(port);
+      clients.push(client);
+      await client.attach({ [file]: [line] });
+
+      // Which worker accepts a connection cannot be chosen: send requests until one reaches the debugged worker.
+      const pending: Array<Promise<Answer>> = [];
+      const stopped = client.waitForEvent('stopped', (e) => e.body?.reason === 'breakpoint', 30000);
+      let hit: DapMessage | undefined;
+      void stopped.then((e) => (hit = e), () => undefined);
+      for (let i = 0; i < 200 && !hit; i++) {
+        pending.push(getPid(server.port));
+        await sleep(25);
+      }
+      const event = await stopped;
+      const frame = await client.topFrame(event.body.threadId);
+      assert.strictEqual(frame.line, line, `stopped at line ${line}`);
+      assert.strictEqual(frame.source?.path, file);
+      const pausedAt = Date.now();
+
+      // While it is paused: the others answer, and it is neither killed nor replaced.
+      const during: Answer[] = [];
+      while (Date.now() - pausedAt < HOLD_MS) {
+        const answers = await Promise.all([getPid(server.port, '/pid', 3000), getPid(server.port, '/pid', 3000)]);
+        during.push(...answers);
+        await sleep(200);
+      }
+      const answered = during.filter((a) => a.pid !== undefined);
+      assert.ok(answered.length >= 10, `the other workers answered while one was paused (${answered.length} of ${during.length})`);
+      assert.ok(answered.every((a) => a.pid !== target.pid), 'no answer came from the paused worker');
+      assert.strictEqual(worker(server, 2).pid, target.pid, 'the paused worker was not replaced');
+      assert.ok(isAlive(target.pid), 'the paused worker is alive');
+      assert.strictEqual(worker(server, 2).restarts, 0);
+      assert.ok(!server.output.some((e) => e.lines.some((l) => /WORKER TIMEOUT/.test(l))), 'no WORKER TIMEOUT');
+      assert.ok(!linesOf(server, 0).some((l) => /died|Child process \[\d+\] died/.test(l)), 'Uvicorn did not find it dead');
+
+      await client.request('continue', { threadId: event.body.threadId });
+      await client.request('setBreakpoints', { source: { path: file }, breakpoints: [] });
+      const answers = await Promise.all(pending);
+      assert.ok(answers.every((a) => a.pid !== undefined), `every request sent got its answer: ${JSON.stringify(answers.filter((a) => a.error))}`);
+      assert.ok(answers.some((a) => a.pid === target.pid), 'the paused worker answered once it continued');
+
+      await client.disconnect();
+      // A worker stays slower once debugpy has traced it: the extension recycles it when the session ends.
+      await server.supervisor.killWorker(2, 'SIGTERM');
+      assert.notStrictEqual(worker(server, 2).pid, target.pid, 'slot 2 has a new worker');
+      assert.ok(!isAlive(target.pid), 'the debugged worker is gone');
+      await eventually('debugpy\'s adapter to exit with its worker', () => !isAlive(adapter), 15000);
+      await stopAndCheck(server);
+    });
+  });
+}
+
+const launchKinds: Array<[string, Partial<ServerDefinition>]> = [
+  ['gunicorn + UvicornWorker', { app: 'echo_asgi:app', timeout: GUNICORN_TIMEOUT }],
+  ['uvicorn --workers', { server: 'uvicorn', app: 'echo_asgi:app' }],
+];
+
+for (const [title, definition] of launchKinds) {
+  describe(`launch with a worker waiting for the debugger: ${title}`, { timeout: 90000 }, () => {
+    it('holds the chosen worker before the app is imported; breakpoints at module level and in the lifespan startup hit', async () => {
+      const booted: WorkerModel[] = [];
+      const server = await createServer({ ...definition, workers: 2 }, {
+        agentDir,
+        onWorkerBoot: async (w) => {
+          booted.push(w);
+          return w.slot === 1 ? { debug: { timeout: 60 } } : {};
+        },
+      });
+      servers.push(server);
+      const file = path.join(appsDir, 'echo_asgi.py');
+      const moduleLine = lineOf(file, 'logger = logging.getLogger("echo_asgi")');
+      const startupLine = lineOf(file, 'if message["type"] == "lifespan.startup":');
+
+      let started = false;
+      const starting = server.supervisor.start().then(() => (started = true));
+      starting.catch(() => undefined);
+      await eventually('both workers to connect', () => server.supervisor.model().workers.length === 2 && server.supervisor.model().workers.every((w) => w.pid > 0), 30000);
+      const port = await debugPort(server, 1);
+      // Worker 2 booted normally and serves while worker 1 waits for its debugger.
+      await eventually('worker 2 to be ready', () => worker(server, 2).state === 'ready', 30000);
+      assert.strictEqual(worker(server, 1).state, 'booting', 'worker 1 waits for the debugger');
+      const early = await getPid(server.port, '/pid', 5000);
+      assert.strictEqual(early.pid, worker(server, 2).pid, 'worker 2 answers');
+
+      const client = await DapClient.connect(port);
+      clients.push(client);
+      await client.attach({ [file]: [moduleLine, startupLine] });
+      const atModule = await client.waitForEvent('stopped', (e) => e.body?.reason === 'breakpoint', 30000);
+      assert.strictEqual((await client.topFrame(atModule.body.threadId)).line, moduleLine, 'stopped at module level');
+      // Held past the timeouts before the app is even imported.
+      await sleep(HOLD_MS);
+      assert.strictEqual(worker(server, 1).state, 'booting');
+      assert.strictEqual(worker(server, 1).restarts, 0, 'the held worker was not replaced');
+      assert.ok(isAlive(worker(server, 1).pid));
+      assert.ok(!started, 'start() waits for the held worker');
+      const since = client.events.length;
+      await client.request('continue', { threadId: atModule.body.threadId });
+      const atStartup = await client.waitForEvent('stopped', (e) => e.body?.reason === 'breakpoint', 30000, since);
+      assert.strictEqual((await client.topFrame(atStartup.body.threadId)).line, startupLine, 'stopped in the lifespan startup');
+      await client.request('setBreakpoints', { source: { path: file }, breakpoints: [] });
+      await client.request('continue', { threadId: atStartup.body.threadId });
+      await starting;
+      assert.deepStrictEqual(server.supervisor.model().workers.map((w) => w.state), ['ready', 'ready']);
+      assert.deepStrictEqual(booted.map((w) => w.slot).sort(), [1, 2], 'every worker was held for its boot answer');
+      const adapter = adapterPid(port);
+      await client.disconnect();
+      await stopAndCheck(server);
+      await eventually('debugpy\'s adapter to exit', () => !isAlive(adapter), 15000);
+    });
+  });
+}
+
+describe('stop while a worker waits for its debugger', { timeout: 60000 }, () => {
+  it('ends the hold at once: the stop is prompt and leaves nothing', async () => {
+    const server = await createServer({ app: 'echo_asgi:app', workers: 2, timeout: GUNICORN_TIMEOUT, gracefulTimeout: 10 }, {
+      agentDir,
+      onWorkerBoot: async (w) => (w.slot === 1 ? { debug: { timeout: 60 } } : {}),
+    });
+    servers.push(server);
+    const starting = server.supervisor.start();
+    const startError = starting.then(() => undefined, (error: Error) => error);
+    await eventually('both workers to connect', () => server.supervisor.model().workers.length === 2, 30000);
+    const port = await debugPort(server, 1);
+    const adapter = adapterPid(port);
+    await eventually('worker 2 to be ready', () => worker(server, 2).state === 'ready', 30000);
+    await sleep(GUNICORN_TIMEOUT * 1000 + 1500);
+    assert.strictEqual(worker(server, 1).state, 'booting', 'worker 1 still waits, past Gunicorn\'s timeout');
+    assert.strictEqual(worker(server, 1).restarts, 0);
+    const stopAt = Date.now();
+    await stopAndCheck(server);
+    assert.ok(Date.now() - stopAt < 8000, `the stop took ${Date.now() - stopAt} ms, less than the graceful timeout`);
+    assert.match((await startError)?.message ?? '', /stopped/, 'start() reports the stop');
+    await eventually('debugpy\'s adapter to exit', () => !isAlive(adapter), 15000);
+  });
+});
