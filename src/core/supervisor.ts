@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import treeKill from 'tree-kill';
 import { adapterFor, type Capabilities, type ServerAdapter } from './adapters';
 import { AgentServer, type AgentHello, type AgentMessage, type ControlConnection } from './agentServer';
+import { onCoalescedData } from './coalescedReads';
 import { type ResolvedDefinition, serverUrl } from './definition';
 import { Emitter } from './events';
 import { LineSplitter } from './lineSplitter';
@@ -73,6 +74,8 @@ interface WorkerRecord {
   debugging?: boolean;
   /** Why the supervisor itself asked it to go (over the memory limit), for its exit reason. */
   recycledBecause?: string;
+  /** The pid of the worker this one replaced in its slot. */
+  previousPid?: number;
 }
 
 interface Waiter {
@@ -122,6 +125,8 @@ export class Supervisor {
   private launchedWorkers = 0;
   private readonly timedOutPids = new Set<number>();
   private readonly loggedExits = new Map<number, ExitReason>();
+  /** Signals the supervisor sent to workers itself, the first clue to why they exited. */
+  private readonly sentSignals = new Map<number, NodeJS.Signals>();
   private readonly masterTail: string[] = [];
   /** Workers' last lines while the server starts: a boot failure's traceback is there, not in the master's output. */
   private readonly bootTail: string[] = [];
@@ -294,6 +299,7 @@ export class Supervisor {
       const worker = this.slots.get(slot);
       if (!worker || worker.state === 'exited') throw new ServerError(`There is no running worker in slot ${slot}.`, 'state');
       const oldPid = worker.pid;
+      this.sentSignals.set(oldPid, signal);
       process.kill(oldPid, signal);
       const timeoutMs = (this.definition.timeout ?? 30) * 1000 + 30000;
       if (this.capabilities!.respawnsWorkers) {
@@ -352,6 +358,7 @@ export class Supervisor {
     this.pendingRemovals = 0;
     this.timedOutPids.clear();
     this.loggedExits.clear();
+    this.sentSignals.clear();
     this.masterTail.length = 0;
     this.bootTail.length = 0;
     this.bootFailures = [];
@@ -518,11 +525,18 @@ export class Supervisor {
       return;
     }
     worker.sockets.add(socket);
-    const splitter = new LineSplitter((line) => this.workerLines(worker, [line]));
-    if (initial.length > 0) splitter.push(initial);
-    socket.on('data', (chunk: Buffer) => splitter.push(chunk));
+    // One event per read, with all its lines: a flood arrives in 64 KiB reads of about a thousand lines each.
+    const lines: string[] = [];
+    const splitter = new LineSplitter((line) => lines.push(line));
+    const take = (chunk?: Buffer) => {
+      if (chunk) splitter.push(chunk);
+      else splitter.end();
+      if (lines.length > 0) this.workerLines(worker, lines.splice(0));
+    };
+    if (initial.length > 0) take(initial);
+    onCoalescedData(socket, take);
     socket.on('close', () => {
-      splitter.end();
+      take();
       worker.sockets.delete(socket);
       if (worker.sockets.size === 0) setTimeout(() => this.checkExited(worker.pid), 1000).unref();
     });
@@ -546,6 +560,7 @@ export class Supervisor {
     const known = this.byPid.get(pid);
     if (known) return known;
     if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return undefined;
+    this.recordUnreportedExits();
     const { slot, previous } = this.assignSlot();
     const worker: WorkerRecord = {
       slot,
@@ -558,6 +573,7 @@ export class Supervisor {
       sockets: new Set(),
     };
     if (previous) {
+      worker.previousPid = previous.pid;
       const replacedAfterDeath = previous.state === 'exited' && !this.reloadGeneration.has(previous);
       if (replacedAfterDeath) worker.restarts++;
       worker.lastExit = previous.lastExit;
@@ -574,6 +590,24 @@ export class Supervisor {
     this.onWorker.fire({ type: 'up', worker: toWorkerModel(worker) });
     this.changed();
     return worker;
+  }
+
+  /**
+   * The master reports an exit on its own connection, the replacement says hello on another: Node may read the hello
+   * first. So before a new worker takes a slot, a slot holder that /proc shows dead is recorded as exited now, with
+   * the best reason known yet; the master's report corrects it when it arrives.
+   */
+  private recordUnreportedExits(): void {
+    for (const worker of [...this.slots.values()]) {
+      if (worker.state === 'exited' || isAlive(worker.pid)) continue;
+      const zombie = zombieExit(worker.pid);
+      const sent = this.sentSignals.get(worker.pid);
+      const timedOut = this.timedOutPids.has(worker.pid);
+      const reason = zombie ? describeExit(zombie.code, zombie.signal, timedOut)
+        : sent ? describeExit(null, sent, timedOut)
+        : this.loggedExits.get(worker.pid) ?? describeExit(null, null, timedOut);
+      this.workerExited(worker.pid, reason);
+    }
   }
 
   /** A new worker takes the slot of the old generation during a reload, else of a dead worker, else the lowest free one. */
@@ -597,7 +631,10 @@ export class Supervisor {
 
   private workerExited(pid: number, reason: ExitReason): void {
     const worker = this.byPid.get(pid);
-    if (!worker || worker.state === 'exited') return;
+    if (!worker || worker.state === 'exited') {
+      this.correctExitReason(pid, reason);
+      return;
+    }
     this.byPid.delete(pid);
     this.suspectedDead.delete(pid);
     this.sampler.forget(this.knownPids());
@@ -660,6 +697,15 @@ export class Supervisor {
     return summary
       + (workerLines ? `\nA worker's last output:\n${workerLines}` : '')
       + (masterLines ? `\nThe master's last output:\n${masterLines}` : '');
+  }
+
+  /** The master's report of an exit already recorded from /proc: its reason is the exact one. */
+  private correctExitReason(pid: number, reason: ExitReason): void {
+    for (const worker of this.slots.values()) {
+      if (worker.pid === pid && worker.state === 'exited') worker.lastExit = reason;
+      else if (worker.lastExit && worker.previousPid === pid) worker.lastExit = reason;
+    }
+    this.changed();
   }
 
   /** A worker's streams closed: if its process is gone and no exit message came, record the exit with what is known. */
