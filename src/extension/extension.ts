@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { ServerWorkersApi } from './api';
 import { registerCommands } from './commands';
+import { registerDebugging } from './debug';
 import { WorkerChannels } from './outputChannels';
 import { startAutoStartTasks } from './autoStart';
 import { notifyMasterDeaths } from './notifications';
@@ -31,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     vscode.window.createTreeView('serverWorkers.workers', { treeDataProvider: tree, showCollapseAll: false }),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new ServerTaskProvider(registry)),
     ...registerCommands({ registry, channels }),
+    ...registerDebugging(registry, context),
     registry.onDidAdd(({ supervisor }) => {
       const off = notifyMasterDeaths(supervisor, channels);
       context.subscriptions.push({ dispose: off });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultWorkerCount, resolveDefinition, type ResolvedDefinition, type ServerDefinition } from '../core/definition';
 import type { ServerModel } from '../core/model';
-import { Supervisor } from '../core/supervisor';
+import { Supervisor, type SupervisorOptions } from '../core/supervisor';
 import type { PythonInterpreters } from './python';
 
 export interface RunningServer {
@@ -40,14 +40,22 @@ export class ServerRegistry implements vscode.Disposable {
     });
   }
 
-  /** Creates the supervisor of a server (not started); the caller starts it and shows its output. */
-  create(resolved: ResolvedDefinition, folder: vscode.WorkspaceFolder | undefined, label = resolved.name): RunningServer {
+  /**
+   * Creates the supervisor of a server (not started); the caller starts it and shows its output. `options`: the
+   * debugger's boot hook (launch-mode debugging) and its longer boot timeout.
+   */
+  create(
+    resolved: ResolvedDefinition,
+    folder: vscode.WorkspaceFolder | undefined,
+    label = resolved.name,
+    options: Pick<SupervisorOptions, 'onWorkerBoot' | 'bootTimeoutMs'> = {},
+  ): RunningServer {
     for (const old of this.all()) {
       const state = old.supervisor.serverState;
       if (old.supervisor.name === resolved.name && (state === 'failed' || state === 'stopped')) this.remove(old.supervisor);
     }
     const agentOn = vscode.workspace.getConfiguration('serverWorkers', folder).get<boolean>('agent', true);
-    const supervisor = new Supervisor(resolved, { agentDir: agentOn ? path.join(this.extensionPath, 'python') : undefined });
+    const supervisor = new Supervisor(resolved, { ...options, agentDir: agentOn ? path.join(this.extensionPath, 'python') : undefined });
     const entry: RunningServer = { supervisor, folder, label };
     this.servers.set(supervisor.id, entry);
     supervisor.onDidChange.on(() => this.changeEmitter.fire(supervisor));
