@@ -1,6 +1,7 @@
 /** The commands of the palette and the tree: one small factory each. */
 import * as vscode from 'vscode';
 import { MAX_WORKERS, type ServerDefinition } from '../core/definition';
+import { startAutoStartTasks } from './autoStart';
 import { createTask, type TaskAnswers } from './createTask';
 import type { WorkerChannels } from './outputChannels';
 import type { RunningServer, ServerRegistry } from './serverRegistry';
@@ -29,6 +30,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     'serverWorkers.scaleDown': (target?: Target) => withServer(ctx, target, (s) => scaleTo(s, s.supervisor.currentDefinition.workers - 1)),
     'serverWorkers.showLogs': (target?: Target) => showLogs(ctx, target),
     'serverWorkers.saveWorkerCount': (target?: Target) => withServer(ctx, target, (s) => saveWorkerCount(s)),
+    'serverWorkers.runAutoStart': () => startAutoStartTasks(),
     'serverWorkers.killWorker': (target?: WorkersNode) => withWorker(ctx, target, (s, slot) => progress(vscode.l10n.t('Killing worker {0}', slot), s.supervisor.killWorker(slot))),
     'serverWorkers.copyPid': (target?: WorkersNode) => copyPid(ctx, target),
     'serverWorkers.openInBrowser': (target?: Target) => withServer(ctx, target, async (s) => {
