@@ -99,7 +99,7 @@ class WorkerDebugging implements vscode.DebugConfigurationProvider, vscode.Debug
     try {
       return config.request === 'launch' ? await this.launch(folder, config) : await this.attach(config);
     } catch (error) {
-      await reportError(error);
+      void reportError(error); // not awaited: the message waits for the user, the launch must not
       return undefined; // undefined: the session does not start, and launch.json is not opened
     }
   }
@@ -182,8 +182,8 @@ class WorkerDebugging implements vscode.DebugConfigurationProvider, vscode.Debug
     } catch (error) {
       this.launches.delete(run.id);
       await run.abandon();
-      if (error instanceof vscode.CancellationError) return undefined;
-      throw error;
+      if (!(error instanceof vscode.CancellationError)) void reportError(error, resolved.python);
+      return undefined;
     }
     const target: SessionTarget = { serverId: supervisor.id, ...first, recycle: config.recycleWorker !== false, launchId: run.id, main: true };
     return { ...config, request: 'attach', subProcess: false, __serverWorkers: target };

@@ -141,6 +141,49 @@ describe('Debugging a worker', () => {
     await waitUntil('every process of the server to exit', () => pids.every((pid) => !alive(pid)), 10000);
   });
 
+  it('launch with "debugWorkers": "all": every worker has its session (children of the launch\'s) and stops at the breakpoint', async () => {
+    const workersApi = await api();
+    const port = await freePort();
+    const name = `debug-all-${port}`;
+    const moduleLine = lineOf(mainPy(), 'app = FastAPI(');
+    breakpoints.push(breakpointAt(mainPy(), moduleLine));
+
+    const started = await vscode.debug.startDebugging(folder(), {
+      type: 'serverworkers', request: 'launch', name: 'e2e launch all', serverName: name, app: 'main:app', workers: 2, bind: `127.0.0.1:${port}`, debugWorkers: 'all',
+    });
+    assert.ok(started, 'the launch session started');
+    const first = await waitUntil('a first stop', () => tracker.stopped(0), 45000);
+    const second = await waitUntil('a second stop', () => tracker.stopped(1), 45000);
+    assert.notStrictEqual(first.session.id, second.session.id, 'two sessions');
+    const child = [first.session, second.session].find((s) => s.parentSession !== undefined);
+    assert.ok(child, 'one is a child session of the launch');
+    const pids = [first, second].map((s) => s.session.configuration.__serverWorkers.pid as number).sort();
+    assert.deepStrictEqual(pids, serverNamed(workersApi, name)!.workers.map((w) => w.pid).sort(), 'one session per worker');
+    assert.ok(serverNamed(workersApi, name)!.workers.every((w) => w.debugging), 'both marked');
+
+    vscode.debug.removeBreakpoints(breakpoints);
+    for (const stop of [first, second]) await stop.session.customRequest('continue', { threadId: stop.threadId });
+    const ready = await waitUntil('both workers ready', () => readyServer(workersApi, name, 2), 30000);
+    const all = [ready.master!.pid, ...ready.workers.map((w) => w.pid)];
+    const main = [first.session, second.session].find((s) => s.parentSession === undefined)!;
+    await vscode.debug.stopDebugging(main);
+    await waitUntil('the server to stop with the session', () => serverNamed(workersApi, name) === undefined, 20000);
+    await waitUntil('every process of the server to exit', () => all.every((pid) => !alive(pid)), 10000);
+  });
+
+  it('launch: an interpreter without debugpy (and no Python Debugger extension) starts nothing', async () => {
+    const workersApi = await api();
+    const port = await freePort();
+    const name = `debug-nodebugpy-${port}`;
+    // This virtualenv has only uvicorn 0.29 (the test set-up makes it).
+    const python = `${folder().uri.fsPath}/../../.venv-uvicorn-0.29/bin/python`;
+    const started = await vscode.debug.startDebugging(folder(), {
+      type: 'serverworkers', request: 'launch', name: 'e2e no debugpy', serverName: name, server: 'uvicorn', app: 'main:app', workers: 2, bind: `127.0.0.1:${port}`, python,
+    });
+    assert.strictEqual(started, false, 'no session');
+    assert.strictEqual(serverNamed(workersApi, name), undefined, 'no server');
+  });
+
   it('attach: a breakpoint in a handler of a running worker stops it; the session\'s end recycles that worker', async () => {
     const workersApi = await api();
     const port = await freePort();

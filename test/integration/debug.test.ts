@@ -4,14 +4,16 @@
  * (worker, debugpy's adapter) outlives the stop.
  */
 import * as assert from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ServerDefinition } from '../../src/core/definition';
 import type { WorkerModel } from '../../src/core/model';
 import { findPortHolder, isAlive } from '../../src/core/procfs';
-import { agentDir } from '../support/paths';
+import { agentDir, oldUvicornPython, testPython } from '../support/paths';
 import { DapClient, type DapMessage } from './dapClient';
 import { appsDir, createServer, eventually, linesOf, stopAndCheck, type TestServer } from './support';
 
@@ -210,6 +212,53 @@ for (const [title, definition] of launchKinds) {
     });
   });
 }
+
+describe('debugpy not in the server\'s interpreter (Uvicorn 0.29 virtualenv)', { timeout: 60000 }, () => {
+  it('says so; with debugpyPath (the Python Debugger extension\'s bundled copy) it debugs', async () => {
+    const server = await createServer({ server: 'uvicorn', app: 'echo_asgi:app', workers: 2, python: oldUvicornPython });
+    servers.push(server);
+    await server.supervisor.start();
+    const missing = await server.supervisor.requestWorker(1, { t: 'debug' }, 30000);
+    assert.strictEqual(missing.t, 'error');
+    assert.match(String(missing.error), /^debugpy is not installed in the Python interpreter .*\.venv-uvicorn-0\.29\/bin\/python/);
+
+    // A folder holding only debugpy, as the Python Debugger extension bundles it (bundled/libs/debugpy).
+    const bundled = fs.mkdtempSync(path.join(os.tmpdir(), 'bundled-debugpy-'));
+    try {
+      const site = execFileSync(testPython, ['-c', 'import debugpy, os; print(os.path.dirname(debugpy.__file__))'], { encoding: 'utf8' }).trim();
+      fs.symlinkSync(site, path.join(bundled, 'debugpy'));
+      const reply = await server.supervisor.requestWorker(1, { t: 'debug', debugpyPath: bundled }, 60000);
+      assert.strictEqual(reply.t, 'debug', JSON.stringify(reply));
+      const client = await DapClient.connect(reply.port as number);
+      clients.push(client);
+      const file = path.join(appsDir, 'echo_asgi.py');
+      const line = lineOf(file, 'query = parse_qs(scope');
+      await client.attach({ [file]: [line] });
+      const stopped = client.waitForEvent('stopped', (e) => e.body?.reason === 'breakpoint', 30000);
+      let hit = false;
+      void stopped.then(() => (hit = true), () => undefined);
+      const pending: Array<Promise<Answer>> = [];
+      for (let i = 0; i < 200 && !hit; i++) {
+        pending.push(getPid(server.port));
+        await sleep(25);
+      }
+      const event = await stopped;
+      assert.strictEqual((await client.topFrame(event.body.threadId)).line, line);
+      await client.request('setBreakpoints', { source: { path: file }, breakpoints: [] });
+      await client.request('continue', { threadId: event.body.threadId });
+      assert.ok((await Promise.all(pending)).every((a) => a.pid !== undefined), 'every request got its answer');
+      const adapter = adapterPid(reply.port as number);
+      // The server stops while the client is still attached: the adapter says the session is over ("terminated"),
+      // the client leaves (as VS Code does on "terminated"), and the adapter exits.
+      await stopAndCheck(server);
+      await client.waitForEvent('terminated', () => true, 15000);
+      await client.disconnect();
+      await eventually('debugpy\'s adapter to exit', () => !isAlive(adapter), 15000);
+    } finally {
+      fs.rmSync(bundled, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('stop while a worker waits for its debugger', { timeout: 60000 }, () => {
   it('ends the hold at once: the stop is prompt and leaves nothing', async () => {
