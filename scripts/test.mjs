@@ -6,14 +6,17 @@
 // Counts come from node's TAP summary (test-results/<phase>.tap) and the e2e results (test-results/e2e.json).
 // Prints a per-phase summary and last one line `N passed, N failed` (totals). Exits non-zero when any phase or
 // test failed. SERVER_WORKERS_TEST_PHASES=unit,integration,e2e runs a subset (setup then skips what only the
-// e2e phase needs).
+// e2e phase needs). Each phase runs in its own process group and is stopped after PHASE_TIMEOUT_MIN minutes
+// (SERVER_WORKERS_TEST_TIMEOUT_MIN=N for every phase), so a hanging test cannot eat CI's whole time.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot, setup, SetupError } from './setup.mjs';
+import { killGroup, repoRoot, setup, SetupError, signalGroup } from './setup.mjs';
 
 const ALL_PHASES = ['unit', 'integration', 'e2e'];
+// Minutes a phase may run before it is stopped and counted as failed (SERVER_WORKERS_TEST_TIMEOUT_MIN overrides).
+const PHASE_TIMEOUT_MIN = { unit: 10, integration: 30, e2e: 15 };
 const resultsDir = path.join(repoRoot, 'test-results');
 
 function say(line) {
@@ -32,7 +35,7 @@ function phasesWanted() {
   return ALL_PHASES.filter((p) => wanted.includes(p));
 }
 
-function runChild(command, args) {
+function runChildSync(command, args) {
   say(`$ ${[command, ...args].join(' ')}`);
   const result = spawnSync(command, args, { cwd: repoRoot, stdio: 'inherit' });
   if (result.error) {
@@ -42,21 +45,73 @@ function runChild(command, args) {
   return result.status ?? 1;
 }
 
+let currentChild = null;
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    interrupted = true; // no further phase; the summary still comes
+    if (currentChild) signalGroup(currentChild.pid, signal);
+    else process.exit(130);
+  });
+}
+
+/**
+ * Runs a phase in its own process group, so that a phase that hangs past `timeoutMin` minutes can be ended whole.
+ * Resolves { exitCode, timedOut }.
+ */
+function runPhaseChild(command, args, timeoutMin) {
+  say(`$ ${[command, ...args].join(' ')}`);
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: repoRoot, stdio: 'inherit', detached: true });
+    currentChild = child;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      say(`phase timeout: still running after ${timeoutMin} min; stopping it`);
+      killGroup(child.pid, 10_000);
+    }, timeoutMin * 60_000);
+    child.on('error', (error) => {
+      console.error(`[test] ${command}: ${error.message}`);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      currentChild = null;
+      // whatever the phase left in its group (a test's server it did not stop) goes with it
+      signalGroup(child.pid, 'SIGKILL');
+      resolve({ exitCode: timedOut ? 124 : (code ?? (signal ? 128 : 1)), timedOut });
+    });
+  });
+}
+
+function timeoutFor(phase) {
+  const fromEnv = Number(process.env.SERVER_WORKERS_TEST_TIMEOUT_MIN);
+  return fromEnv > 0 ? fromEnv : PHASE_TIMEOUT_MIN[phase];
+}
+
 /** Whether `dir` holds any compiled test candidates (.js files) at all. */
 function hasJsFiles(dir) {
   if (!fs.existsSync(dir)) return false;
   return fs.readdirSync(dir, { recursive: true }).some((rel) => /\.(c|m)?js$/.test(rel));
 }
 
-/** The totals of node's TAP output: the last `# pass N`, `# fail N`, `# cancelled N`, `# skipped N`, `# todo N`. */
+/**
+ * The totals of node's TAP output: the last `# pass N`, `# fail N`, `# cancelled N`, `# skipped N`, `# todo N`.
+ * Without that summary (the run was stopped), the top-level `ok` / `not ok` lines written so far.
+ */
 function parseTap(file) {
   if (!fs.existsSync(file)) return null;
   const counts = {};
+  let ok = 0;
+  let notOk = 0;
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     const m = /^# (pass|fail|cancelled|skipped|todo) (\d+)\s*$/.exec(line);
     if (m) counts[m[1]] = Number(m[2]);
+    if (/^ok \d+/.test(line)) ok++;
+    if (/^not ok \d+/.test(line)) notOk++;
   }
-  if (counts.pass === undefined || counts.fail === undefined) return null;
+  if (counts.pass === undefined || counts.fail === undefined) {
+    return ok + notOk > 0 ? { passed: ok, failed: notOk, skipped: 0, partial: true } : null;
+  }
   return {
     passed: counts.pass,
     failed: counts.fail + (counts.cancelled ?? 0),
@@ -64,40 +119,50 @@ function parseTap(file) {
   };
 }
 
-function nodeTestPhase(name, extraArgs) {
+async function nodeTestPhase(name, extraArgs) {
   const dir = path.join('out', 'test', name);
   if (!hasJsFiles(path.join(repoRoot, dir))) {
     return { name, passed: 0, failed: 0, skipped: 0, exitCode: 0, note: `no tests in ${dir}/` };
   }
   const tap = path.join(resultsDir, `${name}.tap`);
   fs.rmSync(tap, { force: true });
-  const exitCode = runChild(process.execPath, [
-    '--test',
-    ...extraArgs,
-    '--test-reporter=spec',
-    '--test-reporter-destination=stdout',
-    '--test-reporter=tap',
-    `--test-reporter-destination=${path.relative(repoRoot, tap)}`,
-    `${dir}/`,
-  ]);
+  const { exitCode, timedOut } = await runPhaseChild(
+    process.execPath,
+    [
+      '--test',
+      ...extraArgs,
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${path.relative(repoRoot, tap)}`,
+      `${dir}/`,
+    ],
+    timeoutFor(name),
+  );
   const counts = parseTap(tap);
-  if (!counts) return { name, passed: 0, failed: 0, skipped: 0, exitCode: exitCode || 1, note: 'no TAP summary' };
-  return { name, ...counts, exitCode };
+  const note = timedOut ? `stopped after ${timeoutFor(name)} min` : counts?.partial ? 'no TAP summary' : undefined;
+  if (!counts) return { name, passed: 0, failed: 0, skipped: 0, exitCode: exitCode || 1, note: note ?? 'no TAP output' };
+  return { name, passed: counts.passed, failed: counts.failed, skipped: counts.skipped, exitCode, timedOut, note };
 }
 
-function e2ePhase() {
+async function e2ePhase() {
   const json = path.join(resultsDir, 'e2e.json');
   fs.rmSync(json, { force: true });
-  const exitCode = runChild(process.execPath, [path.join('test', 'e2e', 'harness.mjs')]);
+  const { exitCode, timedOut } = await runPhaseChild(
+    process.execPath,
+    [path.join('test', 'e2e', 'harness.mjs')],
+    timeoutFor('e2e'),
+  );
+  const note = timedOut ? `stopped after ${timeoutFor('e2e')} min` : undefined;
   try {
     const results = JSON.parse(fs.readFileSync(json, 'utf8'));
-    return { name: 'e2e', passed: results.passed, failed: results.failed, skipped: results.pending ?? 0, exitCode };
+    return { name: 'e2e', passed: results.passed, failed: results.failed, skipped: results.pending ?? 0, exitCode, timedOut, note };
   } catch {
-    return { name: 'e2e', passed: 0, failed: 0, skipped: 0, exitCode: exitCode || 1, note: 'no test-results/e2e.json' };
+    return { name: 'e2e', passed: 0, failed: 0, skipped: 0, exitCode: exitCode || 1, note: note ?? 'no test-results/e2e.json' };
   }
 }
 
-function main() {
+async function main() {
   const started = Date.now();
   const phases = phasesWanted();
   fs.mkdirSync(resultsDir, { recursive: true });
@@ -109,8 +174,9 @@ function main() {
     console.log('');
     say(`summary (${((Date.now() - started) / 1000).toFixed(0)} s):`);
     for (const r of results) {
-      // A phase that failed without a failing test to show for it (a crash, a build error) counts as one failure.
-      const extra = r.exitCode !== 0 && r.failed === 0 ? 1 : 0;
+      // A phase that failed without a failing test to show for it (a crash, a build error), or that was stopped
+      // at its timeout (the hanging test never reported), counts one failure more.
+      const extra = (r.exitCode !== 0 && r.failed === 0) || r.timedOut ? 1 : 0;
       passed += r.passed;
       failed += r.failed + extra;
       if (r.exitCode !== 0 || r.failed > 0) ok = false;
@@ -142,8 +208,8 @@ function main() {
     }
   });
   if (!setupOk) return finish();
-  if (!step('build', () => ({ exitCode: runChild('npm', ['run', 'build']) }))) return finish();
-  if (!step('compile', () => ({ exitCode: runChild('npm', ['run', 'compile']) }))) return finish();
+  if (!step('build', () => ({ exitCode: runChildSync('npm', ['run', 'build']) }))) return finish();
+  if (!step('compile', () => ({ exitCode: runChildSync('npm', ['run', 'compile']) }))) return finish();
 
   for (const phase of phases) {
     console.log('');
@@ -151,14 +217,18 @@ function main() {
     const t0 = Date.now();
     const r =
       phase === 'unit'
-        ? nodeTestPhase('unit', [])
+        ? await nodeTestPhase('unit', [])
         : phase === 'integration'
-          ? nodeTestPhase('integration', ['--test-concurrency=1'])
-          : e2ePhase();
+          ? await nodeTestPhase('integration', ['--test-concurrency=1'])
+          : await e2ePhase();
     r.seconds = (Date.now() - t0) / 1000;
     results.push(r);
+    if (interrupted) {
+      say('interrupted: no further phase');
+      break;
+    }
   }
   finish();
 }
 
-main();
+await main();
