@@ -97,7 +97,8 @@ export class AgentServer {
 
   private constructor(readonly runtimeDir: string, private readonly handlers: AgentServerHandlers) {
     this.socketPath = path.join(runtimeDir, 'agent.sock');
-    this.server = net.createServer((socket) => this.accept(socket));
+    // highWaterMark 1: a paused worker socket stops reading from the kernel at once (see coalescedReads.ts).
+    this.server = net.createServer({ highWaterMark: 1 }, (socket) => this.accept(socket));
   }
 
   /** Listens in `dir`, a private (0700) directory of the server run. */

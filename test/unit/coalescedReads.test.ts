@@ -1,0 +1,54 @@
+import * as assert from 'node:assert';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { onCoalescedData } from '../../src/core/coalescedReads';
+
+/** A Unix socket pair as AgentServer makes them (readable highWaterMark 1); resolves with what the reader received. */
+async function transfer(write: (client: net.Socket) => Promise<void>): Promise<{ text: string; chunks: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coalesced-'));
+  const socketPath = path.join(dir, 's.sock');
+  let received: Promise<{ text: string; chunks: number }> | undefined;
+  const server = net.createServer({ highWaterMark: 1 }, (socket) => {
+    received = new Promise((resolve) => {
+      const parts: Buffer[] = [];
+      onCoalescedData(socket, (chunk) => parts.push(chunk));
+      socket.on('close', () => resolve({ text: Buffer.concat(parts).toString(), chunks: parts.length }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  const client = net.connect(socketPath);
+  await new Promise<void>((resolve) => client.once('connect', resolve));
+  await write(client);
+  client.end();
+  while (!received) await new Promise((r) => setTimeout(r, 5));
+  const result = await received;
+  server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return result;
+}
+
+describe('onCoalescedData', () => {
+  it('delivers every byte in order, and the end, when lines come one at a time', async () => {
+    const lines = Array.from({ length: 200 }, (_, i) => `line ${i}\n`);
+    const { text, chunks } = await transfer(async (client) => {
+      for (const line of lines) {
+        client.write(line);
+        await new Promise((r) => setImmediate(r));
+      }
+    });
+    assert.strictEqual(text, lines.join(''));
+    assert.ok(chunks <= lines.length);
+  });
+
+  it('delivers a flood whole', async () => {
+    const block = Buffer.alloc(1 << 20, 'x');
+    const { text } = await transfer(async (client) => {
+      for (let i = 0; i < 4; i++) client.write(block);
+      if (client.writableLength > 0) await new Promise((r) => client.once('drain', r));
+    });
+    assert.strictEqual(text.length, 4 << 20);
+  });
+});
