@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// `npm run bench`: does the extension cost the server anything? One run, six sections, measured side by side:
+//   1 throughput   the example app, 4 workers, access log on, under autocannon: a direct (output to /dev/null),
+//                  b under the core (agent + per-worker separation + the output channels' batching), c on a pipe
+//                  drained by Node (a terminal); a, b, c alternated; ratios b/a and b/c round by round
+//   2 latency      worker writes a timestamped line -> the line reaches the output sink: p50, p99, max
+//   3 flood        workers write 1,000,000 lines as fast as they can: delivered == written, time, memory
+//   4 reaction     worker's hello -> model event; SIGKILL -> exit / respawn / ready events
+//   5 sampling     CPU the stats sampler uses per second with 64 workers
+//   6 extension    bundle size; activation time in VS Code (e2e harness) and in plain Node (approximation)
+// Prints a table (Markdown) and writes the same, with every measurement, as JSON.
+//
+//   node scripts/bench.mjs [--smoke] [--json FILE] [--only SECTION[,SECTION...]]
+//
+// --smoke: tiny sizes (about 30 s; the integration tests run it so that the benchmark cannot rot).
+// Default JSON: test-results/bench.json (bench-smoke.json with --smoke). Needs dist/ (npm run build; npm run bench
+// builds first) and the test venv (.venv, npm run setup). Load only ever targets 127.0.0.1.
+// Exits 1 when a section could not be measured or the flood lost lines; a missed target is reported, not an error.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { extension } from './bench/extension.mjs';
+import { ChannelSink, loadCore, python, repoRoot } from './bench/lib.mjs';
+import { flood, latency } from './bench/logs.mjs';
+import { reaction } from './bench/reaction.mjs';
+import { rows, table } from './bench/report.mjs';
+import { sampling } from './bench/sampling.mjs';
+import { throughput } from './bench/throughput.mjs';
+
+const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension'];
+
+const CONFIG = {
+  full: {
+    throughput: { workers: 4, rounds: 6, seconds: 8, warmupSeconds: 1, connections: 16 },
+    latency: { workers: 4, rate: 200, seconds: 10 },
+    flood: { workers: 4, lines: 1_000_000, stallMs: 20000 },
+    reaction: { workers: 4, kills: 8, pauseMs: 300 },
+    sampling: { workers: 64, seconds: 10 },
+    extension: { nodeRuns: 7, vscodeRuns: 5, baselineRuns: 3 },
+  },
+  smoke: {
+    throughput: { workers: 2, rounds: 1, seconds: 1, warmupSeconds: 0, connections: 4 },
+    latency: { workers: 2, rate: 50, seconds: 1 },
+    flood: { workers: 2, lines: 20_000, stallMs: 10000 },
+    reaction: { workers: 2, kills: 1, pauseMs: 100 },
+    sampling: { workers: 4, seconds: 2 },
+    extension: { nodeRuns: 1, vscodeRuns: 0, baselineRuns: 0 },
+  },
+};
+
+function say(line) {
+  console.log(`[bench] ${line}`);
+}
+
+function machine() {
+  const cpus = os.cpus();
+  const versions = (() => {
+    try {
+      return execFileSync(python, ['-c', 'import sys, gunicorn, uvicorn; print(sys.version.split()[0], gunicorn.__version__, uvicorn.__version__)'], { encoding: 'utf8' }).trim().split(' ');
+    } catch {
+      return [];
+    }
+  })();
+  let commit = '';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout
+  }
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    python: versions[0],
+    gunicorn: versions[1],
+    uvicorn: versions[2],
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    commit,
+  };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: { smoke: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log('node scripts/bench.mjs [--smoke] [--json FILE] [--only throughput,latency,flood,reaction,sampling,extension]');
+    return 0;
+  }
+  const mode = values.smoke ? 'smoke' : 'full';
+  const wanted = values.only ? values.only.split(',').map((s) => s.trim()) : SECTIONS;
+  const unknown = wanted.filter((s) => !SECTIONS.includes(s));
+  if (unknown.length) {
+    console.error(`[bench] unknown section(s): ${unknown.join(', ')} (known: ${SECTIONS.join(', ')})`);
+    return 2;
+  }
+  const jsonFile = path.resolve(values.json ?? path.join(repoRoot, 'test-results', mode === 'smoke' ? 'bench-smoke.json' : 'bench.json'));
+  if (!fs.existsSync(python)) {
+    console.error(`[bench] ${python} is missing: run npm run setup`);
+    return 1;
+  }
+
+  const started = Date.now();
+  const config = CONFIG[mode];
+  const info = machine();
+  say(`${mode} run on ${info.cores} × ${info.cpu}, load average ${info.loadAverage.join(' ')}`);
+  const core = await loadCore();
+  const sink = new ChannelSink(core);
+  const results = {};
+  for (const name of SECTIONS.filter((s) => wanted.includes(s))) {
+    const t0 = Date.now();
+    say(`== ${name} ==`);
+    const log = (line) => say(`  ${line}`);
+    try {
+      const cfg = config[name];
+      if (name === 'throughput') results[name] = await throughput(core, cfg, log);
+      if (name === 'latency') results[name] = await latency(core, sink, cfg, log);
+      if (name === 'flood') results[name] = await flood(core, sink, cfg, log);
+      if (name === 'reaction') results[name] = await reaction(core, cfg, log);
+      if (name === 'sampling') results[name] = await sampling(core, cfg, log);
+      if (name === 'extension') results[name] = await extension(cfg, log);
+    } catch (error) {
+      results[name] = { error: error instanceof Error ? error.stack ?? error.message : String(error) };
+      say(`  failed: ${results[name].error}`);
+    }
+    results[name].sectionSeconds = (Date.now() - t0) / 1000;
+  }
+
+  const tableRows = rows(results);
+  const text = table(tableRows);
+  const durationSeconds = (Date.now() - started) / 1000;
+  console.log('');
+  console.log(text);
+  console.log('');
+  const report = { mode, date: new Date().toISOString(), durationSeconds, machine: info, config, table: tableRows, results };
+  fs.mkdirSync(path.dirname(jsonFile), { recursive: true });
+  fs.writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+  say(`done in ${durationSeconds.toFixed(0)} s; JSON: ${path.relative(process.cwd(), jsonFile)}`);
+
+  const broken = Object.entries(results).filter(([, r]) => r.error).map(([name]) => name);
+  const lost = results.flood && !results.flood.error && results.flood.linesDelivered !== results.flood.linesWritten;
+  if (broken.length) say(`not measured: ${broken.join(', ')}`);
+  if (lost) say(`the flood lost lines: ${results.flood.linesDelivered} of ${results.flood.linesWritten} delivered`);
+  return broken.length || lost ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,129 @@
+// Section 6, the extension: the size of dist/extension.js, and its activation time.
+// - In VS Code (code-server 4.100.3, the e2e harness): test/e2e/activation.test.ts reads the extension host's own
+//   performance marks (will/didLoadExtensionCode, will/didActivateExtension); activation = code loading + the
+//   activate() call, which is what VS Code's Running Extensions view reports. The same run with an empty extension
+//   (same id, only `require('vscode')`) shows what VS Code spends around any extension.
+// - In plain Node (an approximation): scripts/bench/activate.cjs requires dist/extension.js with a stub `vscode`.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { median, repoRoot, runNodeJson, summary } from './lib.mjs';
+
+const bundle = path.join(repoRoot, 'dist', 'extension.js');
+
+export async function extension(cfg, log) {
+  if (!fs.existsSync(bundle)) throw new Error('dist/extension.js is missing: run npm run build (npm run bench does)');
+  const source = fs.readFileSync(bundle);
+  const { build } = await import('esbuild');
+  const minified = path.join(repoRoot, 'out', 'bench', 'extension.min.js');
+  await build({
+    entryPoints: [path.join(repoRoot, 'src', 'extension', 'extension.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    external: ['vscode'],
+    outfile: minified,
+    logLevel: 'warning',
+  });
+  const result = {
+    bundleBytes: source.length,
+    bundleGzipBytes: zlib.gzipSync(source).length,
+    minifiedBytes: fs.statSync(minified).size,
+  };
+
+  log(`activation in plain Node, ${cfg.nodeRuns} fresh processes`);
+  const nodeRuns = [];
+  for (let i = 0; i < cfg.nodeRuns; i++) nodeRuns.push(await runNodeJson(path.join(repoRoot, 'scripts', 'bench', 'activate.cjs'), []));
+  result.nodeApproximation = {
+    loadMs: summary(nodeRuns.map((r) => r.loadMs)),
+    activateMs: summary(nodeRuns.map((r) => r.activateMs)),
+    totalMs: summary(nodeRuns.map((r) => r.loadMs + r.activateMs)),
+  };
+
+  if (cfg.vscodeRuns === 0) {
+    result.vscode = { skipped: 'smoke mode: VS Code is not started (npm run bench measures it)' };
+    return result;
+  }
+  const problem = vscodeProblem();
+  if (problem) {
+    result.vscode = { skipped: problem };
+    return result;
+  }
+  log(`activation in VS Code, ${cfg.vscodeRuns} runs of the e2e harness (and ${cfg.baselineRuns} with an empty extension)`);
+  const runs = [];
+  for (let i = 0; i < cfg.vscodeRuns; i++) runs.push(vscodeActivation(repoRoot));
+  const empty = emptyExtension();
+  const baseline = [];
+  for (let i = 0; i < cfg.baselineRuns; i++) baseline.push(vscodeActivation(empty));
+  result.vscode = {
+    runs,
+    activationMs: summary(runs.map((r) => r.loadMs + r.activateMs)),
+    loadMs: summary(runs.map((r) => r.loadMs)),
+    activateMs: summary(runs.map((r) => r.activateMs)),
+    untilActivatedMs: summary(runs.map((r) => r.totalMs)),
+    emptyExtension: {
+      activationMs: summary(baseline.map((r) => r.loadMs + r.activateMs)),
+      untilActivatedMs: summary(baseline.map((r) => r.totalMs)),
+    },
+    overEmptyMs: median(runs.map((r) => r.totalMs)) - median(baseline.map((r) => r.totalMs)),
+  };
+  return result;
+}
+
+function vscodeProblem() {
+  const harness = path.join(repoRoot, 'test', 'e2e', 'harness.mjs');
+  if (!fs.existsSync(harness)) return 'test/e2e/harness.mjs is missing';
+  const compiled = path.join(repoRoot, 'out', 'test', 'e2e', 'activation.test.js');
+  const sourceFile = path.join(repoRoot, 'test', 'e2e', 'activation.test.ts');
+  if (!fs.existsSync(compiled) || fs.statSync(compiled).mtimeMs < fs.statSync(sourceFile).mtimeMs) {
+    const tsc = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], { cwd: repoRoot, encoding: 'utf8' });
+    if (tsc.status !== 0) return `tsc -p . failed: ${(tsc.stdout + tsc.stderr).trim().slice(-500)}`;
+  }
+  if (!fs.readdirSync(path.join(repoRoot, '.vscode-test'), { withFileTypes: true }).some((d) => d.name.startsWith('code-server-'))) {
+    return 'code-server is not installed (npm run setup)';
+  }
+  return undefined;
+}
+
+/** One run of the e2e harness with only the activation test; its figures. */
+function vscodeActivation(extensionPath) {
+  const file = path.join(repoRoot, 'out', 'bench', `activation-${process.pid}.json`);
+  fs.rmSync(file, { force: true });
+  const run = spawnSync(process.execPath, [path.join(repoRoot, 'test', 'e2e', 'harness.mjs')], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 180000,
+    env: {
+      ...process.env,
+      SERVER_WORKERS_E2E_GREP: 'activation',
+      SERVER_WORKERS_E2E_EXTENSION: extensionPath,
+      SERVER_WORKERS_BENCH_ACTIVATION: file,
+    },
+  });
+  if (!fs.existsSync(file)) {
+    throw new Error(`the e2e harness wrote no activation figures (exit ${run.status ?? run.signal}): ${`${run.stdout}\n${run.stderr}`.trim().slice(-1500)}`);
+  }
+  const figures = JSON.parse(fs.readFileSync(file, 'utf8'));
+  fs.rmSync(file, { force: true });
+  return figures;
+}
+
+/** An extension with the same id and activation events that does nothing but require('vscode'). */
+function emptyExtension() {
+  const dir = path.join(repoRoot, 'out', 'bench', 'empty-extension');
+  fs.mkdirSync(dir, { recursive: true });
+  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({
+    name: manifest.name,
+    publisher: manifest.publisher,
+    version: manifest.version,
+    engines: manifest.engines,
+    activationEvents: manifest.activationEvents,
+    main: './extension.js',
+  }, null, 2));
+  fs.writeFileSync(path.join(dir, 'extension.js'), "require('vscode');\nexports.activate = () => ({});\nexports.deactivate = () => undefined;\n");
+  return dir;
+}

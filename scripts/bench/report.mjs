@@ -1,0 +1,76 @@
+// The benchmark's table: one row per figure, with its target and whether it is met. Markdown, so that
+// docs/performance.md can quote a run as it printed.
+import { round } from './lib.mjs';
+
+const fmt = (value, digits = 1) => (typeof value === 'number' && Number.isFinite(value) ? round(value, digits).toLocaleString('en-US') : String(value));
+const spread = (s, digits = 1, unit = '') => `${fmt(s.median, digits)}${unit} [${fmt(s.min, digits)}–${fmt(s.max, digits)}]`;
+const kb = (bytes) => `${fmt(bytes / 1024, 1)} KB`;
+
+/** Rows: { section, figure, value, target, ok } (ok: true, false, or null when there is no target). */
+export function rows(results) {
+  const out = [];
+  const add = (section, figure, value, target = '', ok = null) => out.push({ section, figure, value, target, ok });
+  const failed = (section, name) => {
+    const r = results[name];
+    if (r?.error) {
+      add(section, 'not measured', r.error.split('\n')[0].slice(0, 160), '', false);
+      return true;
+    }
+    return !r;
+  };
+
+  if (!failed('1 throughput', 'throughput')) {
+    const t = results.throughput;
+    add('1 throughput', `req/s a direct · b core · c pipe (median of ${t.rounds.length})`, `${fmt(t.rps.a.median, 0)} · ${fmt(t.rps.b.median, 0)} · ${fmt(t.rps.c.median, 0)}`);
+    add('1 throughput', 'b/a, median [min–max] of the rounds', spread(t.ratioBA, 3), '≥ 0.97', t.ratioBA.median >= 0.97);
+    add('1 throughput', 'b/c, median [min–max] of the rounds', spread(t.ratioBC, 3), '≥ 1.0', t.ratioBC.median >= 1.0);
+    add('1 throughput', 'Node CPU per request: b supervisor · c pipe reader', `${fmt(t.nodeCpuUsPerRequest.b.median, 1)} µs · ${fmt(t.nodeCpuUsPerRequest.c.median, 1)} µs`);
+    add('1 throughput', 'server CPU per request: a · b · c', `${fmt(t.serverCpuUsPerRequest.a.median, 0)} · ${fmt(t.serverCpuUsPerRequest.b.median, 0)} · ${fmt(t.serverCpuUsPerRequest.c.median, 0)} µs`);
+    add('1 throughput', 'failed requests', fmt(t.errors, 0), '0', t.errors === 0);
+  }
+  if (!failed('2 log latency', 'latency')) {
+    const l = results.latency;
+    add('2 log latency', `worker write → output sink, p50 · p99 · max (${fmt(l.linesReceived, 0)} lines)`, `${fmt(l.p50Ms, 1)} · ${fmt(l.p99Ms, 1)} · ${fmt(l.maxMs, 1)} ms`, 'p99 < 50 ms', l.p99Ms < 50 && l.linesReceived === l.linesWritten);
+  }
+  if (!failed('3 log flood', 'flood')) {
+    const f = results.flood;
+    add('3 log flood', 'lines delivered / written', `${fmt(f.linesDelivered, 0)} / ${fmt(f.linesWritten, 0)}`, 'equal, in order', f.linesDelivered === f.linesWritten && f.channelLines === f.linesWritten && f.outOfOrderEvents === 0 && f.lastLineReachedSink);
+    add('3 log flood', 'time to the output sink', `${fmt(f.seconds, 2)} s (${fmt(f.linesPerSecond / 1000, 0)}k lines/s)`);
+    const m = f.memoryMB;
+    add('3 log flood', 'supervising process RSS before → peak → after', `${fmt(m.rssBefore, 0)} → ${fmt(m.rssPeak, 0)} → ${fmt(m.rssAfter, 0)} MB (growth: peak +${fmt(m.growthPeak, 0)}, after +${fmt(m.growthAfter, 0)})`, 'growth < 64 MB', m.growthPeak < 64);
+  }
+  if (!failed('4 reaction', 'reaction')) {
+    const r = results.reaction;
+    add('4 reaction', `hello → model event, median [min–max] of ${r.helloToModelMs.n}`, spread(r.helloToModelMs, 2, ' ms'), '< 20 ms', r.helloToModelMs.max < 20);
+    add('4 reaction', `SIGKILL → exit event, median [min–max] of ${r.sigkillToExitEventMs.n}`, spread(r.sigkillToExitEventMs, 1, ' ms'));
+    add('4 reaction', 'SIGKILL → respawn event (new pid in the slot)', spread(r.sigkillToRespawnEventMs, 1, ' ms'));
+    add('4 reaction', 'SIGKILL → replacement ready', spread(r.sigkillToReadyEventMs, 1, ' ms'));
+  }
+  if (!failed('5 sampling', 'sampling')) {
+    const s = results.sampling;
+    add('5 sampling', `stats sampler CPU, ${s.processes - 1} workers, 1 sample/s`, `${fmt(s.samplerPercentOfCore, 3)} % of a core (${fmt(s.cpuUsPerCall.median / 1000, 2)} ms CPU per sample)`, '< 1 %', s.samplerPercentOfCore < 1);
+    add('5 sampling', 'whole supervising process CPU while idle', `${fmt(s.processPercentOfCore, 3)} % of a core`);
+  }
+  if (!failed('6 extension', 'extension')) {
+    const e = results.extension;
+    add('6 extension', 'dist/extension.js (minified · gzip)', `${kb(e.bundleBytes)} (${kb(e.minifiedBytes)} · ${kb(e.bundleGzipBytes)})`, '< 250 KB', e.bundleBytes < 250 * 1024);
+    if (e.vscode?.skipped) {
+      add('6 extension', 'activation in VS Code', `not measured: ${e.vscode.skipped}`, '< 25 ms', null);
+    } else if (e.vscode) {
+      const v = e.vscode;
+      add('6 extension', `activation in VS Code (load + activate), median [min–max] of ${v.activationMs.n}`, spread(v.activationMs, 0, ' ms'), '< 25 ms', v.activationMs.median < 25);
+      add('6 extension', 'VS Code until activated, ours · empty extension', `${fmt(v.untilActivatedMs.median, 0)} · ${fmt(v.emptyExtension.untilActivatedMs.median, 0)} ms`);
+    }
+    add('6 extension', 'activation in plain Node (approximation)', `${fmt(e.nodeApproximation.totalMs.median, 1)} ms (load ${fmt(e.nodeApproximation.loadMs.median, 1)} + activate ${fmt(e.nodeApproximation.activateMs.median, 1)})`);
+  }
+  return out;
+}
+
+export function table(tableRows) {
+  const lines = ['| section | figure | measured | target | |', '| --- | --- | --- | --- | --- |'];
+  for (const r of tableRows) {
+    const mark = r.ok === true ? 'met' : r.ok === false ? '**MISSED**' : '';
+    lines.push(`| ${r.section} | ${r.figure} | ${r.value} | ${r.target} | ${mark} |`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,55 @@
+// Section 5, sampling cost: the supervisor's stats sampler (CPU % and RSS of master and workers from /proc, at the
+// extension's default interval of 1 s) with many workers. Each call of the sampler is timed (CPU time of this
+// process and wall time); the figure is the CPU time it uses per second, as a share of one core.
+import { performance } from 'node:perf_hooks';
+import { benchFixtures, delay, startCoreServer, summary } from './lib.mjs';
+
+export async function sampling(core, cfg, log) {
+  log(`starting ${cfg.workers} workers`);
+  const startedAt = Date.now();
+  const server = await startCoreServer(core, { app: 'log_app:app', cwd: benchFixtures, workers: cfg.workers });
+  const bootSeconds = (Date.now() - startedAt) / 1000;
+  const supervisor = server.supervisor;
+  const calls = [];
+  try {
+    await delay(1500); // let the boot settle
+    // The sampler is the supervisor's sampleStats(): its timer calls this.sampleStats(), so an own property wraps it.
+    const original = supervisor.sampleStats;
+    if (typeof original !== 'function') throw new Error('Supervisor.sampleStats is gone: update scripts/bench/sampling.mjs');
+    supervisor.sampleStats = function timedSampleStats(...args) {
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      try {
+        return original.apply(this, args);
+      } finally {
+        const cpu = process.cpuUsage(cpu0);
+        calls.push({ cpuUs: cpu.user + cpu.system, wallUs: (performance.now() - t0) * 1000 });
+      }
+    };
+    log(`timing the sampler for ${cfg.seconds} s`);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await delay(cfg.seconds * 1000);
+    const cpu = process.cpuUsage(cpu0);
+    const elapsedS = (performance.now() - t0) / 1000;
+    delete supervisor.sampleStats;
+    const sampled = supervisor.model();
+    const cpuPerCall = summary(calls.map((c) => c.cpuUs));
+    const callsPerSecond = calls.length / elapsedS;
+    return {
+      setup: { app: 'test/fixtures/bench/log_app.py', server: 'gunicorn + uvicorn_worker.UvicornWorker', statsIntervalMs: 1000, ...cfg },
+      bootSeconds,
+      processes: sampled.workers.length + 1,
+      workersWithRss: sampled.workers.filter((w) => w.rssBytes > 0).length,
+      calls: calls.length,
+      cpuUsPerCall: cpuPerCall,
+      wallUsPerCall: summary(calls.map((c) => c.wallUs)),
+      // CPU time per second of wall time: the sampler's calls, and this whole (otherwise idle) process.
+      samplerPercentOfCore: (calls.reduce((sum, c) => sum + c.cpuUs, 0) / 1e6 / elapsedS) * 100,
+      processPercentOfCore: ((cpu.user + cpu.system) / 1e6 / elapsedS) * 100,
+      callsPerSecond,
+    };
+  } finally {
+    await server.stop();
+  }
+}
