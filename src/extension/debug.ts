@@ -60,7 +60,8 @@ export function registerDebugging(registry: ServerRegistry, context: vscode.Exte
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, debugging),
     vscode.debug.onDidStartDebugSession((session) => debugging.started(session)),
     vscode.debug.onDidTerminateDebugSession((session) => debugging.terminated(session)),
-    vscode.commands.registerCommand('serverWorkers.pickWorker', () => pickWorker(registry)),
+    // As a launch.json variable, VS Code passes the debug configuration: its serverName narrows the choice.
+    vscode.commands.registerCommand('serverWorkers.pickWorker', (config?: { serverName?: unknown }) => pickWorker(registry, config?.serverName)),
     vscode.commands.registerCommand('serverWorkers.debugWorker', (node?: WorkersNode) => debugWorker(registry, node)),
   ];
 }
@@ -383,7 +384,7 @@ async function findWorker(registry: ServerRegistry, config: vscode.DebugConfigur
   const live = (server: RunningServer) => server.supervisor.model().workers.filter((w) => w.state !== 'exited');
   let pidText: unknown = config.pid;
   if (pidText === undefined && config.slot === undefined) {
-    pidText = await pickWorker(registry);
+    pidText = await pickWorker(registry, config.serverName);
     if (pidText === undefined) return undefined;
   }
   if (pidText !== undefined) {
@@ -408,9 +409,10 @@ async function findWorker(registry: ServerRegistry, config: vscode.DebugConfigur
   return { server: running[0], worker };
 }
 
-/** `${command:serverWorkers.pickWorker}`: a quick pick of every running worker; its pid, as text. */
-async function pickWorker(registry: ServerRegistry): Promise<string | undefined> {
-  const items = registry.all().flatMap((server) => server.supervisor.model().workers
+/** `${command:serverWorkers.pickWorker}`: a quick pick of every running worker (of `serverName`); its pid, as text. */
+async function pickWorker(registry: ServerRegistry, serverName?: unknown): Promise<string | undefined> {
+  const servers = registry.all().filter((s) => typeof serverName !== 'string' || s.supervisor.name === serverName || s.label === serverName);
+  const items = servers.flatMap((server) => server.supervisor.model().workers
     .filter((w) => w.state === 'ready' || w.state === 'booting')
     .map((w) => ({
       label: vscode.l10n.t('worker {0}', w.slot),
