@@ -2,7 +2,7 @@
 import type * as net from 'node:net';
 
 /** After a small read, the socket rests this long: the lines written meanwhile wait in the kernel and come in one read. */
-export const READ_REST_MS = 5;
+export const READ_REST_MS = 10;
 /**
  * A read at least this big means the worker writes faster than a rest lets through (a flood): no rest. Below it on
  * purpose: a socket's buffer holds only a few hundred small writes, and a worker that fills it waits for the reader.
