@@ -15,13 +15,16 @@ Module._resolveFilename = function (request, ...rest) {
   return request === 'vscode' ? stubPath : resolve.call(this, request, ...rest);
 };
 // Loaded before the clock starts, as in VS Code's extension host: the API, and the Node built-ins VS Code itself uses.
-require(stubPath);
+const vscode = require(stubPath);
 for (const builtin of ['child_process', 'crypto', 'fs', 'fs/promises', 'net', 'os', 'path', 'readline', 'util']) require(`node:${builtin}`);
 const bundle = path.resolve(process.argv[2] ?? path.join(repoRoot, 'dist', 'extension.js'));
 
 const memento = { get: (_key, fallback) => fallback, update: async () => undefined, keys: () => [], setKeysForSync() {} };
-const context = {
+const packageJSON = JSON.parse(require('node:fs').readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+// What the extension reads of its context; anything else it reads is an inert stub.
+const context = vscode.stubObject({
   subscriptions: [],
+  extension: { id: `${packageJSON.publisher}.${packageJSON.name}`, packageJSON, extensionPath: repoRoot, extensionUri: { fsPath: repoRoot, scheme: 'file', path: repoRoot } },
   extensionPath: repoRoot,
   extensionUri: { fsPath: repoRoot, scheme: 'file', path: repoRoot },
   globalState: memento,
@@ -32,7 +35,7 @@ const context = {
   extensionMode: 1,
   asAbsolutePath: (relative) => path.join(repoRoot, relative),
   environmentVariableCollection: { replace() {}, append() {}, prepend() {}, get() {}, forEach() {}, delete() {}, clear() {} },
-};
+}, 'context');
 
 process.on('unhandledRejection', () => undefined); // stubs may make the extension's background work fail; not timed
 

@@ -139,4 +139,4 @@ for (const [, name] of declarations.matchAll(/^\texport (?:namespace|class|enum|
   if (!(name in api)) api[name] = stub(`vscode.${name}`);
 }
 
-module.exports = { ...api, setOutputSink };
+module.exports = { ...api, setOutputSink, stubObject };
