@@ -87,7 +87,9 @@ describe('chaos', { timeout: 240000 }, () => {
     }
     assert.ok(served > 100, `the server kept serving (${served} requests, ${failedRequests} lost with killed workers)`);
     assert.deepStrictEqual(server.supervisor.listenerCounts(), listenersBefore, 'no listener or waiter leaks');
-    assert.strictEqual(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, timersBefore, 'no timer leaks');
+    // Short-lived timers (a socket's read rest, an exit check) come and go: the count must settle back, not grow per kill.
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    await eventually(`the timers to settle back to ${timersBefore} (now ${timers()})`, () => timers() <= timersBefore, 3000);
     await stopAndCheck(server);
   });
 });

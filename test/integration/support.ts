@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { after } from 'node:test';
 import { resolveDefinition, type ServerDefinition } from '../../src/core/definition';
 import type { ServerModel } from '../../src/core/model';
 import { childrenOf, commandLine, isAlive, processGroupMembers } from '../../src/core/procfs';
@@ -31,6 +32,12 @@ export interface TestServer {
   seenPids: Set<number>;
 }
 
+const created = new Set<Supervisor>();
+// A test that timed out never reaches its own stop: its server would keep the file's process (and the run) alive.
+after(async () => {
+  await Promise.allSettled([...created].map((supervisor) => supervisor.stop()));
+});
+
 export async function createServer(definition: Partial<ServerDefinition>, options: SupervisorOptions = { agentDir }): Promise<TestServer> {
   const port = await freePort();
   const resolved = resolveDefinition(
@@ -38,6 +45,7 @@ export async function createServer(definition: Partial<ServerDefinition>, option
     { defaultPython: testPython, defaultCwd: appsDir, defaultWorkers: 2 },
   );
   const supervisor = new Supervisor(resolved, { statsIntervalMs: 250, ...options });
+  created.add(supervisor);
   const server: TestServer = { supervisor, port, output: [], seenPids: new Set() };
   supervisor.onOutput.on((event) => server.output.push(event));
   supervisor.onDidChange.on((model) => {
@@ -77,6 +85,11 @@ export function get(port: number, pathname: string): Promise<{ status: number; b
     const request = http.get({ host: '127.0.0.1', port, path: pathname, agent: false }, (response) => {
       let text = '';
       response.on('data', (chunk) => (text += chunk));
+      // A worker killed mid-response: the response neither ends nor errors unless listened to (no timer is left either).
+      response.on('error', reject);
+      response.on('close', () => {
+        if (!response.complete) reject(new Error(`GET ${pathname}: the connection closed mid-response`));
+      });
       response.on('end', () => {
         try {
           resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
