@@ -308,6 +308,16 @@ export function treeCpuSeconds(core, pid) {
   return total;
 }
 
+/**
+ * The whole machine's CPU time so far (/proc/stat, all cores): `busy` (user, nice, system, irq, softirq) and `steal`
+ * (time the hypervisor gave this machine's cores to others), in seconds.
+ */
+export function machineCpuSeconds() {
+  const fields = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  return { busy: (user + nice + system + irq + softirq) / 100, steal: (steal ?? 0) / 100 };
+}
+
 /** Runs a Node script in a child process; resolves with its stdout's last JSON line. */
 export function runNodeJson(script, args, { env, timeoutMs = 120000 } = {}) {
   return new Promise((resolve, reject) => {

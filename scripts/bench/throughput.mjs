@@ -4,11 +4,22 @@
 //   b  core:   under the Supervisor with the agent and the output channels' batching (the extension's pipeline);
 //   c  pipe:   output on plain pipes drained by this Node process (what a VS Code terminal does).
 // The three servers run side by side for the whole section (the two that are not loaded are idle), so each
-// round's a, b and c are measured seconds apart; the ratios b/a and b/c are taken round by round.
+// round's a, b and c are measured seconds apart; the ratios b/a and b/c are taken round by round. The machine is
+// shared: each trial also measures the CPU that other processes took meanwhile, and the ratios are summarised over
+// the rounds where that stayed under QUIET_CORES (all rounds are in the JSON).
 import * as path from 'node:path';
-import { fastapiExample, repoRoot, runNodeJson, startCoreServer, startPlainServer, summary, treeCpuSeconds } from './lib.mjs';
+import { fastapiExample, machineCpuSeconds, repoRoot, runNodeJson, startCoreServer, startPlainServer, summary, treeCpuSeconds } from './lib.mjs';
 
 const MODES = ['a', 'b', 'c'];
+/** A trial is quiet when other processes (and the hypervisor's steal) took less than this many cores on average. */
+const QUIET_CORES = 0.15;
+
+/** The ratios of the rounds whose two trials were both quiet; all rounds when fewer than 3 were. */
+function ratios(rounds, ratio, x, y) {
+  const quiet = rounds.filter((r) => r[x].foreignCores + r[x].stealCores < QUIET_CORES && r[y].foreignCores + r[y].stealCores < QUIET_CORES);
+  const used = quiet.length >= 3 ? quiet : rounds;
+  return { ...summary(used.map((r) => r[ratio])), quietRounds: quiet.length, usedQuietOnly: used === quiet, all: summary(rounds.map((r) => r[ratio])) };
+}
 
 export async function throughput(core, cfg, log) {
   const base = { app: 'main:app', cwd: fastapiExample, workers: cfg.workers, args: ['--access-logfile', '-'] };
@@ -30,14 +41,21 @@ export async function throughput(core, cfg, log) {
       for (const mode of MODES) {
         const cpu0 = process.cpuUsage();
         const serverCpu0 = treeCpuSeconds(core, masterOf(mode));
+        const machine0 = machineCpuSeconds();
+        const started = Date.now();
         const load = await runNodeJson(path.join(repoRoot, 'scripts', 'bench', 'load.mjs'), [
           `http://127.0.0.1:${servers[mode].port}/`,
           String(cfg.connections),
           String(cfg.seconds),
           String(cfg.warmupSeconds),
+          String(cfg.reconnectEvery),
         ]);
         const cpu = process.cpuUsage(cpu0);
         const serverCpu = treeCpuSeconds(core, masterOf(mode)) - serverCpu0;
+        const machine = machineCpuSeconds();
+        const wall = (Date.now() - started) / 1000;
+        // CPU that neither the server, the load nor this process used (other processes on the machine), and steal.
+        const foreign = machine.busy - machine0.busy - serverCpu - load.cpuSeconds - (cpu.user + cpu.system) / 1e6;
         const served = load.requests * (1 + cfg.warmupSeconds / cfg.seconds); // the warm-up's requests are in the CPU figures too
         results[mode] = {
           rps: load.rps,
@@ -47,10 +65,14 @@ export async function throughput(core, cfg, log) {
           // CPU of this Node process (the supervisor in b, the pipe reader in c; idle in a) and of the server's processes
           nodeCpuUsPerRequest: (cpu.user + cpu.system) / served,
           serverCpuUsPerRequest: (serverCpu * 1e6) / served,
+          // in cores (1 = one core busy the whole trial)
+          foreignCores: Math.max(0, foreign) / wall,
+          stealCores: (machine.steal - machine0.steal) / wall,
         };
       }
       rounds.push({ round, ...results, ratioBA: results.b.rps / results.a.rps, ratioBC: results.b.rps / results.c.rps });
-      log(`round ${round}/${cfg.rounds}: a ${results.a.rps.toFixed(0)}, b ${results.b.rps.toFixed(0)}, c ${results.c.rps.toFixed(0)} req/s; b/a ${(results.b.rps / results.a.rps).toFixed(3)}, b/c ${(results.b.rps / results.c.rps).toFixed(3)}`);
+      const others = MODES.map((m) => (results[m].foreignCores + results[m].stealCores).toFixed(2)).join('/');
+      log(`round ${round}/${cfg.rounds}: a ${results.a.rps.toFixed(0)}, b ${results.b.rps.toFixed(0)}, c ${results.c.rps.toFixed(0)} req/s; b/a ${(results.b.rps / results.a.rps).toFixed(3)}, b/c ${(results.b.rps / results.c.rps).toFixed(3)}; other load ${others} cores`);
     }
 
     // Every request's access line reached the output channels of b (the supervisor's count of channel lines).
@@ -61,8 +83,10 @@ export async function throughput(core, cfg, log) {
       setup: { app: 'examples/fastapi main:app', server: 'gunicorn + uvicorn_worker.UvicornWorker, --access-logfile -', ...cfg },
       rounds,
       rps: Object.fromEntries(MODES.map((m) => [m, summary(rounds.map((r) => r[m].rps))])),
-      ratioBA: summary(rounds.map((r) => r.ratioBA)),
-      ratioBC: summary(rounds.map((r) => r.ratioBC)),
+      quietCores: QUIET_CORES,
+      ratioBA: ratios(rounds, 'ratioBA', 'a', 'b'),
+      ratioBC: ratios(rounds, 'ratioBC', 'b', 'c'),
+      foreignCores: summary(rounds.flatMap((r) => MODES.map((m) => r[m].foreignCores + r[m].stealCores))),
       nodeCpuUsPerRequest: Object.fromEntries(MODES.map((m) => [m, summary(rounds.map((r) => r[m].nodeCpuUsPerRequest))])),
       serverCpuUsPerRequest: Object.fromEntries(MODES.map((m) => [m, summary(rounds.map((r) => r[m].serverCpuUsPerRequest))])),
       errors: rounds.reduce((sum, r) => sum + MODES.reduce((s, m) => s + r[m].errors, 0), 0),
