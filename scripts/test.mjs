@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: setup, build, compile, then each phase as a child process:
+// `npm test`: setup, build, compile, lint (eslint --max-warnings 0, tsc --noEmit), then each phase as a child process:
 //   unit         node --test out/test/unit/
 //   integration  node --test --test-concurrency=1 out/test/integration/   (real servers, one file at a time)
 //   e2e          node test/e2e/harness.mjs                               (real VS Code: code-server + Chromium)
@@ -210,6 +210,12 @@ async function main() {
   if (!setupOk) return finish();
   if (!step('build', () => ({ exitCode: runChildSync('npm', ['run', 'build']) }))) return finish();
   if (!step('compile', () => ({ exitCode: runChildSync('npm', ['run', 'compile']) }))) return finish();
+  // Lint (ESLint, zero warnings) and the type check count as one check each; a failure does not stop the tests.
+  for (const [name, args] of [['eslint', ['eslint', '.', '--max-warnings', '0']], ['tsc', ['tsc', '-p', '.', '--noEmit']]]) {
+    const t0 = Date.now();
+    const exitCode = runChildSync('npx', ['--no-install', ...args]);
+    results.push({ name, passed: exitCode === 0 ? 1 : 0, failed: exitCode === 0 ? 0 : 1, exitCode, seconds: (Date.now() - t0) / 1000 });
+  }
 
   for (const phase of phases) {
     console.log('');

@@ -164,7 +164,7 @@ function flagDefinition(values: Record<string, unknown>, positionals: string[]):
   };
   for (const [flag, key] of [['workers', 'workers'], ['timeout', 'timeout'], ['graceful-timeout', 'gracefulTimeout']] as const) {
     const raw = values[flag];
-    if (raw !== undefined) definition[key] = /^-?\d+$/.test(String(raw)) ? Number(raw) : raw;
+    if (raw !== undefined) definition[key] = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : raw;
   }
   if (definition.app === undefined) throw new Error('--app is required (for example --app main:app), or --task NAME to run a task from .vscode/tasks.json.');
   return Object.fromEntries(Object.entries(definition).filter(([, v]) => v !== undefined)) as unknown as ServerDefinition;

@@ -157,7 +157,7 @@ export class AgentServer {
     } catch {
       return undefined;
     }
-    const token = Buffer.from(String(raw.token ?? ''));
+    const token = Buffer.from(typeof raw.token === 'string' ? raw.token : '');
     const expected = Buffer.from(this.token);
     if (token.length !== expected.length || !timingSafeEqual(token, expected)) return undefined;
     if (raw.channel !== 'data' && raw.channel !== 'control') return undefined;

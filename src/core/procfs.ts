@@ -84,7 +84,7 @@ export function childrenOf(pid: number): number[] {
 export function findPortHolder(port: number): { pid: number; command: string } | undefined {
   const inodes = new Set<string>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = fs.readFileSync(table, 'latin1');
     } catch {

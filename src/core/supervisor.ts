@@ -467,7 +467,7 @@ export class Supervisor {
       child.once('error', (error) => reject(new ServerError(`Could not start ${def.python}: ${error.message}`, 'spawn')));
     });
     this.masterPid = child.pid;
-    for (const stream of [child.stdout!, child.stderr!]) {
+    for (const stream of [child.stdout, child.stderr]) {
       const splitter = new LineSplitter((line) => this.masterLine(line));
       stream.on('data', (chunk: Buffer) => splitter.push(chunk));
       stream.on('end', () => splitter.end());

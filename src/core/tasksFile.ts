@@ -37,7 +37,7 @@ export function readServerTasks(tasksJsonPath: string): TaskEntry[] {
     .filter((task) => task.type === 'serverworkers')
     .map((task) => {
       const { type: _type, label, problemMatcher: _pm, isBackground: _bg, group: _group, presentation: _p, dependsOn: _d, ...rest } = task;
-      const name = typeof label === 'string' ? label : String(rest.app ?? 'server');
+      const name = typeof label === 'string' ? label : typeof rest.app === 'string' ? rest.app : 'server';
       return { label: name, definition: { name, ...rest } as unknown as ServerDefinition };
     });
 }

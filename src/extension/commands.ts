@@ -16,6 +16,7 @@ export interface CommandContext {
 type Target = WorkersNode | string | undefined;
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each takes what VS Code passes it (a tree node, a name, a count)
   const commands: Record<string, (...args: any[]) => unknown> = {
     'serverWorkers.start': (arg?: string | ServerDefinition) => startWorkers(ctx, arg),
     'serverWorkers.createTask': (answers?: TaskAnswers) => createTask(answers),
@@ -64,7 +65,7 @@ async function startWorkers(ctx: CommandContext, arg?: string | ServerDefinition
     } else {
       const create = { label: `$(add) ${vscode.l10n.t('Create a task...')}`, description: vscode.l10n.t('writes a serverworkers task to .vscode/tasks.json'), task: undefined };
       const picked = tasks.length === 0 ? create : await vscode.window.showQuickPick(
-        [...tasks.map((t) => ({ label: t.name, description: describeTask(t), detail: t.detail, task: t as vscode.Task | undefined })), create],
+        [...tasks.map((t): { label: string; description: string; detail?: string; task: vscode.Task | undefined } => ({ label: t.name, description: describeTask(t), detail: t.detail, task: t })), create],
         { title: vscode.l10n.t('Start Workers'), placeHolder: vscode.l10n.t('Which server?') },
       );
       if (!picked) return undefined;

@@ -45,6 +45,9 @@ interface SessionTarget {
 }
 
 interface ServerWorkersDebugConfiguration extends vscode.DebugConfiguration {
+  debugWorkers?: unknown;
+  justMyCode?: boolean;
+  recycleWorker?: boolean;
   __serverWorkers?: SessionTarget;
 }
 
@@ -68,7 +71,8 @@ export function registerDebugging(registry: ServerRegistry, context: vscode.Exte
 
 /** The properties a serverworkers task takes (package.json), which a launch configuration may give inline. */
 function taskProperties(context: vscode.ExtensionContext): Set<string> {
-  const definitions = (context.extension.packageJSON?.contributes?.taskDefinitions ?? []) as Array<{ type: string; properties?: Record<string, unknown> }>;
+  const manifest = context.extension.packageJSON as { contributes?: { taskDefinitions?: Array<{ type: string; properties?: Record<string, unknown> }> } };
+  const definitions = manifest.contributes?.taskDefinitions ?? [];
   return new Set(Object.keys(definitions.find((d) => d.type === TASK_TYPE)?.properties ?? {}));
 }
 
@@ -165,12 +169,12 @@ class WorkerDebugging implements vscode.DebugConfigurationProvider, vscode.Debug
     if (running && running.supervisor.serverState !== 'stopped' && running.supervisor.serverState !== 'failed') {
       throw new Error(vscode.l10n.t('"{0}" is running already. Stop it first, or attach to one of its workers ("request": "attach").', resolved.name));
     }
-    const debugWorkers = config.debugWorkers ?? 1;
-    if (debugWorkers !== 'all' && !(Number.isInteger(debugWorkers) && debugWorkers >= 1 && debugWorkers <= resolved.workers)) {
+    const debugWorkers: unknown = config.debugWorkers ?? 1;
+    if (debugWorkers !== 'all' && !(typeof debugWorkers === 'number' && Number.isInteger(debugWorkers) && debugWorkers >= 1 && debugWorkers <= resolved.workers)) {
       throw new Error(vscode.l10n.t('"debugWorkers" must be "all" or a whole number from 1 to the worker count ({0}); got {1}.', resolved.workers, JSON.stringify(debugWorkers)));
     }
     const source = await findDebugpy(resolved.python);
-    const run = new LaunchRun(this.registry, folder, source, debugWorkers as number | 'all', config);
+    const run = new LaunchRun(this.registry, folder, source, debugWorkers, config);
     const { supervisor } = this.registry.create(resolved, folder, label, { onWorkerBoot: (worker) => run.boot(worker), bootTimeoutMs: LAUNCH_BOOT_TIMEOUT_MS });
     run.supervisor = supervisor;
     this.launches.set(run.id, run);
@@ -241,19 +245,19 @@ class LaunchRun {
     private readonly folder: vscode.WorkspaceFolder | undefined,
     private readonly source: DebugpySource,
     private readonly debugWorkers: number | 'all',
-    private readonly config: vscode.DebugConfiguration,
+    private readonly config: ServerWorkersDebugConfiguration,
   ) {}
 
   /** The supervisor's boot hook: the chosen workers wait for the debugger, the others boot on. */
-  async boot(worker: WorkerModel): Promise<Record<string, unknown>> {
-    if (!this.active || this.skipNextBoot.delete(worker.slot)) return {};
+  boot(worker: WorkerModel): Promise<Record<string, unknown>> {
+    if (!this.active || this.skipNextBoot.delete(worker.slot)) return Promise.resolve({});
     const chosen = this.debugWorkers === 'all' || (worker.slot <= this.debugWorkers && !this.heldSlots.has(worker.slot));
-    if (!chosen) return {};
+    if (!chosen) return Promise.resolve({});
     this.heldSlots.add(worker.slot);
     this.debugged.set(worker.pid, worker.slot);
     this.supervisor.setDebugging(worker.pid, true);
     setImmediate(() => void this.askPort(worker));
-    return { debug: { timeout: CLIENT_WAIT_SECONDS, ...this.source } };
+    return Promise.resolve({ debug: { timeout: CLIENT_WAIT_SECONDS, ...this.source } });
   }
 
   /** Starts the server; resolves with the first worker that listens for its debugger. */

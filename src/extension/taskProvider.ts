@@ -18,9 +18,9 @@ export function createServerTask(
   label: string,
 ): vscode.Task {
   const folder = typeof scope === 'object' ? scope : vscode.workspace.workspaceFolders?.[0];
-  const execution = new vscode.CustomExecution(async (resolved) => {
+  const execution = new vscode.CustomExecution((resolved) => {
     const { type: _type, ...rest } = resolved as ServerTaskDefinition;
-    return new ServerTerminal(registry, { name: serverName(label, folder), ...rest } as ServerDefinition, folder, label, registry.memento);
+    return Promise.resolve(new ServerTerminal(registry, { name: serverName(label, folder), ...rest } as ServerDefinition, folder, label, registry.memento));
   });
   const task = new vscode.Task(definition, scope, label, TASK_TYPE, execution, ['$serverworkers']);
   task.isBackground = true;
@@ -54,6 +54,6 @@ export class ServerTaskProvider implements vscode.TaskProvider {
     const definition = task.definition as ServerTaskDefinition;
     if (definition.type !== TASK_TYPE) return undefined;
     const scope = task.scope ?? vscode.TaskScope.Workspace;
-    return createServerTask(this.registry, definition, scope as vscode.WorkspaceFolder | vscode.TaskScope.Workspace, task.name);
+    return createServerTask(this.registry, definition, scope, task.name);
   }
 }

@@ -10,7 +10,7 @@ import { alive, api, freePort, readyServer, serverNamed, waitUntil } from './sup
 
 interface Tracked {
   session: vscode.DebugSession;
-  messages: Array<{ type: string; event?: string; body?: any }>;
+  messages: Array<{ type: string; event?: string; body?: { reason?: string; threadId?: number } }>;
 }
 
 /** Every serverworkers session's messages from the adapter, as a DebugAdapterTracker sees them. */
@@ -26,7 +26,7 @@ class Tracker implements vscode.Disposable {
 
   /** The first `stopped` event for a breakpoint, in any session (after `skip` of them). */
   stopped(skip = 0): { session: vscode.DebugSession; threadId: number } | undefined {
-    const all = this.sessions.flatMap((t) => t.messages.filter((m) => m.type === 'event' && m.event === 'stopped' && m.body?.reason === 'breakpoint').map((m) => ({ session: t.session, threadId: m.body.threadId as number })));
+    const all = this.sessions.flatMap((t) => t.messages.filter((m) => m.type === 'event' && m.event === 'stopped' && m.body?.reason === 'breakpoint').map((m) => ({ session: t.session, threadId: m.body?.threadId ?? -1 })));
     return all[skip];
   }
 
@@ -55,9 +55,14 @@ function breakpointAt(uri: vscode.Uri, line: number): vscode.SourceBreakpoint {
   return breakpoint;
 }
 
+/** The worker pid that a session of ours debugs. */
+function sessionPid(session: vscode.DebugSession): number {
+  return (session.configuration as { __serverWorkers?: { pid: number } }).__serverWorkers?.pid ?? -1;
+}
+
 async function topLine(session: vscode.DebugSession, threadId: number): Promise<number> {
-  const trace = await session.customRequest('stackTrace', { threadId, startFrame: 0, levels: 1 });
-  return trace.stackFrames[0].line as number;
+  const trace = (await session.customRequest('stackTrace', { threadId, startFrame: 0, levels: 1 })) as { stackFrames: Array<{ line: number }> };
+  return trace.stackFrames[0].line;
 }
 
 /** GET that resolves with the answering pid, or undefined when it failed. */
@@ -157,7 +162,7 @@ describe('Debugging a worker', () => {
     assert.notStrictEqual(first.session.id, second.session.id, 'two sessions');
     const child = [first.session, second.session].find((s) => s.parentSession !== undefined);
     assert.ok(child, 'one is a child session of the launch');
-    const pids = [first, second].map((s) => s.session.configuration.__serverWorkers.pid as number).sort();
+    const pids = [first, second].map((s) => sessionPid(s.session)).sort();
     assert.deepStrictEqual(pids, serverNamed(workersApi, name)!.workers.map((w) => w.pid).sort(), 'one session per worker');
     assert.ok(serverNamed(workersApi, name)!.workers.every((w) => w.debugging), 'both marked');
 
@@ -232,7 +237,7 @@ describe('Debugging a worker', () => {
     await waitUntil('a session for worker 2', () => tracker.sessions.length > before, 15000);
     const session = tracker.sessions[tracker.sessions.length - 1].session;
     const worker2 = serverNamed(workersApi, name)!.workers.find((w) => w.slot === 2)!;
-    assert.strictEqual(session.configuration.__serverWorkers.pid, worker2.pid);
+    assert.strictEqual(sessionPid(session), worker2.pid);
     await waitUntil('worker 2 marked', () => serverNamed(workersApi, name)?.workers.find((w) => w.slot === 2)?.debugging, 10000);
     await vscode.debug.stopDebugging(session);
     await waitUntil('worker 2 to be recycled', () => serverNamed(workersApi, name)?.workers.find((w) => w.slot === 2 && w.pid !== worker2.pid && w.state === 'ready'), 30000);

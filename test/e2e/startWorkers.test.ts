@@ -35,7 +35,7 @@ describe('Start Workers', () => {
     );
 
     const answer = await getJson(`http://127.0.0.1:${port}/pid`);
-    assert.ok(workerPids.includes(answer.pid as number), `the answer came from a worker (${answer.pid} in ${workerPids})`);
+    assert.ok(workerPids.includes(answer.pid as number), `the answer came from a worker (${String(answer.pid)} in ${workerPids})`);
 
     await vscode.commands.executeCommand('serverWorkers.stop', name);
     for (const pid of [masterPid, ...workerPids]) assert.ok(!alive(pid), `process ${pid} is gone after Stop`);

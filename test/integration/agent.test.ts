@@ -422,7 +422,7 @@ async function assertBooted(hub: AgentHub, server: RunningServer, count: number)
       return pids.length === count && pids.every((pid) => hub.data(pid) && hub.control(pid) && hub.isReady(pid));
     });
   } catch (error) {
-    throw new Error(`${(error as Error).message}${serverFailure(server)}`);
+    throw new Error(`${(error as Error).message}${serverFailure(server)}`, { cause: error });
   }
   const master = hub.master();
   assert.ok(master, 'no master connection');
@@ -458,7 +458,7 @@ async function assertCrashAndRespawn(hub: AgentHub, server: RunningServer, worke
     master.messages.find((m) => m.t === 'exit' && workers.includes(m.pid as number)),
   );
   assert.deepEqual(exit, { t: 'exit', pid: exit.pid, code: null, signal: 'SIGKILL' });
-  assert.ok(!isAlive(exit.pid as number), `worker ${exit.pid} is still alive`);
+  assert.ok(!isAlive(exit.pid as number), `worker ${String(exit.pid)} is still alive`);
   const fresh = await waitFor('a new worker to connect and be ready', 10000, () =>
     hub.workerPids().find((pid) => !workers.includes(pid) && hub.data(pid) && hub.isReady(pid)),
   );

@@ -27,12 +27,12 @@ function run(args: string[], cwd = appsDir): Run {
   const lines: string[] = [];
   const stderr: string[] = [];
   const waiters: Array<() => void> = [];
-  readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
     lines.push(line);
     if (line.startsWith('{')) events.push(JSON.parse(line) as Record<string, unknown>);
     for (const waiter of waiters.splice(0)) waiter();
   });
-  readline.createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  readline.createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let cursor = 0;
   const next: Run['next'] = (predicate, what, timeoutMs = 30000) => new Promise((resolve, reject) => {

@@ -9,7 +9,23 @@ export interface DapMessage {
   request_seq?: number;
   success?: boolean;
   message?: string;
-  body?: any;
+  body?: DapBody;
+}
+
+/** The fields of message bodies this client reads; the rest stays unknown. */
+export interface DapBody {
+  reason?: string;
+  threadId?: number;
+  stackFrames?: Array<{ name: string; line: number; source?: { path?: string } }>;
+  breakpoints?: Array<{ verified: boolean; line: number }>;
+  [key: string]: unknown;
+}
+
+/** The thread of a `stopped` event. */
+export function threadOf(event: DapMessage): number {
+  const threadId = event.body?.threadId;
+  if (typeof threadId !== 'number') throw new Error(`no threadId in ${JSON.stringify(event)}`);
+  return threadId;
 }
 
 interface Pending {
@@ -119,7 +135,7 @@ export class DapClient {
     await this.waitForEvent('initialized');
     for (const [file, lines] of Object.entries(breakpoints)) {
       const response = await this.request('setBreakpoints', { source: { path: file }, breakpoints: lines.map((line) => ({ line })) });
-      const verified = (response.body?.breakpoints ?? []) as Array<{ verified: boolean; line: number }>;
+      const verified = response.body?.breakpoints ?? [];
       if (!verified.every((b) => b.verified)) throw new Error(`breakpoints not verified in ${file}: ${JSON.stringify(verified)}`);
     }
     await this.request('setExceptionBreakpoints', { filters: [] });
@@ -130,7 +146,9 @@ export class DapClient {
   /** The top frame of a stopped thread. */
   async topFrame(threadId: number): Promise<{ name: string; line: number; source?: { path?: string } }> {
     const response = await this.request('stackTrace', { threadId, startFrame: 0, levels: 1 });
-    return response.body.stackFrames[0];
+    const frame = response.body?.stackFrames?.[0];
+    if (!frame) throw new Error(`no stack frame for thread ${threadId}`);
+    return frame;
   }
 
   async disconnect(): Promise<void> {

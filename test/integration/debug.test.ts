@@ -14,7 +14,7 @@ import type { ServerDefinition } from '../../src/core/definition';
 import type { WorkerModel } from '../../src/core/model';
 import { findPortHolder, isAlive } from '../../src/core/procfs';
 import { agentDir, oldUvicornPython, testPython } from '../support/paths';
-import { DapClient, type DapMessage } from './dapClient';
+import { DapClient, type DapMessage, threadOf } from './dapClient';
 import { appsDir, createServer, eventually, linesOf, stopAndCheck, type TestServer } from './support';
 
 /** Longer than the servers' timeouts below: Gunicorn `--timeout 2`, Uvicorn's 5 s health check. */
@@ -115,7 +115,7 @@ for (const [title, definition, appFile, breakpointText] of attachKinds) {
         await sleep(25);
       }
       const event = await stopped;
-      const frame = await client.topFrame(event.body.threadId);
+      const frame = await client.topFrame(threadOf(event));
       assert.strictEqual(frame.line, line, `stopped at line ${line}`);
       assert.strictEqual(frame.source?.path, file);
       const pausedAt = Date.now();
@@ -136,7 +136,7 @@ for (const [title, definition, appFile, breakpointText] of attachKinds) {
       assert.ok(!server.output.some((e) => e.lines.some((l) => /WORKER TIMEOUT/.test(l))), 'no WORKER TIMEOUT');
       assert.ok(!linesOf(server, 0).some((l) => /died|Child process \[\d+\] died/.test(l)), 'Uvicorn did not find it dead');
 
-      await client.request('continue', { threadId: event.body.threadId });
+      await client.request('continue', { threadId: threadOf(event) });
       await client.request('setBreakpoints', { source: { path: file }, breakpoints: [] });
       const answers = await Promise.all(pending);
       assert.ok(answers.every((a) => a.pid !== undefined), `every request sent got its answer: ${JSON.stringify(answers.filter((a) => a.error))}`);
@@ -164,9 +164,9 @@ for (const [title, definition] of launchKinds) {
       const booted: WorkerModel[] = [];
       const server = await createServer({ ...definition, workers: 2 }, {
         agentDir,
-        onWorkerBoot: async (w) => {
+        onWorkerBoot: (w) => {
           booted.push(w);
-          return w.slot === 1 ? { debug: { timeout: 60 } } : {};
+          return Promise.resolve(w.slot === 1 ? { debug: { timeout: 60 } } : {});
         },
       });
       servers.push(server);
@@ -189,7 +189,7 @@ for (const [title, definition] of launchKinds) {
       clients.push(client);
       await client.attach({ [file]: [moduleLine, startupLine] });
       const atModule = await client.waitForEvent('stopped', (e) => e.body?.reason === 'breakpoint', 30000);
-      assert.strictEqual((await client.topFrame(atModule.body.threadId)).line, moduleLine, 'stopped at module level');
+      assert.strictEqual((await client.topFrame(threadOf(atModule))).line, moduleLine, 'stopped at module level');
       // Held past the timeouts before the app is even imported.
       await sleep(HOLD_MS);
       assert.strictEqual(worker(server, 1).state, 'booting');
@@ -197,11 +197,11 @@ for (const [title, definition] of launchKinds) {
       assert.ok(isAlive(worker(server, 1).pid));
       assert.ok(!started, 'start() waits for the held worker');
       const since = client.events.length;
-      await client.request('continue', { threadId: atModule.body.threadId });
+      await client.request('continue', { threadId: threadOf(atModule) });
       const atStartup = await client.waitForEvent('stopped', (e) => e.body?.reason === 'breakpoint', 30000, since);
-      assert.strictEqual((await client.topFrame(atStartup.body.threadId)).line, startupLine, 'stopped in the lifespan startup');
+      assert.strictEqual((await client.topFrame(threadOf(atStartup))).line, startupLine, 'stopped in the lifespan startup');
       await client.request('setBreakpoints', { source: { path: file }, breakpoints: [] });
-      await client.request('continue', { threadId: atStartup.body.threadId });
+      await client.request('continue', { threadId: threadOf(atStartup) });
       await starting;
       assert.deepStrictEqual(server.supervisor.model().workers.map((w) => w.state), ['ready', 'ready']);
       assert.deepStrictEqual(booted.map((w) => w.slot).sort(), [1, 2], 'every worker was held for its boot answer');
@@ -243,9 +243,9 @@ describe('debugpy not in the server\'s interpreter (Uvicorn 0.29 virtualenv)', {
         await sleep(25);
       }
       const event = await stopped;
-      assert.strictEqual((await client.topFrame(event.body.threadId)).line, line);
+      assert.strictEqual((await client.topFrame(threadOf(event))).line, line);
       await client.request('setBreakpoints', { source: { path: file }, breakpoints: [] });
-      await client.request('continue', { threadId: event.body.threadId });
+      await client.request('continue', { threadId: threadOf(event) });
       assert.ok((await Promise.all(pending)).every((a) => a.pid !== undefined), 'every request got its answer');
       const adapter = adapterPid(reply.port as number);
       // The server stops while the client is still attached: the adapter says the session is over ("terminated"),
@@ -264,7 +264,7 @@ describe('stop while a worker waits for its debugger', { timeout: 60000 }, () =>
   it('ends the hold at once: the stop is prompt and leaves nothing', async () => {
     const server = await createServer({ app: 'echo_asgi:app', workers: 2, timeout: GUNICORN_TIMEOUT, gracefulTimeout: 10 }, {
       agentDir,
-      onWorkerBoot: async (w) => (w.slot === 1 ? { debug: { timeout: 60 } } : {}),
+      onWorkerBoot: (w) => Promise.resolve(w.slot === 1 ? { debug: { timeout: 60 } } : {}),
     });
     servers.push(server);
     const starting = server.supervisor.start();

@@ -26,7 +26,7 @@ describe('the supervising process dies', { timeout: 60000 }, () => {
     const cli = spawn(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), 'run', '--app', 'echo_asgi:app', '--workers', '3', '--bind', `127.0.0.1:${port}`, '--python', testPython, '--json'], { cwd: appsDir, stdio: ['pipe', 'pipe', 'inherit'] });
     const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no started event')), 30000);
-      readline.createInterface({ input: cli.stdout! }).on('line', (line) => {
+      readline.createInterface({ input: cli.stdout }).on('line', (line) => {
         const event = JSON.parse(line) as Record<string, unknown>;
         if (event.event === 'started') {
           clearTimeout(timer);

@@ -8,7 +8,7 @@ function problems(raw: unknown): string[] {
   try {
     resolveDefinition(raw, context);
   } catch (error) {
-    assert.ok(error instanceof DefinitionError, `a DefinitionError, not ${error}`);
+    assert.ok(error instanceof DefinitionError, `a DefinitionError, not ${String(error)}`);
     return error.problems;
   }
   assert.fail(`accepted ${JSON.stringify(raw)}`);
