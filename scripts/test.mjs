@@ -3,6 +3,9 @@
 //   unit         node --test out/test/unit/
 //   integration  node --test --test-concurrency=1 out/test/integration/   (real servers, one file at a time)
 //   e2e          node test/e2e/harness.mjs                               (real VS Code: code-server + Chromium)
+//   e2e-vsix     npm run package, then node test/e2e/harness.mjs --vsix server-workers.vsix: the packaged
+//                extension installed as users get it, a subset of the e2e suite (VSIX_GREP; the env var
+//                SERVER_WORKERS_E2E_VSIX_GREP overrides it, empty = all); results in test-results/e2e-vsix.json
 // Counts come from node's TAP summary (test-results/<phase>.tap) and the e2e results (test-results/e2e.json).
 // Prints a per-phase summary and last one line `N passed, N failed` (totals). Exits non-zero when any phase or
 // test failed. SERVER_WORKERS_TEST_PHASES=unit,integration,e2e runs a subset (setup then skips what only the
@@ -14,9 +17,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { killGroup, repoRoot, setup, SetupError, signalGroup } from './setup.mjs';
 
-const ALL_PHASES = ['unit', 'integration', 'e2e'];
+const ALL_PHASES = ['unit', 'integration', 'e2e', 'e2e-vsix'];
 // Minutes a phase may run before it is stopped and counted as failed (SERVER_WORKERS_TEST_TIMEOUT_MIN overrides).
-const PHASE_TIMEOUT_MIN = { unit: 10, integration: 30, e2e: 15 };
+const PHASE_TIMEOUT_MIN = { unit: 10, integration: 30, e2e: 15, 'e2e-vsix': 6 };
+// The e2e tests that run against the packaged .vsix: what depends on packaging (activation, the manifest's
+// contributions, the walkthrough's files, the Python agent, debugpy's attach), not every behaviour again.
+const VSIX_GREP =
+  '^(smoke|activation|Walkthrough and packaged files|Start Workers starts|The Workers view, channels and tasks (scales|a worker)|Debugging a worker attach)';
+const VSIX_FILE = 'server-workers.vsix';
 const resultsDir = path.join(repoRoot, 'test-results');
 
 function say(line) {
@@ -59,10 +67,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
  * Runs a phase in its own process group, so that a phase that hangs past `timeoutMin` minutes can be ended whole.
  * Resolves { exitCode, timedOut }.
  */
-function runPhaseChild(command, args, timeoutMin) {
+function runPhaseChild(command, args, timeoutMin, env = {}) {
   say(`$ ${[command, ...args].join(' ')}`);
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: repoRoot, stdio: 'inherit', detached: true });
+    const child = spawn(command, args, { cwd: repoRoot, stdio: 'inherit', detached: true, env: { ...process.env, ...env } });
     currentChild = child;
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -146,19 +154,43 @@ async function nodeTestPhase(name, extraArgs) {
 }
 
 async function e2ePhase() {
+  return harnessPhase('e2e', [], {});
+}
+
+/** The packaged extension: `npm run package`, then the harness in vsix mode on a subset of the suite. */
+async function e2eVsixPhase() {
+  const packaged = runChildSync('npm', ['run', 'package']);
+  if (packaged !== 0) return { name: 'e2e-vsix', passed: 0, failed: 0, skipped: 0, exitCode: packaged, note: 'npm run package failed' };
+  const grep = process.env.SERVER_WORKERS_E2E_VSIX_GREP ?? VSIX_GREP;
+  // The harness writes test-results/e2e.json and e2e-logs/: the development run's are set aside meanwhile.
+  const outputs = [['e2e.json', 'e2e-vsix.json'], ['e2e-logs', 'e2e-vsix-logs']].map((names) => names.map((n) => path.join(resultsDir, n)));
+  for (const [file] of outputs) if (fs.existsSync(file)) fs.renameSync(file, `${file}.keep`);
+  try {
+    return await harnessPhase('e2e-vsix', ['--vsix', VSIX_FILE], grep ? { SERVER_WORKERS_E2E_GREP: grep } : {});
+  } finally {
+    for (const [file, target] of outputs) {
+      fs.rmSync(target, { recursive: true, force: true });
+      if (fs.existsSync(file)) fs.renameSync(file, target);
+      if (fs.existsSync(`${file}.keep`)) fs.renameSync(`${file}.keep`, file);
+    }
+  }
+}
+
+async function harnessPhase(name, harnessArgs, env) {
   const json = path.join(resultsDir, 'e2e.json');
   fs.rmSync(json, { force: true });
   const { exitCode, timedOut } = await runPhaseChild(
     process.execPath,
-    [path.join('test', 'e2e', 'harness.mjs')],
-    timeoutFor('e2e'),
+    [path.join('test', 'e2e', 'harness.mjs'), ...harnessArgs],
+    timeoutFor(name),
+    env,
   );
-  const note = timedOut ? `stopped after ${timeoutFor('e2e')} min` : undefined;
+  const note = timedOut ? `stopped after ${timeoutFor(name)} min` : undefined;
   try {
     const results = JSON.parse(fs.readFileSync(json, 'utf8'));
-    return { name: 'e2e', passed: results.passed, failed: results.failed, skipped: results.pending ?? 0, exitCode, timedOut, note };
+    return { name, passed: results.passed, failed: results.failed, skipped: results.pending ?? 0, exitCode, timedOut, note };
   } catch {
-    return { name: 'e2e', passed: 0, failed: 0, skipped: 0, exitCode: exitCode || 1, note: note ?? 'no test-results/e2e.json' };
+    return { name, passed: 0, failed: 0, skipped: 0, exitCode: exitCode || 1, note: note ?? 'no test-results/e2e.json' };
   }
 }
 
@@ -199,7 +231,7 @@ async function main() {
   say(`phases: ${phases.join(', ')}`);
   const setupOk = step('setup', () => {
     try {
-      setup(phases.includes('e2e') ? undefined : ['venvs', 'links']);
+      setup(phases.some((p) => p.startsWith('e2e')) ? undefined : ['venvs', 'links']);
       return { exitCode: 0 };
     } catch (error) {
       if (!(error instanceof SetupError)) throw error;
@@ -226,7 +258,9 @@ async function main() {
         ? await nodeTestPhase('unit', [])
         : phase === 'integration'
           ? await nodeTestPhase('integration', ['--test-concurrency=1'])
-          : await e2ePhase();
+          : phase === 'e2e'
+            ? await e2ePhase()
+            : await e2eVsixPhase();
     r.seconds = (Date.now() - t0) / 1000;
     results.push(r);
     if (interrupted) {
