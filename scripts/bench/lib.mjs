@@ -97,7 +97,9 @@ export class ChannelSink {
     else channel.appends++;
     channel.bytes += text.length;
     const end = text.endsWith('\n') ? text.length - 1 : text.length;
-    channel.lastLine = text.slice(text.lastIndexOf('\n', end - 1) + 1, end);
+    // A copy, not a slice: a slice would keep the whole appended text alive until the next append (VS Code does not
+    // hold it), and the flood's memory figure would count it.
+    channel.lastLine = Buffer.from(text.slice(text.lastIndexOf('\n', end - 1) + 1, end)).toString();
     for (const listener of this.listeners) listener(name, text, at, replaced);
   }
 
