@@ -164,8 +164,8 @@ async function showLogs(ctx: CommandContext, target: Target): Promise<void> {
   if (!server) return;
   const model = server.supervisor.model();
   const picked = await vscode.window.showQuickPick(
-    [{ label: 'master', slot: 0, description: model.master ? `pid ${model.master.pid}` : '' },
-      ...model.workers.map((w) => ({ label: `worker ${w.slot}`, slot: w.slot, description: `pid ${w.pid} · ${w.state}` }))],
+    [{ label: vscode.l10n.t('master'), slot: 0, description: model.master ? `pid ${model.master.pid}` : '' },
+      ...model.workers.map((w) => ({ label: vscode.l10n.t('worker {0}', w.slot), slot: w.slot, description: `pid ${w.pid} · ${w.state}` }))],
     { placeHolder: vscode.l10n.t('Whose logs?') },
   );
   if (picked) ctx.channels.show(server.supervisor.name, picked.slot);

@@ -126,7 +126,7 @@ function serverItem(model: ServerModel): vscode.TreeItem {
   const ready = model.workers.filter((w) => w.state === 'ready').length;
   const item = new vscode.TreeItem(model.name, vscode.TreeItemCollapsibleState.Expanded);
   item.id = `${model.id}/`;
-  item.description = `${model.url} · ${ready}/${model.desiredWorkers} ready · ${model.state}`;
+  item.description = vscode.l10n.t('{0} · {1}/{2} ready · {3}', model.url, ready, model.desiredWorkers, model.state);
   const { icon, color } = serverStateIcon(model.state);
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
   const flags = [
@@ -135,9 +135,10 @@ function serverItem(model: ServerModel): vscode.TreeItem {
     model.state === 'running' ? 'running' : '',
   ].filter(Boolean);
   item.contextValue = ['server', ...flags].join(' ');
-  const tooltip = new vscode.MarkdownString(`**${model.name}** (${model.kind}) · ${model.state}\n\n${model.url}\n\n${ready} of ${model.desiredWorkers} workers ready`
-    + (model.workersFormula ? `\n\nWorker count from the CPU count: ${model.workersFormula}` : '')
-    + (model.memoryLimitBytes ? `\n\nMemory limit per worker: ${formatBytes(model.memoryLimitBytes)}` : ''));
+  const paragraphs = [`**${model.name}** (${model.kind}) · ${model.state}`, model.url, vscode.l10n.t('{0} of {1} workers ready', ready, model.desiredWorkers)];
+  if (model.workersFormula) paragraphs.push(vscode.l10n.t('Worker count from the CPU count: {0}', model.workersFormula));
+  if (model.memoryLimitBytes) paragraphs.push(vscode.l10n.t('Memory limit per worker: {0}', formatBytes(model.memoryLimitBytes)));
+  const tooltip = new vscode.MarkdownString(paragraphs.join('\n\n'));
   if (model.error) tooltip.appendCodeblock(model.error, 'text');
   item.tooltip = tooltip;
   return item;
@@ -149,29 +150,29 @@ function processItem(model: ServerModel, label: string, proc: ProcessModel | und
   item.description = proc ? `pid ${proc.pid} · ${formatUptime(proc.startedAt)} · ${formatCpu(proc.cpuPercent)} · ${formatBytes(proc.rssBytes)}` : '';
   item.iconPath = new vscode.ThemeIcon('server-process');
   item.contextValue = 'master';
-  item.tooltip = proc ? `${model.kind} master, pid ${proc.pid}` : undefined;
+  item.tooltip = proc ? vscode.l10n.t('{0} master, pid {1}', model.kind, proc.pid) : undefined;
   return item;
 }
 
 function workerItem(model: ServerModel, worker: WorkerModel, retiring: boolean): vscode.TreeItem {
-  const item = new vscode.TreeItem(retiring ? `worker ${worker.slot} (retiring)` : `worker ${worker.slot}`, vscode.TreeItemCollapsibleState.None);
+  const item = new vscode.TreeItem(retiring ? vscode.l10n.t('worker {0} (retiring)', worker.slot) : vscode.l10n.t('worker {0}', worker.slot), vscode.TreeItemCollapsibleState.None);
   item.id = retiring ? `${model.id}/retiring/${worker.pid}` : `${model.id}/worker/${worker.slot}`;
   const live = worker.state !== 'exited';
   item.description = live
     ? `pid ${worker.pid} · ${worker.state} · ${formatUptime(worker.startedAt)} · ${formatCpu(worker.cpuPercent)} · ${formatBytes(worker.rssBytes)}`
-    : `pid ${worker.pid} · ${worker.lastExit?.text ?? 'exited'}`;
+    : `pid ${worker.pid} · ${worker.lastExit?.text ?? vscode.l10n.t('exited')}`;
   const { icon, color } = worker.debugging && live ? { icon: 'debug', color: 'debugIcon.startForeground' } : workerStateIcon(worker.state);
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-  if (worker.debugging && live) item.description = `debugging · ${item.description}`;
+  if (worker.debugging && live) item.description = vscode.l10n.t('debugging · {0}', item.description);
   const memoryShare = model.memoryLimitBytes ? worker.rssBytes / model.memoryLimitBytes : 0;
   if (live && memoryShare >= NEAR_MEMORY_LIMIT) {
-    item.description = `${Math.round(memoryShare * 100)}% of memory limit · ${item.description}`;
+    item.description = vscode.l10n.t('{0}% of memory limit · {1}', Math.round(memoryShare * 100), item.description);
     if (!worker.debugging) item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
   }
   item.contextValue = live ? (worker.debugging ? 'worker debugging' : 'worker') : 'workerExited';
-  const lines = [`Worker ${worker.slot} · pid ${worker.pid} · ${worker.state}`, `Restarts: ${worker.restarts}`];
-  if (worker.lastExit) lines.push(`Last exit: ${worker.lastExit.text}`);
+  const lines = [vscode.l10n.t('Worker {0} · pid {1} · {2}', worker.slot, worker.pid, worker.state), vscode.l10n.t('Restarts: {0}', worker.restarts)];
+  if (worker.lastExit) lines.push(vscode.l10n.t('Last exit: {0}', worker.lastExit.text));
   item.tooltip = lines.join('\n');
-  item.command = { command: 'serverWorkers.showLogs', title: 'Show Logs', arguments: [{ kind: 'worker', serverId: model.id, slot: worker.slot }] };
+  item.command = { command: 'serverWorkers.showLogs', title: vscode.l10n.t('Show Logs'), arguments: [{ kind: 'worker', serverId: model.id, slot: worker.slot }] };
   return item;
 }
