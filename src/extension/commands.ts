@@ -5,6 +5,7 @@ import { startAutoStartTasks } from './autoStart';
 import { createTask, type TaskAnswers } from './createTask';
 import type { WorkerChannels } from './outputChannels';
 import type { RunningServer, ServerRegistry } from './serverRegistry';
+import { untrustedWorkspaceMessage } from './serverTerminal';
 import { createServerTask, type ServerTaskDefinition, TASK_TYPE } from './taskProvider';
 import type { WorkersNode } from './workersTree';
 
@@ -51,6 +52,9 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
 
 /** Start Workers: a task by name, an inline definition, or a pick of the workspace's serverworkers tasks. */
 async function startWorkers(ctx: CommandContext, arg?: string | ServerDefinition): Promise<string | undefined> {
+  // VS Code would ask for trust before listing or running tasks, and run nothing when refused: say why at once
+  // instead of waiting for a server forever.
+  if (!vscode.workspace.isTrusted) throw new Error(untrustedWorkspaceMessage(typeof arg === 'object' ? arg.name : arg));
   let task: vscode.Task | undefined;
   if (arg !== undefined && typeof arg === 'object') {
     const folder = vscode.workspace.workspaceFolders?.[0];

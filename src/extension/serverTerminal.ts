@@ -20,6 +20,13 @@ const RED = '\x1b[31m';
 const GREEN = '\x1b[32m';
 const RESET = '\x1b[0m';
 
+/** Why nothing starts in an untrusted workspace (Workspace Trust). */
+export function untrustedWorkspaceMessage(serverName?: string): string {
+  return serverName === undefined
+    ? vscode.l10n.t('This workspace is not trusted, so Server Workers does not start servers from its configuration. Trust it (Manage Workspace Trust) to start one.')
+    : vscode.l10n.t('This workspace is not trusted, so Server Workers does not start servers from its configuration. Trust it (Manage Workspace Trust) to start "{0}".', serverName);
+}
+
 export class ServerTerminal implements vscode.Pseudoterminal {
   private readonly writeEmitter = new vscode.EventEmitter<string>();
   private readonly closeEmitter = new vscode.EventEmitter<number>();
@@ -61,7 +68,7 @@ export class ServerTerminal implements vscode.Pseudoterminal {
       return;
     }
     if (!vscode.workspace.isTrusted) {
-      const message = vscode.l10n.t('This workspace is not trusted, so Server Workers does not start servers from its configuration. Trust it (Manage Workspace Trust) to start "{0}".', resolved.name);
+      const message = untrustedWorkspaceMessage(resolved.name);
       this.reportFailure(message);
       void vscode.window.showErrorMessage(message);
       this.finish(1);
