@@ -339,7 +339,8 @@ export async function killGroup(pid, graceMs = 3000) {
 
 /**
  * Starts code-server isolated in `scratch` (XDG dirs, TMPDIR, user data, extensions, config all inside it), bound
- * to 127.0.0.1:port, in its own process group. Resolves once it answers HTTP.
+ * to 127.0.0.1:port, in its own process group. Resolves once it answers HTTP. Workspace Trust is off unless
+ * `workspaceTrust` is true: then it is on, without the startup prompt, so the workspace opens untrusted.
  * Returns { child, port, baseUrl, scratch, userDataDir, logFile, stop() }.
  */
 export async function startCodeServer({
@@ -351,6 +352,7 @@ export async function startCodeServer({
   settings = {},
   env = {},
   extraArgs = [],
+  workspaceTrust = false,
   output = 'file', // 'file': code-server's output to scratch/code-server.log; 'inherit': to this terminal
 } = {}) {
   fs.mkdirSync(scratch, { recursive: true });
@@ -379,6 +381,7 @@ export async function startCodeServer({
         'workbench.tips.enabled': false,
         'git.openRepositoryInParentFolders': 'never', // examples/ sit in this repo: no toast about it
         ...current,
+        ...(workspaceTrust ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' } : {}),
         ...settings,
       },
       null,
@@ -394,7 +397,7 @@ export async function startCodeServer({
     '--bind-addr', `127.0.0.1:${port}`,
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(workspaceTrust ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
     '--user-data-dir', userDataDir,
     '--extensions-dir', extensionsDir,

@@ -11,10 +11,13 @@
 //                                   extensions dir and run the tests against it (an empty stub stands as the
 //                                   extension under development, which VS Code needs to run a tests module)
 //   SERVER_WORKERS_E2E_EXTENSION    extensionDevelopmentPath (default: the repo root)
-//   SERVER_WORKERS_E2E_GREP         only tests whose full title matches (mocha grep)
+//   SERVER_WORKERS_E2E_GREP         only tests whose full title matches (mocha grep); the fault sessions (below) run
+//                                   when the grep matches their title
 //   SERVER_WORKERS_E2E_VERBOSE=1    print every extension host console line, not only errors
 //   SERVER_WORKERS_E2E_KEEP=1       keep the scratch folder .vscode-test/run-<pid>/ (same as --keep)
 //
+// After the main suite, the fault sessions (test/e2e/faultSessions.mjs), each in a code-server of its own: an
+// untrusted workspace, a window closed and an extension host killed with SIGKILL while servers run.
 // Prints each test's result, the extension host's errors, and last a line `N passed, N failed`; writes
 // test-results/e2e.json; exits 0 only when every test passed.
 
@@ -35,6 +38,7 @@ import {
   vscodeTestDir,
   workbenchUrl,
 } from '../../scripts/setup.mjs';
+import { faultSessions, killLeftovers } from './faultSessions.mjs';
 
 const argv = process.argv.slice(2);
 const argValue = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
@@ -47,11 +51,20 @@ const workspace = path.join(repoRoot, 'examples', 'fastapi');
 const testsModule = path.join(repoRoot, 'out', 'test', 'e2e', 'index'); // VS Code resolves the .js
 const resultsDir = path.join(repoRoot, 'test-results');
 const resultsJson = path.join(resultsDir, 'e2e.json');
+const logsRoot = path.join(resultsDir, 'e2e-logs');
 const scratch = path.join(vscodeTestDir, `run-${process.pid}`);
-const rawResults = path.join(scratch, 'results.json');
+const grep = process.env.SERVER_WORKERS_E2E_GREP;
 
 // Errors that are noise in this setup (no marketplace, no network).
-const NOISE = [/gallery/i, /marketplace/i, /open-vsx/, /ENOTFOUND/, /getaddrinfo/, /update\.code\.visualstudio/, /telemetry/i];
+const NOISE = [
+  /gallery/i, /marketplace/i, /open-vsx/, /ENOTFOUND/, /getaddrinfo/, /update\.code\.visualstudio/, /telemetry/i,
+  // The untrusted session: a test run's workbench refuses VS Code's "trust this folder?" dialog, as a user declining.
+  /refused to show dialog in tests\. Contents: Do you trust the authors/,
+  // The fault sessions: VS Code's JSON language client logs to a channel that the ending extension host has closed.
+  /Channel has been closed[\s\S]*json-language-features/,
+  // The killed extension host: the workbench tries to reconnect to it.
+  /Unknown reconnection token/,
+];
 // The workbench's own chatter on the console, hidden unless SERVER_WORKERS_E2E_VERBOSE=1 (mocha's output and the
 // extension's console lines are shown).
 const QUIET = [
@@ -88,7 +101,7 @@ function preflight() {
   }
 }
 
-function installVsix(extensionsDir) {
+function installVsix(extensionsDir, scratch) {
   say(`installed-extension mode: installing ${vsix}`);
   const result = spawnSync(
     process.execPath,
@@ -122,7 +135,7 @@ function extensionHostErrors(logsDir) {
 }
 
 /** An empty extension to stand as extensionDevelopmentPath in vsix mode. */
-function writeRunnerStub() {
+function writeRunnerStub(scratch) {
   const dir = path.join(scratch, 'e2e-runner');
   fs.mkdirSync(dir, { recursive: true });
   const manifest = {
@@ -136,24 +149,22 @@ function writeRunnerStub() {
   return dir;
 }
 
-function readRawResults() {
+function readRawResults(file) {
   try {
-    return JSON.parse(fs.readFileSync(rawResults, 'utf8'));
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch {
     return null;
   }
 }
 
-/** Copies the logs worth keeping (code-server's, the extension host's) to test-results/e2e-logs/. */
-function keepLogs(server, webLogs) {
-  const target = path.join(resultsDir, 'e2e-logs');
-  fs.rmSync(target, { recursive: true, force: true });
+/** Copies a session's logs worth keeping (code-server's, the extension host's) to `target`. */
+function keepLogs(server, scratch, webLogs, target) {
   fs.mkdirSync(target, { recursive: true });
   if (server && fs.existsSync(server.logFile)) fs.copyFileSync(server.logFile, path.join(target, 'code-server.log'));
-  const logsRoot = path.join(scratch, 'user-data', 'logs');
-  if (fs.existsSync(logsRoot)) {
-    for (const rel of fs.readdirSync(logsRoot, { recursive: true })) {
-      const file = path.join(logsRoot, rel);
+  const serverLogs = path.join(scratch, 'user-data', 'logs');
+  if (fs.existsSync(serverLogs)) {
+    for (const rel of fs.readdirSync(serverLogs, { recursive: true })) {
+      const file = path.join(serverLogs, rel);
       if (!rel.endsWith('.log') || !fs.statSync(file).isFile()) continue;
       const dest = path.join(target, 'server', rel);
       fs.mkdirSync(path.dirname(dest), { recursive: true });
@@ -168,69 +179,52 @@ function keepLogs(server, webLogs) {
   return target;
 }
 
-async function main() {
-  preflight();
-  const started = Date.now();
-  fs.rmSync(scratch, { recursive: true, force: true });
-  fs.mkdirSync(scratch, { recursive: true });
-  fs.mkdirSync(resultsDir, { recursive: true });
-  fs.rmSync(resultsJson, { force: true });
-
-  let server = null;
-  let context = null;
-  let exitCode = 1;
+/**
+ * One code-server + Chromium session: opens `workspace` with the tests module, which runs the main suite or, with
+ * `session`, out/test/e2e/sessions/<session>.test.js. When the module is done, or as soon as the file `handoff`
+ * exists (the tests inside wait there for what the harness does next), `afterTests` may do more from outside (close
+ * the window, kill the extension host) and returns its own test results. Returns the session's tests.
+ */
+async function runSession({ name, session, workspace, workspaceTrust = false, env = {}, timeout, handoff, afterTests, logsTarget }) {
+  const sessionScratch = name === 'main' ? scratch : path.join(scratch, name);
+  const rawResults = path.join(sessionScratch, 'results.json');
+  fs.mkdirSync(sessionScratch, { recursive: true });
+  const state = { server: null, context: null, page: null };
+  let exitCode;
   let timedOut = false;
   let webLogs = [];
   const hostErrors = [];
-  let cleaning = null;
-  const cleanup = () => {
-    cleaning ??= (async () => {
-      if (context) await context.close().catch(() => {});
-      if (server) await server.stop();
-    })();
-    return cleaning;
-  };
-  // Last resort, whatever path the process leaves by: nothing of code-server's process group survives it.
-  process.on('exit', () => {
-    if (server) signalGroup(server.child.pid, 'SIGKILL');
-  });
-  const onSignal = (signal) => {
-    say(`${signal}: stopping`);
-    cleanup().finally(() => {
-      if (!keep) fs.rmSync(scratch, { recursive: true, force: true });
-      console.log('0 passed, 1 failed');
-      process.exit(130);
-    });
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
+  const extraTests = [];
+  current = state;
   try {
-    const extensionsDir = path.join(scratch, 'extensions');
+    const extensionsDir = path.join(sessionScratch, 'extensions');
     fs.mkdirSync(extensionsDir, { recursive: true });
-    if (vsix) installVsix(extensionsDir);
-    server = await startCodeServer({
-      scratch,
+    if (vsix) installVsix(extensionsDir, sessionScratch);
+    const started = Date.now();
+    state.server = await startCodeServer({
+      scratch: sessionScratch,
       workspace,
       extensionsDir,
-      env: { SERVER_WORKERS_E2E_RESULTS: rawResults, SERVER_WORKERS_E2E: '1' },
+      workspaceTrust,
+      env: { SERVER_WORKERS_E2E_RESULTS: rawResults, SERVER_WORKERS_E2E: '1', ...(session ? { SERVER_WORKERS_E2E_SESSION: session } : {}), ...env },
     });
-    say(`code-server ${server.baseUrl} (pid ${server.child.pid}) up in ${Date.now() - started} ms`);
+    say(`${name}: code-server ${state.server.baseUrl} (pid ${state.server.child.pid}) up in ${Date.now() - started} ms`);
     const url = workbenchUrl({
-      port: server.port,
+      port: state.server.port,
       workspace,
       // VS Code runs a tests module only together with an extension under development: in vsix mode, a stub
       // that contributes nothing, so the extension under test is the installed one.
-      extensionDevelopmentPath: vsix ? writeRunnerStub() : extensionPath,
+      extensionDevelopmentPath: vsix ? writeRunnerStub(sessionScratch) : extensionPath,
       extensionTestsPath: testsModule,
     });
 
-    context = await chromium.launchPersistentContext(
-      path.join(scratch, 'chromium-profile'),
+    state.context = await chromium.launchPersistentContext(
+      path.join(sessionScratch, 'chromium-profile'),
       // our own signal handlers close Chromium and code-server in order
       chromiumLaunchOptions({ handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false }),
     );
-    const page = context.pages()[0] ?? (await context.newPage());
+    const page = state.context.pages()[0] ?? (await state.context.newPage());
+    state.page = page;
     let finish;
     const finished = new Promise((resolve) => {
       finish = resolve;
@@ -253,35 +247,102 @@ async function main() {
       if (verbose) console.log(`[page error] ${error.message}`);
     });
     page.on('crash', () => finish(1));
-    say(`opening the workbench (extension: ${vsix ? vsix : path.relative(repoRoot, extensionPath) || '.'})`);
+    say(`${name}: opening the workbench (extension: ${vsix ? vsix : path.relative(repoRoot, extensionPath) || '.'})`);
     await page.goto(url);
 
     let timer;
-    const timeout = new Promise((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    const timeoutReached = new Promise((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeout);
     });
-    const outcome = await Promise.race([finished, timeout]);
+    const handedOver = handoff ? untilFileExists(handoff) : new Promise(() => {});
+    const outcome = await Promise.race([finished, timeoutReached, handedOver]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
       timedOut = true;
-      const shot = path.join(resultsDir, 'e2e-timeout.png');
+      const shot = path.join(resultsDir, `e2e-timeout-${name}.png`);
       await page.screenshot({ path: shot }).catch((e) => say(`screenshot failed: ${e.message}`));
-      say(`timed out after ${timeoutMs / 1000} s; screenshot: ${path.relative(repoRoot, shot)}`);
+      say(`${name}: timed out after ${timeout / 1000} s; screenshot: ${path.relative(repoRoot, shot)}`);
       exitCode = 1;
     } else {
-      exitCode = outcome;
+      exitCode = outcome === 'handoff' ? 0 : outcome;
+      if (afterTests) extraTests.push(...(await afterTests(state)));
     }
   } catch (error) {
-    say(`harness error: ${error.stack ?? error}`);
+    say(`${name}: harness error: ${error.stack ?? error}`);
     exitCode = 1;
   } finally {
-    await cleanup();
+    await closeSession(state);
+    current = null;
   }
 
-  const raw = readRawResults();
-  const tests = raw?.tests ?? [];
+  // Handed over, the tests inside wait for the harness's fault, which ends them in ways not theirs to report.
+  const raw = handoff && fs.existsSync(handoff) ? null : readRawResults(rawResults);
+  const tests = [...(raw?.tests ?? []), ...extraTests];
+  if (!raw && !handoff) say(`${name}: the tests module wrote no results (it did not load, or did not run)`);
+  if (exitCode !== 0 && !tests.some((t) => t.state === 'failed')) {
+    // the run failed without a failing test to show for it (timeout, crash, load error): count it
+    tests.push({ title: `${name} session: the run failed (exit code ${exitCode}${timedOut ? ', timeout' : ''})`, state: 'failed' });
+  }
+  const logsDir = keepLogs(state.server, sessionScratch, webLogs, logsTarget);
+  hostErrors.push(...extensionHostErrors(logsDir));
+  return { tests, timedOut, hostErrors, logsDir };
+}
+
+async function untilFileExists(file) {
+  while (!fs.existsSync(file)) await new Promise((r) => setTimeout(r, 100));
+  return 'handoff';
+}
+
+/** The session running now, for the signal handlers. */
+let current = null;
+
+async function closeSession(state) {
+  state.closing ??= (async () => {
+    if (state.context) await state.context.close().catch(() => {});
+    if (state.server) await state.server.stop();
+  })();
+  return state.closing;
+}
+
+async function main() {
+  preflight();
+  const started = Date.now();
+  fs.rmSync(scratch, { recursive: true, force: true });
+  fs.mkdirSync(scratch, { recursive: true });
+  fs.mkdirSync(resultsDir, { recursive: true });
+  fs.rmSync(resultsJson, { force: true });
+  fs.rmSync(logsRoot, { recursive: true, force: true });
+
+  // Last resort, whatever path the process leaves by: nothing of code-server's process group survives it.
+  process.on('exit', () => {
+    if (current?.server) signalGroup(current.server.child.pid, 'SIGKILL');
+    killLeftovers();
+  });
+  const onSignal = (signal) => {
+    say(`${signal}: stopping`);
+    (current ? closeSession(current) : Promise.resolve()).finally(() => {
+      killLeftovers();
+      if (!keep) fs.rmSync(scratch, { recursive: true, force: true });
+      console.log('0 passed, 1 failed');
+      process.exit(130);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const results = [await runSession({ name: 'main', workspace, timeout: timeoutMs, logsTarget: logsRoot })];
+  // The sessions that break their window (trust on, a closed window, a killed extension host), each in its own
+  // code-server after the main suite. A grep that names none of them skips them.
+  for (const faultSession of faultSessions(scratch)) {
+    if (grep && !new RegExp(grep).test(faultSession.title)) continue;
+    results.push(await runSession({ ...faultSession, timeout: Math.min(timeoutMs, 180_000), logsTarget: path.join(logsRoot, faultSession.name) }));
+  }
+
+  const tests = results.flatMap((r) => r.tests);
+  const hostErrors = results.flatMap((r) => r.hostErrors);
+  const timedOut = results.some((r) => r.timedOut);
   const passed = tests.filter((t) => t.state === 'passed').length;
-  let failed = tests.filter((t) => t.state === 'failed').length;
+  const failed = tests.filter((t) => t.state === 'failed').length;
   const pending = tests.filter((t) => t.state === 'pending').length;
   console.log('');
   for (const t of tests) {
@@ -289,20 +350,12 @@ async function main() {
     console.log(`${mark} ${t.title}${t.durationMs !== undefined ? ` (${t.durationMs} ms)` : ''}`);
     if (t.error) console.log(t.error.split('\n').slice(0, 8).join('\n').replace(/^/gm, '       '));
   }
-  if (!raw) say('the tests module wrote no results (it did not load, or did not run)');
-  if (exitCode !== 0 && failed === 0) {
-    failed = 1; // the run failed without a failing test to show for it (timeout, crash, load error): count it
-    say(`the run failed (exit code ${exitCode}${timedOut ? ', timeout' : ''}) without a failing test`);
-  }
-  if (exitCode === 0 && failed > 0) exitCode = 1;
-  const logsDir = keepLogs(server, webLogs);
-  const logErrors = extensionHostErrors(logsDir);
-  if (logErrors.length) {
+  if (hostErrors.length) {
     console.log('');
-    say(`extension host log errors (${logErrors.length}):`);
-    for (const text of logErrors) console.log(text.replace(/^/gm, '  '));
+    say(`extension host log errors (${hostErrors.length}):`);
+    for (const text of hostErrors) console.log(text.replace(/^/gm, '  '));
   }
-  hostErrors.push(...logErrors);
+  const exitCode = failed > 0 ? 1 : 0;
   const durationMs = Date.now() - started;
   fs.writeFileSync(
     resultsJson,
@@ -312,10 +365,10 @@ async function main() {
       2,
     ) + '\n',
   );
-  say(`done in ${(durationMs / 1000).toFixed(1)} s; results: ${path.relative(repoRoot, resultsJson)}, logs: ${path.relative(repoRoot, logsDir)}`);
+  say(`done in ${(durationMs / 1000).toFixed(1)} s; results: ${path.relative(repoRoot, resultsJson)}, logs: ${path.relative(repoRoot, logsRoot)}`);
   if (!keep) fs.rmSync(scratch, { recursive: true, force: true });
   console.log(`${passed} passed, ${failed} failed${pending ? `, ${pending} skipped` : ''}`);
-  process.exit(exitCode === 0 ? 0 : exitCode > 0 ? exitCode : 1);
+  process.exit(exitCode);
 }
 
 main().catch((error) => {

@@ -1,6 +1,8 @@
 // The tests module that VS Code loads into the extension host (extensionTestsPath = out/test/e2e/index).
-// Runs every out/test/e2e/**/*.test.js with mocha (bdd: describe/it), 60 s per test. When the env var
-// SERVER_WORKERS_E2E_RESULTS names a file, writes each test's result there as JSON for the harness.
+// Runs every out/test/e2e/**/*.test.js with mocha (bdd: describe/it), 60 s per test, except the sessions' files:
+// when SERVER_WORKERS_E2E_SESSION names one (the harness's extra code-server sessions: untrusted, lifetime), only
+// out/test/e2e/sessions/<name>.test.js runs. When the env var SERVER_WORKERS_E2E_RESULTS names a file, writes each
+// test's result there as JSON for the harness.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Mocha from 'mocha';
@@ -21,9 +23,12 @@ export interface E2eResults {
   tests: E2eTestResult[];
 }
 
-function findTestFiles(root: string): string[] {
+const SESSIONS_DIR = 'sessions';
+
+function findTestFiles(root: string, session: string | undefined): string[] {
+  if (session) return [path.join(root, SESSIONS_DIR, `${session}.test.js`)];
   return (fs.readdirSync(root, { recursive: true }) as string[])
-    .filter((rel) => rel.endsWith('.test.js'))
+    .filter((rel) => rel.endsWith('.test.js') && !rel.startsWith(`${SESSIONS_DIR}${path.sep}`))
     .sort()
     .map((rel) => path.join(root, rel));
 }
@@ -39,7 +44,7 @@ export async function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', timeout: 60_000, color: false, reporter: 'spec' });
   const grep = process.env.SERVER_WORKERS_E2E_GREP;
   if (grep) mocha.grep(grep);
-  for (const file of findTestFiles(__dirname)) mocha.addFile(file);
+  for (const file of findTestFiles(__dirname, process.env.SERVER_WORKERS_E2E_SESSION)) mocha.addFile(file);
 
   const tests: E2eTestResult[] = [];
   const record = (test: Mocha.Runnable, state: E2eTestResult['state'], error?: unknown) => {

@@ -78,3 +78,26 @@ export function getJson(url: string): Promise<Record<string, unknown>> {
     request.on('error', reject);
   });
 }
+
+/** The pids of the processes (not zombies) whose working directory is `dir`: what a server started there runs. */
+export function processesIn(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${entry}/cwd`) === dir && alive(Number(entry))) pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** True when nothing listens on 127.0.0.1:port (binding it succeeds). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
