@@ -114,7 +114,7 @@ export async function flood(core, sink, cfg, log) {
       atPeak = usage;
     }
   }, 20);
-  let start = 0;
+  let start;
   let before;
   let after;
   let afterGc;

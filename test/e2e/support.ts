@@ -69,7 +69,7 @@ export function getJson(url: string): Promise<Record<string, unknown>> {
       response.on('end', () => {
         try {
           resolve(JSON.parse(body) as Record<string, unknown>);
-        } catch (error) {
+        } catch {
           reject(new Error(`${url} answered ${response.statusCode} with a body that is not JSON: ${body.slice(0, 200)}`));
         }
       });
