@@ -1,7 +1,7 @@
-/** Reading a worker's output socket with few wake-ups: a server under load writes a line per request, each its own write. */
+/** Reading the workers' output sockets with few wake-ups: a server under load writes a line per request, each its own write. */
 import type * as net from 'node:net';
 
-/** After a small read, the socket rests this long: the lines written meanwhile wait in the kernel and come in one read. */
+/** After a small read, the socket rests until the next beat, at most this long: the lines written meanwhile come in one read. */
 export const READ_REST_MS = 10;
 /**
  * A read at least this big means the worker writes faster than a rest lets through (a flood): no rest. Below it on
@@ -12,32 +12,62 @@ export const REST_BELOW_BYTES = 4096;
 export const FLOOD_HOLD_MS = 100;
 
 /**
- * Calls `onData` with each chunk, like `socket.on('data')`, but rests the socket after a small chunk, so that a line
- * per request costs a fraction of a read instead of a read (and a wake-up) each. A line waits at most READ_REST_MS
- * longer; a flood is read without rests. The socket must have a readable highWaterMark of 1 (AgentServer's sockets
- * do): paused, it then stops reading from the kernel at once instead of reading on into its buffer.
+ * The beat that ends the rests of a group of sockets (a server's workers): one timer resumes every resting socket at
+ * once, so the reads of several workers share one wake-up of the process instead of one each.
  */
-export function onCoalescedData(socket: net.Socket, onData: (chunk: Buffer) => void, restMs = READ_REST_MS): void {
-  let timer: NodeJS.Timeout | undefined;
+export class ReadPacer {
+  private readonly resting = new Set<net.Socket>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly restMs = READ_REST_MS) {}
+
+  rest(socket: net.Socket): void {
+    socket.pause();
+    this.resting.add(socket);
+    this.timer ??= setTimeout(() => this.beat(), this.restMs);
+  }
+
+  forget(socket: net.Socket): void {
+    this.resting.delete(socket);
+    if (this.resting.size === 0 && this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private beat(): void {
+    this.timer = undefined;
+    const sockets = [...this.resting];
+    this.resting.clear();
+    for (const socket of sockets) socket.resume();
+  }
+}
+
+/**
+ * Calls `onData` with each chunk, like `socket.on('data')`, but rests the socket after a small chunk until the
+ * pacer's next beat, so that a line per request costs a fraction of a read instead of a read (and a wake-up) each. A
+ * line waits at most READ_REST_MS longer; a flood is read without rests. The socket must have a readable
+ * highWaterMark of 1 (AgentServer's sockets do): paused, it then stops reading from the kernel at once instead of
+ * reading on into its buffer.
+ */
+export function onCoalescedData(socket: net.Socket, onData: (chunk: Buffer) => void, pacer = new ReadPacer()): void {
   /** Between a rest's end and the next turn of the event loop: what arrived during the rest comes in now, no new rest. */
   let catchingUp = false;
   let noRestUntil = 0;
+  socket.on('resume', () => {
+    catchingUp = true;
+    setImmediate(() => {
+      catchingUp = false;
+    });
+  });
   socket.on('data', (chunk: Buffer) => {
     onData(chunk);
     if (chunk.length >= REST_BELOW_BYTES) {
       noRestUntil = Date.now() + FLOOD_HOLD_MS;
       return;
     }
-    if (catchingUp || timer !== undefined || socket.destroyed || Date.now() < noRestUntil) return;
-    socket.pause();
-    timer = setTimeout(() => {
-      timer = undefined;
-      catchingUp = true;
-      socket.resume();
-      setImmediate(() => {
-        catchingUp = false;
-      });
-    }, restMs);
+    if (catchingUp || socket.isPaused() || socket.destroyed || Date.now() < noRestUntil) return;
+    pacer.rest(socket);
   });
-  socket.once('close', () => clearTimeout(timer));
+  socket.once('close', () => pacer.forget(socket));
 }

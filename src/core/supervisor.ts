@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import treeKill from 'tree-kill';
 import { adapterFor, type Capabilities, type ServerAdapter } from './adapters';
 import { AgentServer, type AgentHello, type AgentMessage, type ControlConnection } from './agentServer';
-import { onCoalescedData } from './coalescedReads';
+import { onCoalescedData, ReadPacer } from './coalescedReads';
 import { type ResolvedDefinition, serverUrl } from './definition';
 import { Emitter } from './events';
 import { LineSplitter } from './lineSplitter';
@@ -127,6 +127,8 @@ export class Supervisor {
   private readonly loggedExits = new Map<number, ExitReason>();
   /** Signals the supervisor sent to workers itself, the first clue to why they exited. */
   private readonly sentSignals = new Map<number, NodeJS.Signals>();
+  /** One beat for the rests of all this server's worker sockets: their reads share a wake-up. */
+  private readonly readPacer = new ReadPacer();
   private readonly masterTail: string[] = [];
   /** Workers' last lines while the server starts: a boot failure's traceback is there, not in the master's output. */
   private readonly bootTail: string[] = [];
@@ -534,7 +536,7 @@ export class Supervisor {
       if (lines.length > 0) this.workerLines(worker, lines.splice(0));
     };
     if (initial.length > 0) take(initial);
-    onCoalescedData(socket, take);
+    onCoalescedData(socket, take, this.readPacer);
     socket.on('close', () => {
       take();
       worker.sockets.delete(socket);

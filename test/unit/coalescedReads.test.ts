@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { onCoalescedData } from '../../src/core/coalescedReads';
+import { onCoalescedData, ReadPacer } from '../../src/core/coalescedReads';
 
 /** A Unix socket pair as AgentServer makes them (readable highWaterMark 1); resolves with what the reader received. */
 async function transfer(write: (client: net.Socket) => Promise<void>): Promise<{ text: string; chunks: number }> {
@@ -50,5 +50,21 @@ describe('onCoalescedData', () => {
       if (client.writableLength > 0) await new Promise((r) => client.once('drain', r));
     });
     assert.strictEqual(text.length, 4 << 20);
+  });
+
+  it('rests the sockets of one pacer together: one timer, one beat resumes them all', async () => {
+    const pacer = new ReadPacer(30);
+    const sockets = [new net.Socket(), new net.Socket(), new net.Socket()];
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    for (const socket of sockets) pacer.rest(socket);
+    assert.ok(sockets.every((s) => s.isPaused()), 'each rests');
+    assert.strictEqual(timers(), before + 1, 'one timer for all of them');
+    await new Promise((r) => setTimeout(r, 60));
+    assert.ok(sockets.every((s) => !s.isPaused()), 'the beat resumed every one');
+    pacer.rest(sockets[0]);
+    pacer.forget(sockets[0]);
+    assert.strictEqual(timers(), before, 'no timer is left once no socket rests');
+    for (const socket of sockets) socket.destroy();
   });
 });
