@@ -6,6 +6,8 @@
 //   e2e-vsix     npm run package, then node test/e2e/harness.mjs --vsix server-workers.vsix: the packaged
 //                extension installed as users get it, a subset of the e2e suite (VSIX_GREP; the env var
 //                SERVER_WORKERS_E2E_VSIX_GREP overrides it, empty = all); results in test-results/e2e-vsix.json
+//   start        node scripts/start.mjs --check --no-build: what `npm start` serves opens the workbench with the
+//                Server Workers view (one check)
 // Counts come from node's TAP summary (test-results/<phase>.tap) and the e2e results (test-results/e2e.json).
 // Prints a per-phase summary and last one line `N passed, N failed` (totals). Exits non-zero when any phase or
 // test failed. SERVER_WORKERS_TEST_PHASES=unit,integration,e2e runs a subset (setup then skips what only the
@@ -17,9 +19,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { killGroup, repoRoot, setup, SetupError, signalGroup } from './setup.mjs';
 
-const ALL_PHASES = ['unit', 'integration', 'e2e', 'e2e-vsix'];
+const ALL_PHASES = ['unit', 'integration', 'e2e', 'e2e-vsix', 'start'];
 // Minutes a phase may run before it is stopped and counted as failed (SERVER_WORKERS_TEST_TIMEOUT_MIN overrides).
-const PHASE_TIMEOUT_MIN = { unit: 10, integration: 30, e2e: 15, 'e2e-vsix': 6 };
+const PHASE_TIMEOUT_MIN = { unit: 10, integration: 30, e2e: 15, 'e2e-vsix': 6, start: 3 };
 // The e2e tests that run against the packaged .vsix: what depends on packaging (activation, the manifest's
 // contributions, the walkthrough's files, the Python agent, debugpy's attach), not every behaviour again.
 const VSIX_GREP =
@@ -194,6 +196,13 @@ async function harnessPhase(name, harnessArgs, env) {
   }
 }
 
+/** `npm start`'s own check: its workbench opens and shows the Server Workers view container. */
+async function startCheckPhase() {
+  const { exitCode, timedOut } = await runPhaseChild(process.execPath, [path.join('scripts', 'start.mjs'), '--check', '--no-build'], timeoutFor('start'));
+  const ok = exitCode === 0 && !timedOut;
+  return { name: 'start', passed: ok ? 1 : 0, failed: ok ? 0 : 1, skipped: 0, exitCode: ok ? 0 : exitCode || 1, note: timedOut ? `stopped after ${timeoutFor('start')} min` : undefined };
+}
+
 async function main() {
   const started = Date.now();
   const phases = phasesWanted();
@@ -231,7 +240,7 @@ async function main() {
   say(`phases: ${phases.join(', ')}`);
   const setupOk = step('setup', () => {
     try {
-      setup(phases.some((p) => p.startsWith('e2e')) ? undefined : ['venvs', 'links']);
+      setup(phases.some((p) => p.startsWith('e2e') || p === 'start') ? undefined : ['venvs', 'links']);
       return { exitCode: 0 };
     } catch (error) {
       if (!(error instanceof SetupError)) throw error;
@@ -260,7 +269,9 @@ async function main() {
           ? await nodeTestPhase('integration', ['--test-concurrency=1'])
           : phase === 'e2e'
             ? await e2ePhase()
-            : await e2eVsixPhase();
+            : phase === 'e2e-vsix'
+              ? await e2eVsixPhase()
+              : await startCheckPhase();
     r.seconds = (Date.now() - t0) / 1000;
     results.push(r);
     if (interrupted) {
