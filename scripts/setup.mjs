@@ -446,7 +446,7 @@ export function workbenchUrl({ port, workspace, extensionDevelopmentPath, extens
   if (extensionTestsPath) payload.push(['extensionTestsPath', remote(extensionTestsPath)]);
   payload.push(['skipWelcome', 'true']);
   return (
-    `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}` +
+    `http://127.0.0.1:${port}/?${workspace.endsWith('.code-workspace') ? 'workspace' : 'folder'}=${encodeURIComponent(workspace)}` +
     `&payload=${encodeURIComponent(JSON.stringify(payload))}`
   );
 }

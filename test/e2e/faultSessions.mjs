@@ -1,5 +1,6 @@
-// The e2e sessions that break their window, each run by harness.mjs in a code-server of its own after the main
-// suite: an untrusted workspace, a window closed and an extension host killed with SIGKILL while servers run.
+// The e2e sessions that need a window of their own, each run by harness.mjs in a code-server of its own after the
+// main suite: a multi-root workspace, an untrusted workspace, a window closed and an extension host killed with
+// SIGKILL while servers run.
 // The tests inside the extension host are test/e2e/sessions/*.test.ts; the checks here run outside it, from /proc.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -19,6 +20,13 @@ const startedGroups = new Set();
 
 export function faultSessions(scratch) {
   return [
+    {
+      name: 'multi-root',
+      title: 'Multi-root workspace',
+      session: 'multiroot',
+      workspace: multiRootWorkspace(path.join(scratch, 'multi-root-workspace')),
+      env: { SERVER_WORKERS_E2E_GREP: '' },
+    },
     {
       name: 'untrusted',
       title: 'Untrusted workspace',
@@ -42,6 +50,28 @@ export function killLeftovers() {
       // gone
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Multi-root workspace
+
+/**
+ * Two folders, "shop" (Gunicorn) and "blog" (Uvicorn), each a copy of the example with a task labelled "api" on a
+ * port of its own; returns the .code-workspace file.
+ */
+function multiRootWorkspace(dir) {
+  const base = 40000 + (process.pid % 10000) * 2;
+  for (const [index, [name, server]] of [['shop', 'gunicorn'], ['blog', 'uvicorn']].entries()) {
+    const folder = path.join(dir, name);
+    fs.mkdirSync(path.join(folder, '.vscode'), { recursive: true });
+    fs.copyFileSync(path.join(example, 'main.py'), path.join(folder, 'main.py'));
+    fs.symlinkSync(fs.realpathSync(path.join(example, '.venv')), path.join(folder, '.venv'));
+    const tasks = { version: '2.0.0', tasks: [{ label: 'api', type: 'serverworkers', server, app: 'main:app', workers: 2, bind: `127.0.0.1:${base + index}` }] };
+    fs.writeFileSync(path.join(folder, '.vscode', 'tasks.json'), JSON.stringify(tasks, null, 2) + '\n');
+  }
+  const file = path.join(dir, 'servers.code-workspace');
+  fs.writeFileSync(file, JSON.stringify({ folders: [{ path: 'shop' }, { path: 'blog' }] }, null, 2) + '\n');
+  return file;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -16,8 +16,9 @@
 //   SERVER_WORKERS_E2E_VERBOSE=1    print every extension host console line, not only errors
 //   SERVER_WORKERS_E2E_KEEP=1       keep the scratch folder .vscode-test/run-<pid>/ (same as --keep)
 //
-// After the main suite, the fault sessions (test/e2e/faultSessions.mjs), each in a code-server of its own: an
-// untrusted workspace, a window closed and an extension host killed with SIGKILL while servers run.
+// After the main suite, the sessions that need a window of their own (test/e2e/faultSessions.mjs), each in a
+// code-server of its own: a multi-root workspace, an untrusted workspace, a window closed and an extension host
+// killed with SIGKILL while servers run.
 // Prints each test's result, the extension host's errors, and last a line `N passed, N failed`; writes
 // test-results/e2e.json; exits 0 only when every test passed.
 
