@@ -51,23 +51,47 @@ export class ReadPacer {
  * reading on into its buffer.
  */
 export function onCoalescedData(socket: net.Socket, onData: (chunk: Buffer) => void, pacer = new ReadPacer()): void {
-  /** Between a rest's end and the next turn of the event loop: what arrived during the rest comes in now, no new rest. */
+  /**
+   * From a rest's end to the end of that turn of the event loop, what arrived during the rest comes in (a chunk the
+   * stream read ahead before the pause took hold, then what waited in the kernel): held and delivered as one chunk
+   * at the turn's end, and then the socket rests again. A busy worker is read once per beat; an idle one flows
+   * until its next line.
+   */
   let catchingUp = false;
+  let held: Buffer[] = [];
   let noRestUntil = 0;
+  const deliverHeld = () => {
+    if (held.length === 0) return;
+    const chunk = held.length === 1 ? held[0] : Buffer.concat(held);
+    held = [];
+    onData(chunk);
+  };
+  const mayRest = () => !socket.isPaused() && !socket.destroyed && Date.now() >= noRestUntil;
   socket.on('resume', () => {
     catchingUp = true;
     setImmediate(() => {
       catchingUp = false;
+      const caughtUp = held.length > 0;
+      deliverHeld();
+      if (caughtUp && mayRest()) pacer.rest(socket);
     });
   });
   socket.on('data', (chunk: Buffer) => {
-    onData(chunk);
     if (chunk.length >= REST_BELOW_BYTES) {
+      deliverHeld();
+      onData(chunk);
       noRestUntil = Date.now() + FLOOD_HOLD_MS;
       return;
     }
-    if (catchingUp || socket.isPaused() || socket.destroyed || Date.now() < noRestUntil) return;
-    pacer.rest(socket);
+    if (catchingUp) {
+      held.push(chunk);
+      return;
+    }
+    onData(chunk);
+    if (mayRest()) pacer.rest(socket);
   });
-  socket.once('close', () => pacer.forget(socket));
+  socket.once('close', () => {
+    deliverHeld();
+    pacer.forget(socket);
+  });
 }
