@@ -79,13 +79,17 @@ export function getJson(url: string): Promise<Record<string, unknown>> {
   });
 }
 
-/** The pids of the processes (not zombies) whose working directory is `dir`: what a server started there runs. */
+/**
+ * The pids of the Python processes (not zombies) whose working directory is `dir`: what a server started there runs.
+ * Only Python: VS Code's own helpers (the git extension's `git` calls) run in a workspace folder too.
+ */
 export function processesIn(dir: string): number[] {
   const pids: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (fs.readlinkSync(`/proc/${entry}/cwd`) === dir && alive(Number(entry))) pids.push(Number(entry));
+      const python = /python/.test(fs.readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0')[0]);
+      if (python && fs.readlinkSync(`/proc/${entry}/cwd`) === dir && alive(Number(entry))) pids.push(Number(entry));
     } catch {
       // gone, or not ours to read
     }

@@ -59,7 +59,8 @@ describe('Multi-root workspace', () => {
     for (const server of servers) await vscode.commands.executeCommand('serverWorkers.stop', server.name);
     for (const pid of allPids) assert.ok(!alive(pid), `process ${pid} is gone after Stop`);
     for (const server of servers) {
-      assert.deepStrictEqual(processesIn(server.folder.uri.fsPath), [], `nothing runs in ${server.folder.name}`);
+      const left = processesIn(server.folder.uri.fsPath).map((pid) => `${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ')}`);
+      assert.deepStrictEqual(left, [], `nothing of ${server.name} runs in ${server.folder.name}`);
       assert.ok(await portFree(server.port), `port ${server.port} is free`);
     }
     await waitUntil('both servers to leave the tree', () => workersApi.treeRows().length === 0, 5000);
