@@ -1,8 +1,8 @@
 /** The supervisor's end of the agent protocol (docs/agent-protocol.md): a Unix socket in a private directory. */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as net from 'node:net';
-import * as path from 'node:path';
 import { LineSplitter } from './lineSplitter';
+import { agentSocketPath } from './runtimeDirs';
 
 export interface AgentHello {
   channel: 'data' | 'control';
@@ -96,7 +96,7 @@ export class AgentServer {
   private readonly sockets = new Set<net.Socket>();
 
   private constructor(readonly runtimeDir: string, private readonly handlers: AgentServerHandlers) {
-    this.socketPath = path.join(runtimeDir, 'agent.sock');
+    this.socketPath = agentSocketPath(runtimeDir);
     // highWaterMark 1: a paused worker socket stops reading from the kernel at once (see coalescedReads.ts).
     this.server = net.createServer({ highWaterMark: 1 }, (socket) => this.accept(socket));
   }

@@ -8,6 +8,7 @@ import treeKill from 'tree-kill';
 import { adapterFor, type Capabilities, type ServerAdapter } from './adapters';
 import { AgentServer, type AgentHello, type AgentMessage, type ControlConnection } from './agentServer';
 import { onCoalescedData, ReadPacer } from './coalescedReads';
+import { createRuntimeDir, sweepAbandonedRuntimeDirs } from './runtimeDirs';
 import { type ResolvedDefinition, serverUrl } from './definition';
 import { Emitter } from './events';
 import { LineSplitter } from './lineSplitter';
@@ -94,6 +95,14 @@ const STEADY_RUN_MS = 60000;
 /** Boot failures within the window that stop the retries of a running server. */
 const BOOT_FAILURE_LIMIT = 5;
 let nextServerId = 1;
+
+let swept = false;
+/** The first server a process starts removes the runtime folders that killed supervisors left behind. */
+function sweepOnce(): void {
+  if (swept) return;
+  swept = true;
+  void sweepAbandonedRuntimeDirs().catch(() => undefined);
+}
 
 export class Supervisor {
   readonly id = `server-${nextServerId++}`;
@@ -443,8 +452,8 @@ export class Supervisor {
       PYTHONUNBUFFERED: '1',
       PYDEVD_DISABLE_FILE_VALIDATION: '1',
     };
-    this.runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'server-workers-'));
-    fs.chmodSync(this.runtimeDir, 0o700);
+    sweepOnce();
+    this.runtimeDir = createRuntimeDir();
     if (this.options.agentDir) {
       this.agent = await AgentServer.listen(this.runtimeDir, {
         onData: (hello, socket, initial) => this.acceptData(hello, socket, initial),

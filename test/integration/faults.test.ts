@@ -1,6 +1,6 @@
 /** Faults and bad input: nothing lost or left behind. */
 import * as assert from 'node:assert';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -9,6 +9,7 @@ import * as readline from 'node:readline';
 import { describe, it } from 'node:test';
 import { DefinitionError, resolveDefinition, type ServerDefinition } from '../../src/core/definition';
 import { isAlive, processGroupMembers } from '../../src/core/procfs';
+import { sweepAbandonedRuntimeDirs } from '../../src/core/runtimeDirs';
 import { repoRoot, testPython } from '../support/paths';
 import { appsDir, assertModelMatchesProc, createServer, eventually, freePort, get, linesOf, stopAndCheck } from './support';
 
@@ -20,20 +21,26 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** A supervisor in a process of its own (the CLI, --json), to be killed; resolves once its server has started. */
+async function startCliServer(port: number, workers: number): Promise<{ cli: ChildProcess; started: Record<string, unknown> }> {
+  const cli = spawn(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), 'run', '--app', 'echo_asgi:app', '--workers', String(workers), '--bind', `127.0.0.1:${port}`, '--python', testPython, '--json'], { cwd: appsDir, stdio: ['pipe', 'pipe', 'inherit'] });
+  const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no started event')), 30000);
+    readline.createInterface({ input: cli.stdout }).on('line', (line) => {
+      const event = JSON.parse(line) as Record<string, unknown>;
+      if (event.event === 'started') {
+        clearTimeout(timer);
+        resolve(event);
+      }
+    });
+  });
+  return { cli, started };
+}
+
 describe('the supervising process dies', { timeout: 60000 }, () => {
   it('SIGKILL to the supervisor (as when the extension host is killed): within 2 s no server process remains and the port is free', async () => {
     const port = await freePort();
-    const cli = spawn(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), 'run', '--app', 'echo_asgi:app', '--workers', '3', '--bind', `127.0.0.1:${port}`, '--python', testPython, '--json'], { cwd: appsDir, stdio: ['pipe', 'pipe', 'inherit'] });
-    const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no started event')), 30000);
-      readline.createInterface({ input: cli.stdout }).on('line', (line) => {
-        const event = JSON.parse(line) as Record<string, unknown>;
-        if (event.event === 'started') {
-          clearTimeout(timer);
-          resolve(event);
-        }
-      });
-    });
+    const { cli, started } = await startCliServer(port, 3);
     const masterPid = started.masterPid as number;
     const pids = [masterPid, ...(started.workers as Array<{ pid: number }>).map((w) => w.pid)];
     assert.ok(pids.every(isAlive));
@@ -42,6 +49,29 @@ describe('the supervising process dies', { timeout: 60000 }, () => {
     await eventually('every process of the server to be gone', () => pids.every((p) => !isAlive(p)) && processGroupMembers(masterPid).length === 0, 2000);
     assert.ok(Date.now() - killedAt <= 2000);
     assert.ok(await portFree(port), 'the port is free again');
+  });
+
+  it('the runtime folder a killed supervisor left is swept by the next one; a live server\'s folder is kept', async () => {
+    const runtimeDirs = () => new Set(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('server-workers-')).map((n) => path.join(os.tmpdir(), n)));
+    const before = runtimeDirs();
+    const { cli, started } = await startCliServer(await freePort(), 1);
+    const masterPid = started.masterPid as number;
+    const abandoned = [...runtimeDirs()].filter((d) => !before.has(d));
+    assert.strictEqual(abandoned.length, 1, 'the CLI made one runtime folder');
+    cli.kill('SIGKILL');
+    await eventually('the server to be gone', () => !isAlive(masterPid) && processGroupMembers(masterPid).length === 0, 5000);
+    assert.ok(fs.existsSync(abandoned[0]), 'a SIGKILLed supervisor cannot remove its folder');
+
+    const live = await createServer({ workers: 1 });
+    await live.supervisor.start();
+    const liveDir = [...runtimeDirs()].find((d) => !before.has(d) && d !== abandoned[0]);
+    assert.ok(liveDir, 'the live server has its folder');
+    const removed = await sweepAbandonedRuntimeDirs(0);
+    assert.ok(removed.includes(abandoned[0]), `the abandoned folder is swept (${JSON.stringify(removed)})`);
+    assert.ok(!fs.existsSync(abandoned[0]));
+    assert.ok(!removed.includes(liveDir) && fs.existsSync(liveDir), 'the live server\'s folder is kept');
+    await stopAndCheck(live);
+    assert.ok(!fs.existsSync(liveDir), 'a stop removes its own folder');
   });
 });
 
