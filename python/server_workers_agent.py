@@ -795,58 +795,57 @@ def _boot_hold():
 # Readiness patches, applied when the module is imported (or at once if it already is)
 
 
-def _patch_gunicorn_worker(module):
-    cls = module.Worker
-    original = cls.__dict__.get("load_wsgi")
+def _patch_method(cls, name, wrap):
+    """Replaces ``cls.name`` (its own, not an inherited one) with ``wrap(original)``, once."""
+    original = cls.__dict__.get(name)
     if original is None or getattr(original, _PATCHED, False):
         return
+    patched = functools.wraps(original)(wrap(original))
+    setattr(patched, _PATCHED, True)
+    setattr(cls, name, patched)
 
-    @functools.wraps(original)
-    def load_wsgi(self, *args, **kwargs):
-        _boot_hold()
-        result = original(self, *args, **kwargs)
-        _gunicorn_app_loaded(self, False)
-        return result
 
-    setattr(load_wsgi, _PATCHED, True)
-    cls.load_wsgi = load_wsgi
+def _patch_gunicorn_worker(module):
+    def wrap(original):
+        def load_wsgi(self, *args, **kwargs):
+            _boot_hold()
+            result = original(self, *args, **kwargs)
+            _gunicorn_app_loaded(self, False)
+            return result
+
+        return load_wsgi
+
+    _patch_method(module.Worker, "load_wsgi", wrap)
 
 
 def _patch_uvicorn_server(module):
-    cls = module.Server
-    original = cls.__dict__.get("startup")
-    if original is None or getattr(original, _PATCHED, False):
-        return
+    def wrap(original):
+        async def startup(self, *args, **kwargs):
+            result = await original(self, *args, **kwargs)
+            try:
+                # A worker, or a master that serves by itself (Uvicorn without --workers).
+                if not getattr(self, "should_exit", False):
+                    _send_ready()
+            except Exception:
+                pass
+            return result
 
-    @functools.wraps(original)
-    async def startup(self, *args, **kwargs):
-        result = await original(self, *args, **kwargs)
-        try:
-            # A worker, or a master that serves by itself (Uvicorn without --workers).
-            if not getattr(self, "should_exit", False):
-                _send_ready()
-        except Exception:
-            pass
-        return result
+        return startup
 
-    setattr(startup, _PATCHED, True)
-    cls.startup = startup
+    _patch_method(module.Server, "startup", wrap)
 
 
 def _patch_uvicorn_config(module):
     """Uvicorn's workers import the app in ``Config.load``: the boot hold comes first."""
-    cls = module.Config
-    original = cls.__dict__.get("load")
-    if original is None or getattr(original, _PATCHED, False):
-        return
 
-    @functools.wraps(original)
-    def load(self, *args, **kwargs):
-        _boot_hold()
-        return original(self, *args, **kwargs)
+    def wrap(original):
+        def load(self, *args, **kwargs):
+            _boot_hold()
+            return original(self, *args, **kwargs)
 
-    setattr(load, _PATCHED, True)
-    cls.load = load
+        return load
+
+    _patch_method(module.Config, "load", wrap)
 
 
 _PATCHES = {
