@@ -1,7 +1,6 @@
 /** Helpers for the e2e tests that run inside the extension host. */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as vscode from 'vscode';
 import type { ServerModel } from '../../src/core/model';
 import type { ServerWorkersApi } from '../../src/extension/api';
@@ -14,16 +13,7 @@ export async function api(): Promise<ServerWorkersApi> {
   return extension.activate();
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, portFree } from '../support/ports';
 
 /** Polls until `probe` returns a value (not undefined), or fails with `what` after the timeout. */
 export async function waitUntil<T>(what: string, probe: () => T | undefined, timeoutMs = 60000): Promise<T> {
@@ -95,13 +85,4 @@ export function processesIn(dir: string): number[] {
     }
   }
   return pids;
-}
-
-/** True when nothing listens on 127.0.0.1:port (binding it succeeds). */
-export function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }

@@ -12,6 +12,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { agentDir, fixturesDir, oldUvicornPython, testPython } from '../support/paths';
+import { freePort } from '../support/ports';
 
 const appsDir = path.join(fixturesDir, 'apps');
 const LINES_PER_REQUEST = 5;
@@ -204,14 +205,6 @@ function privateDir(): string {
 }
 
 // ---- the server under test --------------------------------------------------------------------------------------
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface ServerOptions {
   python: string;

@@ -6,7 +6,6 @@
 import * as assert from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -15,7 +14,7 @@ import type { WorkerModel } from '../../src/core/model';
 import { findPortHolder, isAlive } from '../../src/core/procfs';
 import { agentDir, oldUvicornPython, testPython } from '../support/paths';
 import { DapClient, type DapMessage, threadOf } from './dapClient';
-import { appsDir, createServer, eventually, linesOf, stopAndCheck, type TestServer } from './support';
+import { appsDir, createServer, eventually, get, linesOf, stopAndCheck, type TestServer } from './support';
 
 /** Longer than the servers' timeouts below: Gunicorn `--timeout 2`, Uvicorn's 5 s health check. */
 const HOLD_MS = 6500;
@@ -43,21 +42,10 @@ interface Answer {
 
 /** GET that never rejects: the pid that answered, or why there was no answer. */
 function getPid(port: number, pathname = '/pid', timeoutMs = 30000): Promise<Answer> {
-  return new Promise((resolve) => {
-    const request = http.get({ host: '127.0.0.1', port, path: pathname, agent: false }, (response) => {
-      let text = '';
-      response.on('data', (chunk) => (text += chunk));
-      response.on('end', () => {
-        try {
-          resolve({ pid: (JSON.parse(text) as { pid: number }).pid });
-        } catch {
-          resolve({ error: `not JSON: ${text.slice(0, 100)}` });
-        }
-      });
-    });
-    request.setTimeout(timeoutMs, () => request.destroy(new Error('timed out')));
-    request.on('error', (error) => resolve({ error: error.message }));
-  });
+  return get(port, pathname, timeoutMs).then(
+    ({ body }) => ({ pid: body.pid as number }),
+    (error: Error) => ({ error: error.message }),
+  );
 }
 
 /** Asks the worker's agent to start debugpy; returns the loopback port its adapter listens on. */

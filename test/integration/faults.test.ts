@@ -11,15 +11,7 @@ import { DefinitionError, resolveDefinition, type ServerDefinition } from '../..
 import { isAlive, processGroupMembers } from '../../src/core/procfs';
 import { sweepAbandonedRuntimeDirs } from '../../src/core/runtimeDirs';
 import { repoRoot, testPython } from '../support/paths';
-import { appsDir, assertModelMatchesProc, createServer, eventually, freePort, get, linesOf, stopAndCheck } from './support';
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-}
+import { appsDir, assertModelMatchesProc, createServer, eventually, freePort, get, linesOf, portFree, stopAndCheck } from './support';
 
 /** A supervisor in a process of its own (the CLI, --json), to be killed; resolves once its server has started. */
 async function startCliServer(port: number, workers: number): Promise<{ cli: ChildProcess; started: Record<string, unknown> }> {

@@ -2,7 +2,6 @@
 import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { after } from 'node:test';
 import { resolveDefinition, type ServerDefinition } from '../../src/core/definition';
@@ -10,19 +9,11 @@ import type { ServerModel } from '../../src/core/model';
 import { childrenOf, commandLine, isAlive, processGroupMembers } from '../../src/core/procfs';
 import { type OutputEvent, Supervisor, type SupervisorOptions } from '../../src/core/supervisor';
 import { agentDir, fixturesDir, testPython } from '../support/paths';
+import { freePort, portFree } from '../support/ports';
 
 export const appsDir = path.join(fixturesDir, 'apps');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, portFree };
 
 export interface TestServer {
   supervisor: Supervisor;
@@ -80,7 +71,7 @@ export function assertModelMatchesProc(model: ServerModel, expectedWorkers: numb
   assert.strictEqual(new Set(model.workers.map((w) => w.slot)).size, expectedWorkers, 'distinct slots');
 }
 
-export function get(port: number, pathname: string): Promise<{ status: number; body: Record<string, unknown> }> {
+export function get(port: number, pathname: string, timeoutMs = 15000): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const request = http.get({ host: '127.0.0.1', port, path: pathname, agent: false }, (response) => {
       let text = '';
@@ -98,7 +89,7 @@ export function get(port: number, pathname: string): Promise<{ status: number; b
         }
       });
     });
-    request.setTimeout(15000, () => request.destroy(new Error(`GET ${pathname} timed out`)));
+    request.setTimeout(timeoutMs, () => request.destroy(new Error(`GET ${pathname} timed out`)));
     request.on('error', reject);
   });
 }
