@@ -62,16 +62,23 @@ export function killLeftovers() {
 function multiRootWorkspace(dir) {
   const base = 40000 + (process.pid % 10000) * 2;
   for (const [index, [name, server]] of [['shop', 'gunicorn'], ['blog', 'uvicorn']].entries()) {
-    const folder = path.join(dir, name);
-    fs.mkdirSync(path.join(folder, '.vscode'), { recursive: true });
-    fs.copyFileSync(path.join(example, 'main.py'), path.join(folder, 'main.py'));
-    fs.symlinkSync(fs.realpathSync(path.join(example, '.venv')), path.join(folder, '.venv'));
-    const tasks = { version: '2.0.0', tasks: [{ label: 'api', type: 'serverworkers', server, app: 'main:app', workers: 2, bind: `127.0.0.1:${base + index}` }] };
-    fs.writeFileSync(path.join(folder, '.vscode', 'tasks.json'), JSON.stringify(tasks, null, 2) + '\n');
+    exampleCopy(path.join(dir, name), { server, bind: `127.0.0.1:${base + index}` });
   }
   const file = path.join(dir, 'servers.code-workspace');
-  fs.writeFileSync(file, JSON.stringify({ folders: [{ path: 'shop' }, { path: 'blog' }] }, null, 2) + '\n');
+  writeJson(file, { folders: [{ path: 'shop' }, { path: 'blog' }] });
   return file;
+}
+
+/** A copy of the example in `dir` (its virtualenv linked) whose tasks.json has one task, "api", with `properties`. */
+function exampleCopy(dir, properties) {
+  fs.mkdirSync(path.join(dir, '.vscode'), { recursive: true });
+  fs.copyFileSync(path.join(example, 'main.py'), path.join(dir, 'main.py'));
+  fs.symlinkSync(fs.realpathSync(path.join(example, '.venv')), path.join(dir, '.venv'));
+  writeJson(path.join(dir, '.vscode', 'tasks.json'), { version: '2.0.0', tasks: [{ label: 'api', type: 'serverworkers', app: 'main:app', workers: 2, ...properties }] });
+}
+
+function writeJson(file, value) {
+  fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -79,13 +86,8 @@ function multiRootWorkspace(dir) {
 
 /** A copy of the example whose settings autoStart its "api" task, on a port nothing else uses. */
 function untrustedWorkspace(dir) {
-  fs.mkdirSync(path.join(dir, '.vscode'), { recursive: true });
-  fs.copyFileSync(path.join(example, 'main.py'), path.join(dir, 'main.py'));
-  fs.symlinkSync(fs.realpathSync(path.join(example, '.venv')), path.join(dir, '.venv'));
-  const port = 20000 + (process.pid % 20000);
-  const tasks = { version: '2.0.0', tasks: [{ label: 'api', type: 'serverworkers', app: 'main:app', workers: 2, bind: `127.0.0.1:${port}` }] };
-  fs.writeFileSync(path.join(dir, '.vscode', 'tasks.json'), JSON.stringify(tasks, null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, '.vscode', 'settings.json'), JSON.stringify({ 'serverWorkers.autoStart': ['api'] }, null, 2) + '\n');
+  exampleCopy(dir, { bind: `127.0.0.1:${20000 + (process.pid % 20000)}` });
+  writeJson(path.join(dir, '.vscode', 'settings.json'), { 'serverWorkers.autoStart': ['api'] });
   return dir;
 }
 
