@@ -12,23 +12,23 @@ export const REST_BELOW_BYTES = 4096;
 export const FLOOD_HOLD_MS = 100;
 
 /**
- * The beat that ends the rests of a group of sockets (a server's workers): one timer resumes every resting socket at
+ * The beat that ends the rests of a group of sockets (a server's workers): one timer wakes every resting socket at
  * once, so the reads of several workers share one wake-up of the process instead of one each.
  */
 export class ReadPacer {
-  private readonly resting = new Set<net.Socket>();
+  private readonly resting = new Set<SocketReads>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly restMs = READ_REST_MS) {}
 
-  rest(socket: net.Socket): void {
-    socket.pause();
-    this.resting.add(socket);
+  rest(reads: SocketReads): void {
+    reads.stop();
+    this.resting.add(reads);
     this.timer ??= setTimeout(() => this.beat(), this.restMs);
   }
 
-  forget(socket: net.Socket): void {
-    this.resting.delete(socket);
+  forget(reads: SocketReads): void {
+    this.resting.delete(reads);
     if (this.resting.size === 0 && this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -37,61 +37,68 @@ export class ReadPacer {
 
   private beat(): void {
     this.timer = undefined;
-    const sockets = [...this.resting];
+    const resting = [...this.resting];
     this.resting.clear();
-    for (const socket of sockets) socket.resume();
+    for (const reads of resting) reads.start();
+  }
+}
+
+/** The part of a net.Socket's handle that reads from the kernel (Node's own `Socket.prototype.pause` uses it). */
+interface ReadingHandle {
+  reading: boolean;
+  readStop(): number;
+}
+
+/**
+ * Stops and restarts a socket's reads from the kernel. A paused socket goes on reading: the stream asks for more
+ * until its buffer is full, so the first line after every rest costs a read, and one more wake-up of the process to
+ * take the socket out of the event loop's poll. Stopped here, what comes next waits in the kernel until start().
+ * Where the handle is not Node's (another runtime), stop() only pauses: correct, at the cost of that read.
+ */
+export class SocketReads {
+  private stopped = false;
+  private readonly netRead: (size: number) => void;
+
+  constructor(readonly socket: net.Socket) {
+    const netRead = socket._read.bind(socket);
+    this.netRead = netRead;
+    // While stopped, the stream's requests for more are not passed on: they would start the handle again.
+    socket._read = (size: number) => {
+      if (!this.stopped) netRead(size);
+    };
+  }
+
+  stop(): void {
+    this.socket.pause();
+    const handle = (this.socket as unknown as { _handle?: Partial<ReadingHandle> | null })._handle;
+    if (this.socket.destroyed || !handle || handle.reading !== true || typeof handle.readStop !== 'function') return;
+    handle.reading = false;
+    this.stopped = true;
+    if (handle.readStop() !== 0) this.socket.destroy(new Error('Could not stop reading a worker\'s output.'));
+  }
+
+  start(): void {
+    this.socket.resume();
+    if (!this.stopped) return;
+    this.stopped = false;
+    // The stream asked for more while stopped and waits for it: it will not ask again, so ask for it.
+    if (!this.socket.destroyed) this.netRead(0);
   }
 }
 
 /**
  * Calls `onData` with each chunk, like `socket.on('data')`, but rests the socket after a small chunk until the
- * pacer's next beat, so that a line per request costs a fraction of a read instead of a read (and a wake-up) each. A
- * line waits at most READ_REST_MS longer; a flood is read without rests. The socket must have a readable
- * highWaterMark of 1 (AgentServer's sockets do): paused, it then stops reading from the kernel at once instead of
- * reading on into its buffer.
+ * pacer's next beat, so that a line per request costs a fraction of a read instead of a read (and a wake-up) each: the
+ * lines written during a rest wait in the kernel and come in one read at the beat. A line waits at most READ_REST_MS
+ * longer; a flood is read without rests.
  */
 export function onCoalescedData(socket: net.Socket, onData: (chunk: Buffer) => void, pacer = new ReadPacer()): void {
-  /**
-   * From a rest's end to the end of that turn of the event loop, what arrived during the rest comes in (a chunk the
-   * stream read ahead before the pause took hold, then what waited in the kernel): held and delivered as one chunk
-   * at the turn's end, and then the socket rests again. A busy worker is read once per beat; an idle one flows
-   * until its next line.
-   */
-  let catchingUp = false;
-  let held: Buffer[] = [];
+  const reads = new SocketReads(socket);
   let noRestUntil = 0;
-  const deliverHeld = () => {
-    if (held.length === 0) return;
-    const chunk = held.length === 1 ? held[0] : Buffer.concat(held);
-    held = [];
-    onData(chunk);
-  };
-  const mayRest = () => !socket.isPaused() && !socket.destroyed && Date.now() >= noRestUntil;
-  socket.on('resume', () => {
-    catchingUp = true;
-    setImmediate(() => {
-      catchingUp = false;
-      const caughtUp = held.length > 0;
-      deliverHeld();
-      if (caughtUp && mayRest()) pacer.rest(socket);
-    });
-  });
   socket.on('data', (chunk: Buffer) => {
-    if (chunk.length >= REST_BELOW_BYTES) {
-      deliverHeld();
-      onData(chunk);
-      noRestUntil = Date.now() + FLOOD_HOLD_MS;
-      return;
-    }
-    if (catchingUp) {
-      held.push(chunk);
-      return;
-    }
     onData(chunk);
-    if (mayRest()) pacer.rest(socket);
+    if (chunk.length >= REST_BELOW_BYTES) noRestUntil = Date.now() + FLOOD_HOLD_MS;
+    else if (!socket.isPaused() && !socket.destroyed && Date.now() >= noRestUntil) pacer.rest(reads);
   });
-  socket.once('close', () => {
-    deliverHeld();
-    pacer.forget(socket);
-  });
+  socket.once('close', () => pacer.forget(reads));
 }

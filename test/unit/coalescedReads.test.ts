@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { onCoalescedData, ReadPacer } from '../../src/core/coalescedReads';
+import { onCoalescedData, ReadPacer, SocketReads } from '../../src/core/coalescedReads';
 
 /** A Unix socket pair as AgentServer makes them (readable highWaterMark 1); resolves with what the reader received. */
 async function transfer(write: (client: net.Socket) => Promise<void>): Promise<{ text: string; chunks: number }> {
@@ -84,19 +84,57 @@ describe('onCoalescedData', () => {
     assert.ok(chunks <= resumes + 3, `${chunks} reads for ${resumes} beats: one read per beat, not one more for the first line after it`);
   });
 
-  it('rests the sockets of one pacer together: one timer, one beat resumes them all', async () => {
+  it('rests the sockets of one pacer together: one timer, one beat wakes them all', async () => {
     const pacer = new ReadPacer(30);
     const sockets = [new net.Socket(), new net.Socket(), new net.Socket()];
+    const reads = sockets.map((socket) => new SocketReads(socket));
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timers();
-    for (const socket of sockets) pacer.rest(socket);
+    for (const r of reads) pacer.rest(r);
     assert.ok(sockets.every((s) => s.isPaused()), 'each rests');
     assert.strictEqual(timers(), before + 1, 'one timer for all of them');
     await new Promise((r) => setTimeout(r, 60));
-    assert.ok(sockets.every((s) => !s.isPaused()), 'the beat resumed every one');
-    pacer.rest(sockets[0]);
-    pacer.forget(sockets[0]);
+    assert.ok(sockets.every((s) => !s.isPaused()), 'the beat woke every one');
+    pacer.rest(reads[0]);
+    pacer.forget(reads[0]);
     assert.ok(timers() <= before, 'no timer is left once no socket rests');
     for (const socket of sockets) socket.destroy();
+  });
+
+  it('a resting socket reads nothing from the kernel until the beat, and then all that waited in one read', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coalesced-'));
+    const socketPath = path.join(dir, 's.sock');
+    const pacer = new ReadPacer(600);
+    let reader: net.Socket | undefined;
+    const chunks: string[] = [];
+    const server = net.createServer({ highWaterMark: 1 }, (socket) => {
+      reader = socket;
+      onCoalescedData(socket, (chunk) => chunks.push(chunk.toString()), pacer);
+    });
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    const client = net.connect(socketPath);
+    await new Promise<void>((resolve) => client.once('connect', resolve));
+    try {
+      const settle = () => new Promise((r) => setTimeout(r, 50));
+      client.write('first\n');
+      await settle();
+      assert.deepStrictEqual(chunks, ['first\n'], 'a quiet socket is read at once');
+      const readBeforeRest = reader!.bytesRead;
+      for (let i = 0; i < 5; i++) {
+        client.write(`during the rest ${i}\n`);
+        await settle();
+      }
+      // A paused stream would have read the first of these into its buffer: a read, and a wake-up, the rest was to save.
+      assert.strictEqual(reader!.bytesRead, readBeforeRest, 'nothing read while resting');
+      assert.deepStrictEqual(chunks, ['first\n']);
+      const beatDue = Date.now() + 2000;
+      while (chunks.length === 1 && Date.now() < beatDue) await settle();
+      assert.deepStrictEqual(chunks.slice(1), [Array.from({ length: 5 }, (_, i) => `during the rest ${i}\n`).join('')], 'one read at the beat');
+    } finally {
+      client.destroy();
+      reader?.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
