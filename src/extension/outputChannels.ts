@@ -1,15 +1,18 @@
 /** One output channel per worker slot (and one for the master) of each server; appends are batched and bounded. */
 import * as vscode from 'vscode';
+import { READ_REST_MS } from '../core/coalescedReads';
 import { LineTail } from '../core/lineTail';
+import { TurnEndThrottle } from '../core/turnEndThrottle';
 import type { OutputEvent } from '../core/supervisor';
 import type { ServerRegistry } from './serverRegistry';
 
 /**
  * A channel gets an append at most this often: the first line after a quiet spell goes out at once, the lines that
- * follow within this time go together (a flood makes 40 appends a second per channel, not one per line). Keeps a
- * line's way from the worker to the channel under 50 ms (npm run bench, log latency).
+ * follow within this time go together (a flood makes 40 appends a second per channel, not one per line). The same as
+ * the server's read beat, so that a beat's lines find the channel ready for them (see `flushes`). Keeps a line's
+ * way from the worker to the channel under 50 ms (npm run bench, log latency).
  */
-const FLUSH_INTERVAL_MS = 25;
+const FLUSH_INTERVAL_MS = READ_REST_MS;
 /**
  * A channel holds at most CHANNEL_LINES_MAX lines, so a log flood cannot exhaust the window's memory: past it, the
  * oldest are dropped down to CHANNEL_LINES_KEPT and the channel is replaced by the kept lines (saying how many were
@@ -30,8 +33,11 @@ export class WorkerChannels implements vscode.Disposable {
   private readonly channels = new Map<string, vscode.OutputChannel>();
   private readonly buffers = new Map<string, LineTail>();
   private shownDropped = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private lastFlush = 0;
+  /**
+   * A server's read beat reads all its workers in one turn of the event loop: a flush at the turn's end takes all of
+   * their lines, also when the beat's timer and the flush's expire together.
+   */
+  private readonly flushes = new TurnEndThrottle(FLUSH_INTERVAL_MS, () => this.writeUnread());
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(registry: ServerRegistry) {
@@ -66,13 +72,14 @@ export class WorkerChannels implements vscode.Disposable {
       this.buffers.set(name, buffer);
     }
     buffer.push(event.lines);
-    this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.lastFlush + FLUSH_INTERVAL_MS - Date.now()));
+    this.flushes.request();
   }
 
   flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.lastFlush = Date.now();
+    this.flushes.runNow();
+  }
+
+  private writeUnread(): void {
     for (const [name, buffer] of this.buffers) {
       if (!buffer.hasUnread()) continue;
       const channel = this.channel(name);
