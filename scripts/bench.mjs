@@ -33,7 +33,7 @@ const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'ext
 
 const CONFIG = {
   full: {
-    throughput: { workers: 4, rounds: 12, seconds: 3, warmupSeconds: 0.5, connections: 16, reconnectEvery: 100 },
+    throughput: { workers: 4, rounds: 16, seconds: 3, warmupSeconds: 0.5, connections: 16, reconnectEvery: 40 },
     latency: { workers: 4, rate: 200, seconds: 10 },
     flood: { workers: 4, lines: 1_000_000, stallMs: 20000 },
     reaction: { workers: 4, kills: 8, pauseMs: 300 },
@@ -41,7 +41,7 @@ const CONFIG = {
     extension: { nodeRuns: 7, vscodeRuns: 5, baselineRuns: 3 },
   },
   smoke: {
-    throughput: { workers: 2, rounds: 1, seconds: 1, warmupSeconds: 0, connections: 4, reconnectEvery: 100 },
+    throughput: { workers: 2, rounds: 1, seconds: 1, warmupSeconds: 0, connections: 4, reconnectEvery: 40 },
     latency: { workers: 2, rate: 50, seconds: 1 },
     flood: { workers: 2, lines: 20_000, stallMs: 10000 },
     reaction: { workers: 2, kills: 1, pauseMs: 100 },

@@ -1,5 +1,6 @@
 // Section 1, throughput: the example app (examples/fastapi, main:app) with access logging on, under autocannon in
-// its own process, started three ways and loaded in turn a, b, c, a, b, c, ...:
+// its own process, started three ways and loaded in turn a, b, c, then b, c, a, then c, a, b, ... (no mode is
+// always first in its round):
 //   a  direct: the same argv, output to /dev/null;
 //   b  core:   under the Supervisor with the agent and the output channels' batching (the extension's pipeline);
 //   c  pipe:   output on plain pipes drained by this Node process (what a VS Code terminal does).
@@ -38,7 +39,7 @@ export async function throughput(core, cfg, log) {
     const rounds = [];
     for (let round = 1; round <= cfg.rounds; round++) {
       const results = {};
-      for (const mode of MODES) {
+      for (const mode of MODES.map((_, i) => MODES[(i + round - 1) % MODES.length])) {
         const cpu0 = process.cpuUsage();
         const serverCpu0 = treeCpuSeconds(core, masterOf(mode));
         const machine0 = machineCpuSeconds();
