@@ -10,7 +10,7 @@ import type { ServerRegistry } from './serverRegistry';
  * A channel gets an append at most this often: the first line after a quiet spell goes out at once, the lines that
  * follow within this time go together (a flood makes 40 appends a second per channel, not one per line). The same as
  * the server's read beat, so that a beat's lines find the channel ready for them (see `flushes`). Keeps a line's
- * way from the worker to the channel under 50 ms (npm run bench, log latency).
+ * way from the worker to the channel under 35 ms (npm run bench, log latency).
  */
 const FLUSH_INTERVAL_MS = READ_REST_MS;
 /**
