@@ -104,7 +104,7 @@ describe('onCoalescedData', () => {
   it('a resting socket reads nothing from the kernel until the beat, and then all that waited in one read', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coalesced-'));
     const socketPath = path.join(dir, 's.sock');
-    const pacer = new ReadPacer(600);
+    const pacer = new ReadPacer(1500);
     let reader: net.Socket | undefined;
     const chunks: string[] = [];
     const server = net.createServer({ highWaterMark: 1 }, (socket) => {
@@ -127,7 +127,7 @@ describe('onCoalescedData', () => {
       // A paused stream would have read the first of these into its buffer: a read, and a wake-up, the rest was to save.
       assert.strictEqual(reader!.bytesRead, readBeforeRest, 'nothing read while resting');
       assert.deepStrictEqual(chunks, ['first\n']);
-      const beatDue = Date.now() + 2000;
+      const beatDue = Date.now() + 4000;
       while (chunks.length === 1 && Date.now() < beatDue) await settle();
       assert.deepStrictEqual(chunks.slice(1), [Array.from({ length: 5 }, (_, i) => `during the rest ${i}\n`).join('')], 'one read at the beat');
     } finally {
