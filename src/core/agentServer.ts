@@ -97,7 +97,8 @@ export class AgentServer {
 
   private constructor(readonly runtimeDir: string, private readonly handlers: AgentServerHandlers) {
     this.socketPath = agentSocketPath(runtimeDir);
-    // highWaterMark 1: a paused worker socket stops reading from the kernel at once (see coalescedReads.ts).
+    // highWaterMark 1: a paused socket reads at most one chunk ahead (during the hello, and in a rest where the handle
+    // itself cannot be stopped: see SocketReads in coalescedReads.ts).
     this.server = net.createServer({ highWaterMark: 1 }, (socket) => this.accept(socket));
   }
 
