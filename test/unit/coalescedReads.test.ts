@@ -6,27 +6,39 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { onCoalescedData, ReadPacer, SocketReads } from '../../src/core/coalescedReads';
 
-/** A Unix socket pair as AgentServer makes them (readable highWaterMark 1); resolves with what the reader received. */
-async function transfer(write: (client: net.Socket) => Promise<void>): Promise<{ text: string; chunks: number }> {
+/** A Unix socket pair as AgentServer makes them (readable highWaterMark 1); `accept` gets the reading end. */
+async function socketPair(accept: (reader: net.Socket) => void): Promise<{ client: net.Socket; close: () => Promise<void> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coalesced-'));
   const socketPath = path.join(dir, 's.sock');
+  const server = net.createServer({ highWaterMark: 1 }, accept);
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  const client = net.connect(socketPath);
+  await new Promise<void>((resolve) => client.once('connect', resolve));
+  return {
+    client,
+    /** Resolves once the reading end has closed too. */
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resolves with what the reading end of a socket pair received through onCoalescedData. */
+async function transfer(write: (client: net.Socket) => Promise<void>): Promise<{ text: string; chunks: number }> {
   let received: Promise<{ text: string; chunks: number }> | undefined;
-  const server = net.createServer({ highWaterMark: 1 }, (socket) => {
+  const { client, close } = await socketPair((socket) => {
     received = new Promise((resolve) => {
       const parts: Buffer[] = [];
       onCoalescedData(socket, (chunk) => parts.push(chunk));
       socket.on('close', () => resolve({ text: Buffer.concat(parts).toString(), chunks: parts.length }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-  const client = net.connect(socketPath);
-  await new Promise<void>((resolve) => client.once('connect', resolve));
   await write(client);
   client.end();
   while (!received) await new Promise((r) => setTimeout(r, 5));
   const result = await received;
-  server.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await close();
   return result;
 }
 
@@ -55,19 +67,14 @@ describe('onCoalescedData', () => {
   it('reads a busy socket once per beat: what arrives between two beats comes in one read', async () => {
     let resumes = 0;
     let chunks = 0;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coalesced-'));
-    const socketPath = path.join(dir, 's.sock');
     const received: string[] = [];
-    const server = net.createServer({ highWaterMark: 1 }, (socket) => {
+    const { client, close } = await socketPair((socket) => {
       socket.on('resume', () => resumes++);
       onCoalescedData(socket, (chunk) => {
         chunks++;
         received.push(chunk.toString());
       }, new ReadPacer(20));
     });
-    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-    const client = net.connect(socketPath);
-    await new Promise<void>((resolve) => client.once('connect', resolve));
     const lines: string[] = [];
     const until = Date.now() + 400;
     while (Date.now() < until) {
@@ -77,8 +84,7 @@ describe('onCoalescedData', () => {
       await new Promise((r) => setTimeout(r, 1));
     }
     client.end();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    fs.rmSync(dir, { recursive: true, force: true });
+    await close();
     assert.strictEqual(received.join(''), lines.join(''), 'every line, in order');
     assert.ok(resumes >= 5, `the beat came (${resumes} resumes)`);
     assert.ok(chunks <= resumes + 3, `${chunks} reads for ${resumes} beats: one read per beat, not one more for the first line after it`);
@@ -102,18 +108,13 @@ describe('onCoalescedData', () => {
   });
 
   it('a resting socket reads nothing from the kernel until the beat, and then all that waited in one read', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coalesced-'));
-    const socketPath = path.join(dir, 's.sock');
     const pacer = new ReadPacer(1500);
     let reader: net.Socket | undefined;
     const chunks: string[] = [];
-    const server = net.createServer({ highWaterMark: 1 }, (socket) => {
+    const { client, close } = await socketPair((socket) => {
       reader = socket;
       onCoalescedData(socket, (chunk) => chunks.push(chunk.toString()), pacer);
     });
-    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-    const client = net.connect(socketPath);
-    await new Promise<void>((resolve) => client.once('connect', resolve));
     try {
       const settle = () => new Promise((r) => setTimeout(r, 50));
       client.write('first\n');
@@ -133,8 +134,7 @@ describe('onCoalescedData', () => {
     } finally {
       client.destroy();
       reader?.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await close();
     }
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
