@@ -21,8 +21,6 @@ const FLUSH_INTERVAL_MS = READ_REST_MS;
  */
 export const CHANNEL_LINES_MAX = 40000;
 export const CHANNEL_LINES_KEPT = 10000;
-/** The old name (when a channel kept 20,000 to 40,000 lines), for code that still uses it. */
-export const CHANNEL_LINE_LIMIT = CHANNEL_LINES_MAX / 2;
 
 export function channelName(serverName: string, slot: number): string {
   return slot === 0 ? `${serverName} · master` : `${serverName} · worker ${slot}`;
