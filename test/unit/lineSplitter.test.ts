@@ -1,6 +1,6 @@
 import * as assert from 'node:assert';
 import { describe, it } from 'node:test';
-import { LineSplitter } from '../../src/core/lineSplitter';
+import { LINE_CONTINUATION, LineSplitter, MAX_LINE_BYTES } from '../../src/core/lineSplitter';
 
 function split(chunks: Array<string | Buffer>, end = false): string[] {
   const lines: string[] = [];
@@ -27,5 +27,55 @@ describe('LineSplitter', () => {
   it('does not cut a multi-byte character split across chunks', () => {
     const bytes = Buffer.from('héllo ✓\n');
     assert.deepStrictEqual(split([bytes.subarray(0, 2), bytes.subarray(2, 9), bytes.subarray(9)]), ['héllo ✓']);
+  });
+});
+
+describe('LineSplitter on long lines', () => {
+  it('cuts a line at the maximum into pieces marked as continuations, never inside a character, losing nothing', () => {
+    const text = `${'ab✓'.repeat(10)}\n`;
+    const lines: string[] = [];
+    const splitter = new LineSplitter((line) => lines.push(line), 8);
+    for (const byte of Buffer.from(text)) splitter.push(Buffer.from([byte]));
+    assert.ok(lines.length > 1, 'the line was cut');
+    assert.ok(lines.slice(1).every((l) => l.startsWith(LINE_CONTINUATION)), 'every piece after the first is marked');
+    assert.ok(lines.every((l) => Buffer.byteLength(l.replace(LINE_CONTINUATION, '')) <= 8), 'no piece is longer than the maximum');
+    assert.ok(lines.every((l) => !l.includes('\ufffd')), 'no character was cut in two');
+    assert.strictEqual(lines.map((l, i) => (i === 0 ? l : l.slice(LINE_CONTINUATION.length))).join(''), text.slice(0, -1), 'nothing lost or doubled');
+  });
+
+  it('holds at most one maximum of a line without a newline, and copies each byte a bounded number of times (10 MB)', () => {
+    const saved = Object.getOwnPropertyDescriptor(Buffer, 'concat')!;
+    const realConcat = Buffer.concat.bind(Buffer);
+    let concatenated = 0;
+    Buffer.concat = (list: readonly Uint8Array[], length?: number) => {
+      const joined = realConcat(list, length);
+      concatenated += joined.length;
+      return joined;
+    };
+    try {
+      const lines: string[] = [];
+      const splitter = new LineSplitter((line) => lines.push(line));
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const total = 10 * 1024 * 1024;
+      for (let sent = 0; sent < total; sent += chunk.length) splitter.push(chunk);
+      splitter.push(Buffer.from('\n'));
+      assert.strictEqual(lines.length, total / MAX_LINE_BYTES, 'ten pieces of 1 MiB');
+      assert.strictEqual(lines.reduce((n, l) => n + l.replace(LINE_CONTINUATION, '').length, 0), total, 'every byte arrives once');
+      assert.ok(concatenated <= 2 * total, `bytes joined: ${concatenated}, at most twice the ${total} pushed (linear, not quadratic)`);
+    } finally {
+      Object.defineProperty(Buffer, 'concat', saved);
+    }
+  });
+
+  it('a line of exactly the maximum ends with its newline, without an empty continuation', () => {
+    assert.deepStrictEqual(
+      (() => {
+        const lines: string[] = [];
+        const splitter = new LineSplitter((line) => lines.push(line), 4);
+        splitter.push(Buffer.from('abcd\nef\n'));
+        return lines;
+      })(),
+      ['abcd', 'ef'],
+    );
   });
 });
