@@ -13,6 +13,8 @@ export interface ProcStat {
   /** user + system CPU time in seconds */
   cpuSeconds: number;
   rssBytes: number;
+  /** When it started, in clock ticks since boot (field 22): with the pid, it names one process, whatever reuses the pid later. */
+  startTicks: number;
   /** A zombie's wait status (field 52, Linux 3.5+): how it died, readable before its parent reaps it. */
   waitStatus: number | undefined;
 }
@@ -33,6 +35,7 @@ export function readProcStat(pid: number): ProcStat | undefined {
     pgrp: Number(fields[2]),
     cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND,
     rssBytes: Number(fields[21]) * PAGE_SIZE,
+    startTicks: Number(fields[19]),
     waitStatus: fields.length > 49 ? Number(fields[49]) : undefined,
   };
 }
@@ -52,6 +55,37 @@ export function zombieExit(pid: number): { code: number | null; signal: string |
 export function isAlive(pid: number): boolean {
   const stat = readProcStat(pid);
   return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/** One process: its pid and its start time. A pid alone may name another process once this one is gone. */
+export interface ProcessIdentity {
+  pid: number;
+  startTicks: number;
+}
+
+export function identityOf(pid: number): ProcessIdentity | undefined {
+  const stat = readProcStat(pid);
+  return stat && stat.state !== 'Z' && stat.state !== 'X' ? { pid, startTicks: stat.startTicks } : undefined;
+}
+
+/** The process `identity` names still runs (its pid was not taken by another process since). */
+export function isSameProcessAlive(identity: ProcessIdentity): boolean {
+  return identityOf(identity.pid)?.startTicks === identity.startTicks;
+}
+
+/**
+ * `pid` is `ancestor` or descends from it (following parents in /proc), and started no earlier: a pid that only
+ * claims to be one of the server's processes is not.
+ */
+export function isSelfOrDescendant(pid: number, ancestor: ProcessIdentity): boolean {
+  let current = readProcStat(pid);
+  if (!current || current.startTicks < ancestor.startTicks) return false;
+  for (let hops = 0; current && hops < 64; hops++) {
+    if (current.pid === ancestor.pid) return current.startTicks === ancestor.startTicks;
+    if (current.ppid <= 1) return false;
+    current = readProcStat(current.ppid);
+  }
+  return false;
 }
 
 export function listPids(): number[] {

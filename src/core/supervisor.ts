@@ -8,13 +8,14 @@ import treeKill from 'tree-kill';
 import { adapterFor, type Capabilities, type ServerAdapter } from './adapters';
 import { AgentServer, type AgentHello, type AgentMessage, type ControlConnection } from './agentServer';
 import { onCoalescedData, ReadPacer } from './coalescedReads';
+import { withParentDeathSignal } from './parentDeathSignal';
 import { createRuntimeDir, sweepAbandonedRuntimeDirs } from './runtimeDirs';
 import { type ResolvedDefinition, serverUrl } from './definition';
 import { Emitter } from './events';
 import { LineSplitter } from './lineSplitter';
 import { parseWorkerLogFact, pidOfLogLine } from './logPatterns';
 import { describeExit, type ExitReason, type ProcessModel, type ServerModel, type ServerState, type WorkerModel } from './model';
-import { childrenOf, commandLine, findPortHolder, isAlive, processGroupMembers, UsageSampler, zombieExit } from './procfs';
+import { childrenOf, commandLine, findPortHolder, identityOf, isAlive, isSelfOrDescendant, processGroupMembers, type ProcessIdentity, UsageSampler, zombieExit } from './procfs';
 import { detectEnvironment, type PythonEnvironment } from './pythonEnvironment';
 
 export interface SupervisorOptions {
@@ -119,6 +120,8 @@ export class Supervisor {
   private child: ChildProcess | undefined;
   private masterPid: number | undefined;
   private masterStartedAt = 0;
+  /** The master as /proc names it: every process the server owns descends from it. */
+  private masterIdentity: ProcessIdentity | undefined;
   private masterUsage = { cpuPercent: 0, rssBytes: 0 };
   private masterExit: Promise<void> | undefined;
   private agent: AgentServer | undefined;
@@ -340,7 +343,9 @@ export class Supervisor {
     this.setState('starting');
     try {
       await this.preflight();
+      this.throwIfStopped();
       await this.runPreLaunchSteps();
+      this.throwIfStopped();
       await this.spawnMaster();
       const bootTimeoutMs = this.options.bootTimeoutMs ?? 120000;
       await this.waitFor(() => this.allReady(), bootTimeoutMs, `${this.definition.workers} workers to be ready`);
@@ -359,6 +364,11 @@ export class Supervisor {
     }
   }
 
+  /** A stop that came while the start awaited something ends the start there. */
+  private throwIfStopped(): void {
+    if (this.state !== 'starting') throw new ServerError(`The server "${this.definition.name}" was stopped.`, 'stopped');
+  }
+
   private reset(): void {
     this.error = undefined;
     this.failing = false;
@@ -375,6 +385,7 @@ export class Supervisor {
     this.bootFailures = [];
     this.suspectedDead.clear();
     this.masterPid = undefined;
+    this.masterIdentity = undefined;
     this.child = undefined;
     this.masterControl = undefined;
   }
@@ -400,16 +411,22 @@ export class Supervisor {
         throw new ServerError(`The ${key === 'certfile' ? 'certificate' : 'private key'} file "${full}" ("${key}") does not exist or cannot be read. Fix the path in the task, or remove "certfile" and "keyfile" to serve plain HTTP.`, 'certificate');
       }
     }
-    this.env = await detectEnvironment(def.python);
-    const problem = this.adapter.checkEnvironment(def, this.env);
-    if (problem) throw new ServerError(problem, 'environment');
-    this.capabilities = this.adapter.capabilities(this.env, def);
-    const inUse = await portInUse(def.host, def.port);
-    if (inUse) {
+    const port = await probePort(def.host, def.port);
+    if (port === 'in-use') {
       const holder = findPortHolder(def.port);
       const who = holder ? ` by process ${holder.pid} (${holder.command.slice(0, 120)})` : '';
       throw new ServerError(`Port ${def.port} on ${def.host} is already in use${who}. Stop that process or set another "bind" in the task.`, 'port');
     }
+    if (port === 'denied') {
+      throw new ServerError(`Port ${def.port} on ${def.host} needs privileges this user does not have: ports below 1024 can be bound only by root or with the CAP_NET_BIND_SERVICE capability. Use a port from 1024 up in "bind", for example ${def.host.includes(':') ? `[${def.host}]` : def.host}:8000.`, 'port');
+    }
+    if (port === 'no-such-address') {
+      throw new ServerError(`"${def.host}" is not an address of this machine, so nothing can listen on it. Set "bind" to 127.0.0.1:${def.port} (this machine only) or to one of its own addresses.`, 'port');
+    }
+    this.env = await detectEnvironment(def.python);
+    const problem = this.adapter.checkEnvironment(def, this.env);
+    if (problem) throw new ServerError(problem, 'environment');
+    this.capabilities = this.adapter.capabilities(this.env, def);
   }
 
   /** The task's `preLaunch` commands, in order, in the server's folder and environment; the first failure stops the start. */
@@ -433,7 +450,7 @@ export class Supervisor {
         child.once('close', (code, signal) => resolve({ code, signal }));
       });
       this.preLaunchChild = undefined;
-      if (this.state !== 'starting') throw new ServerError(`The server "${def.name}" was stopped.`, 'stopped');
+      this.throwIfStopped();
       if (outcome.error) {
         const missing = (outcome.error as NodeJS.ErrnoException).code === 'ENOENT';
         throw new ServerError(`${where} could not be run: ${missing ? `no such command "${argv[0]}"` : outcome.error.message}. Nothing was started.`, 'prelaunch');
@@ -469,7 +486,7 @@ export class Supervisor {
     }
     const argv = this.adapter.argv(def, this.env!, { runtimeDir: this.runtimeDir });
     this.launchedWorkers = def.workers;
-    const child = spawn(def.python, argv, { cwd: def.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(def.python, withParentDeathSignal(def.python, argv), { cwd: def.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.masterStartedAt = Date.now();
     this.masterExit = new Promise((resolve) => child.once('close', () => resolve()));
@@ -478,6 +495,7 @@ export class Supervisor {
       child.once('error', (error) => reject(new ServerError(`Could not start ${def.python}: ${error.message}`, 'spawn')));
     });
     this.masterPid = child.pid;
+    this.masterIdentity = child.pid === undefined ? undefined : identityOf(child.pid);
     for (const stream of [child.stdout, child.stderr]) {
       const splitter = new LineSplitter((line) => this.masterLine(line));
       stream.on('data', (chunk: Buffer) => splitter.push(chunk));
@@ -571,6 +589,8 @@ export class Supervisor {
     const known = this.byPid.get(pid);
     if (known) return known;
     if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return undefined;
+    // A hello (or a log line) only claims a pid: the supervisor signals its workers, so a worker must be the master's.
+    if (!this.masterIdentity || !isSelfOrDescendant(pid, this.masterIdentity)) return undefined;
     this.recordUnreportedExits();
     const { slot, previous } = this.assignSlot();
     const worker: WorkerRecord = {
@@ -1030,12 +1050,14 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** True when something already listens on host:port (a connect succeeds or the bind fails with EADDRINUSE). */
-function portInUse(host: string, port: number): Promise<boolean> {
+/** Whether a server could listen on host:port: free, in use (EADDRINUSE), denied (EACCES: a privileged port), or not an address here. */
+function probePort(host: string, port: number): Promise<'free' | 'in-use' | 'denied' | 'no-such-address'> {
   return new Promise((resolve) => {
     const probe = net.createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EADDRINUSE'));
-    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(false)));
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      resolve(error.code === 'EACCES' ? 'denied' : error.code === 'EADDRNOTAVAIL' ? 'no-such-address' : error.code === 'EADDRINUSE' ? 'in-use' : 'free');
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve('free')));
   });
 }
 

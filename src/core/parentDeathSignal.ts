@@ -1,0 +1,24 @@
+/**
+ * The server's master must not outlive its supervisor, even when the supervisor is killed outright and the agent is
+ * off. Linux's parent-death signal does that: set in the child before it execs the server, it survives the exec, and
+ * the kernel sends it when the supervising thread ends. A short Python preamble sets it (`-S`: without site, so the
+ * agent's sitecustomize does not run in it) and execs the server in the same process.
+ */
+
+/** SIGTERM, not SIGKILL: the master then stops its workers as on any stop. */
+const PREAMBLE = [
+  'import os, signal, sys',
+  'try:',
+  '    import ctypes',
+  '    ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG',
+  'except Exception:',
+  '    pass  # not Linux, or no ctypes: the agent\'s watchdog remains',
+  'if os.getppid() != int(sys.argv[1]):',
+  '    sys.exit("the supervising process %s exited before the server started" % sys.argv[1])',
+  'os.execvp(sys.argv[2], sys.argv[2:])',
+].join('\n');
+
+/** The arguments that make `python` run the server (`serverArgv`, after the interpreter) with the parent-death signal set. */
+export function withParentDeathSignal(python: string, serverArgv: readonly string[], supervisorPid = process.pid): string[] {
+  return ['-S', '-c', PREAMBLE, String(supervisorPid), python, ...serverArgv];
+}
