@@ -1,13 +1,14 @@
 /** `server-workers`: the core in a terminal, for people (prefixed, coloured lines) and scripts (--json). */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
-import { defaultWorkerCount, DefinitionError, resolveDefinition, type ServerDefinition } from './core/definition';
+import { bindsAllInterfaces, DefinitionError, resolveDefinition, type ResolvedDefinition, type ServerDefinition } from './core/definition';
+import { agentDirectory, launchContext } from './core/launchContext';
 import type { ServerModel, WorkerModel } from './core/model';
 import { ServerError, Supervisor } from './core/supervisor';
-import { readServerTasks, substituteWorkspaceFolder } from './core/tasksFile';
+import { readServerTasks } from './core/tasksFile';
+import { expandTaskVariables } from './core/taskVariables';
 
 const USAGE = `Usage: server-workers run [options] [-- extra server args]
 
@@ -20,12 +21,15 @@ Options (named like the serverworkers task properties):
   --bind HOST:PORT            default 127.0.0.1:8000
   --worker-class CLASS        gunicorn worker class (default UvicornWorker)
   --cwd DIR                   working directory (default .)
-  --python PATH               interpreter (default ./.venv/bin/python, else python3)
+  --python PATH               interpreter (default the folder's .venv, venv or env, else python3)
   --env KEY=VALUE             extra environment variable (repeatable)
   --timeout S                 gunicorn worker timeout
   --graceful-timeout S        seconds a stop waits before killing (default 10)
-  --task NAME                 run the serverworkers task NAME from .vscode/tasks.json
+  --task NAME                 run the serverworkers task NAME from .vscode/tasks.json, as VS Code
+                              would: its variables expanded (\${workspaceFolder}, \${env:NAME}...);
+                              the options above override its values (--env adds, extra args follow)
   --tasks-file PATH           the tasks.json to read (default ./.vscode/tasks.json)
+  --folder DIR                the workspace folder of the task (default: the folder of .vscode/)
   --no-agent                  attribute lines by the pids in log formats instead of the in-worker agent
   --json                      JSON lines on stdout; commands as JSON lines on stdin:
                               {"cmd":"scale","workers":N} {"cmd":"kill","slot":N} {"cmd":"reload"}
@@ -69,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
         'graceful-timeout': { type: 'string' },
         task: { type: 'string' },
         'tasks-file': { type: 'string' },
+        folder: { type: 'string' },
         'no-agent': { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -86,25 +91,17 @@ export async function main(argv: string[]): Promise<number> {
   const options: CliOptions = { json: values.json ?? false, color: !values.json && process.stdout.isTTY === true };
   const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
 
-  let definition: ServerDefinition;
-  const cwd = path.resolve(values.cwd ?? '.');
-  try {
-    definition = values.task ? taskDefinition(values.task, values['tasks-file'] ?? path.join(cwd, '.vscode', 'tasks.json'), cwd) : flagDefinition(values, positionals);
-  } catch (error) {
-    return usageError((error as Error).message, options, emit);
-  }
-
   let resolved;
   try {
-    const base = definition.cwd ? path.resolve(cwd, definition.cwd) : cwd;
-    resolved = resolveDefinition({ ...definition, cwd: base }, {
-      defaultPython: defaultPython(base),
-      defaultCwd: base,
-      defaultWorkers: defaultWorkerCount(os.cpus().length),
-    });
+    resolved = values.task ? taskDefinition(values.task, values, positionals) : flagDefinition(values, positionals);
   } catch (error) {
-    if (error instanceof DefinitionError) return usageError(error.message, options, emit);
+    if (error instanceof DefinitionError || error instanceof CliUsageError) return usageError(error.message, options, emit);
     throw error;
+  }
+  if (bindsAllInterfaces(resolved.host)) {
+    const warning = `${resolved.name} listens on all interfaces (${resolved.host}:${resolved.port}): other machines on your network can reach it. Bind 127.0.0.1 unless you mean to expose it.`;
+    if (options.json) emit({ event: 'warning', message: warning });
+    else process.stderr.write(`server-workers: ${warning}\n`);
   }
 
   const supervisor = new Supervisor(resolved, { agentDir: values['no-agent'] ? undefined : agentDirectory() });
@@ -145,11 +142,17 @@ export async function main(argv: string[]): Promise<number> {
   return finished;
 }
 
-function flagDefinition(values: Record<string, unknown>, positionals: string[]): ServerDefinition {
+type FlagValues = Record<string, unknown>;
+
+/** An option the CLI cannot act on (a task that is not there, a malformed --env). Exit code 2. */
+class CliUsageError extends Error {}
+
+/** The server's properties the flags give (relative paths from the current directory); absent flags are left out. */
+function definitionFromFlags(values: FlagValues, positionals: string[]): Partial<ServerDefinition> {
   const env: Record<string, string> = {};
   for (const pair of (values.env as string[] | undefined) ?? []) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`--env takes KEY=VALUE (got "${pair}").`);
+    if (eq <= 0) throw new CliUsageError(`--env takes KEY=VALUE (got "${pair}").`);
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   const definition: Record<string, unknown> = {
@@ -157,42 +160,61 @@ function flagDefinition(values: Record<string, unknown>, positionals: string[]):
     app: values.app,
     bind: values.bind,
     workerClass: values['worker-class'],
-    python: values.python,
-    cwd: values.cwd,
-    env,
-    args: positionals,
+    python: typeof values.python === 'string' && values.python.includes('/') ? path.resolve(values.python) : values.python,
+    cwd: typeof values.cwd === 'string' ? path.resolve(values.cwd) : undefined,
+    env: Object.keys(env).length > 0 ? env : undefined,
+    args: positionals.length > 0 ? positionals : undefined,
   };
   for (const [flag, key] of [['workers', 'workers'], ['timeout', 'timeout'], ['graceful-timeout', 'gracefulTimeout']] as const) {
     const raw = values[flag];
     if (raw !== undefined) definition[key] = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : raw;
   }
-  if (definition.app === undefined) throw new Error('--app is required (for example --app main:app), or --task NAME to run a task from .vscode/tasks.json.');
-  return Object.fromEntries(Object.entries(definition).filter(([, v]) => v !== undefined)) as unknown as ServerDefinition;
+  return Object.fromEntries(Object.entries(definition).filter(([, v]) => v !== undefined));
 }
 
-function taskDefinition(name: string, tasksFile: string, folder: string): ServerDefinition {
-  if (!fs.existsSync(tasksFile)) throw new Error(`No tasks file at ${tasksFile}. Run from the workspace folder or pass --tasks-file.`);
-  const tasks = readServerTasks(tasksFile);
+function flagDefinition(values: FlagValues, positionals: string[]): ResolvedDefinition {
+  const definition = definitionFromFlags(values, positionals);
+  if (definition.app === undefined) throw new CliUsageError('--app is required (for example --app main:app), or --task NAME to run a task from .vscode/tasks.json.');
+  const folder = definition.cwd ?? process.cwd();
+  return resolveDefinition(definition, launchContext(folder));
+}
+
+/**
+ * A tasks.json task as VS Code runs it: its variables expanded (in the parsed values), its relative paths from the
+ * workspace folder, the flags given beside --task over its values (--env adds to its env, extra args follow its args).
+ */
+function taskDefinition(name: string, values: FlagValues, positionals: string[]): ResolvedDefinition {
+  const tasksFile = path.resolve(typeof values['tasks-file'] === 'string' ? values['tasks-file'] : path.join('.vscode', 'tasks.json'));
+  const folder = path.resolve(typeof values.folder === 'string' ? values.folder : path.basename(path.dirname(tasksFile)) === '.vscode' ? path.dirname(path.dirname(tasksFile)) : '.');
+  if (!fs.existsSync(tasksFile)) throw new CliUsageError(`No tasks file at ${tasksFile}. Run from the workspace folder or pass --tasks-file.`);
+  let tasks;
+  try {
+    tasks = readServerTasks(tasksFile);
+  } catch (error) {
+    throw new CliUsageError((error as Error).message, { cause: error });
+  }
   const task = tasks.find((t) => t.label === name);
   if (!task) {
     const known = tasks.map((t) => `"${t.label}"`).join(', ') || 'none';
-    throw new Error(`No serverworkers task named "${name}" in ${tasksFile} (serverworkers tasks there: ${known}).`);
+    throw new CliUsageError(`No serverworkers task named "${name}" in ${tasksFile} (serverworkers tasks there: ${known}).`);
   }
-  return substituteWorkspaceFolder(task.definition, folder);
+  const fromTask = expandTaskVariables<ServerDefinition>(task.definition, { workspaceFolder: folder, env: process.env });
+  for (const key of ['cwd', 'python', 'certfile', 'keyfile'] as const) {
+    const value = fromTask[key];
+    if (typeof value === 'string' && (key !== 'python' || value.includes('/')) && !path.isAbsolute(value)) fromTask[key] = path.join(folder, value);
+  }
+  const flags = definitionFromFlags(values, positionals);
+  const merged: ServerDefinition = {
+    ...fromTask,
+    ...flags,
+    env: flags.env ? { ...(isStringRecord(fromTask.env) ? fromTask.env : {}), ...flags.env } : fromTask.env,
+    args: flags.args ? [...(Array.isArray(fromTask.args) ? fromTask.args : []), ...flags.args] : fromTask.args,
+  };
+  return resolveDefinition(merged, launchContext(folder));
 }
 
-function defaultPython(cwd: string): string {
-  for (const venv of ['.venv', 'venv']) {
-    const candidate = path.join(cwd, venv, 'bin', 'python');
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  return 'python3';
-}
-
-/** python/ of the package: beside dist/ when bundled, two levels up when compiled to out/src/. */
-function agentDirectory(): string {
-  const candidates = [path.join(__dirname, '..', 'python'), path.join(__dirname, '..', '..', 'python')];
-  return candidates.find((dir) => fs.existsSync(path.join(dir, 'sitecustomize.py'))) ?? candidates[0];
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function usageError(message: string, options: CliOptions, emit: (event: Record<string, unknown>) => void): number {

@@ -81,9 +81,49 @@ export function defaultWorkerCount(cpus: number): number {
   return Math.min(MAX_WORKERS, Math.max(1, 2 * cpus + 1));
 }
 
-/** True when the server listens on every interface (reachable from other machines). */
+/**
+ * True when the server listens on every interface (reachable from other machines): the any-address in every spelling
+ * the resolver accepts, `0.0.0.0`, `0`, `0x0`, `0.0`, `::`, `::0`, `0:0:0:0:0:0:0:0`, `::ffff:0.0.0.0` and the like.
+ */
 export function bindsAllInterfaces(host: string): boolean {
-  return host === '0.0.0.0' || host === '::' || host === '[::]';
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (bare.includes(':')) return isIPv6Any(bare);
+  return isIPv4Any(bare);
+}
+
+/** inet_aton's forms: one to four parts, each decimal, octal (0...) or hex (0x...); all zero is the any-address. */
+function isIPv4Any(host: string): boolean {
+  const parts = host.split('.');
+  return parts.length >= 1 && parts.length <= 4 && parts.every((part) => /^(0x0*|0+)$/i.test(part));
+}
+
+/** All zero, or the IPv4-mapped all zero (::ffff:0.0.0.0, in either spelling). */
+function isIPv6Any(host: string): boolean {
+  const groups = ipv6Groups(host);
+  if (!groups) return false;
+  const zero = (g: number) => g === 0;
+  return groups.every(zero) || (groups.slice(0, 5).every(zero) && groups[5] === 0xffff && groups.slice(6).every(zero));
+}
+
+/** The eight 16-bit groups of an IPv6 address (with :: and a trailing dotted IPv4 part), or undefined. */
+function ipv6Groups(host: string): number[] | undefined {
+  let text = host;
+  const dotted = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const bytes = dotted.slice(2).map(Number);
+    if (bytes.some((b) => b > 255)) return undefined;
+    text = `${dotted[1]}${((bytes[0] << 8) | bytes[1]).toString(16)}:${((bytes[2] << 8) | bytes[3]).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const parse = (half: string) => (half === '' ? [] : half.split(':'));
+  const head = parse(halves[0]);
+  const tail = halves.length === 2 ? parse(halves[1]) : [];
+  const missing = 8 - head.length - tail.length;
+  if ((halves.length === 2 && missing < 1) || (halves.length === 1 && missing !== 0)) return undefined;
+  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail];
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return undefined;
+  return all.map((g) => parseInt(g, 16));
 }
 
 export function parseBind(bind: string): { host: string; port: number } | undefined {
@@ -206,6 +246,7 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
     }
   }
 
+  if (problems.length === 0) checkProcessLimits({ app, python, cwd, workerClass, certfile, keyfile, env, args, preLaunch }, problems);
   if (problems.length > 0) throw new DefinitionError(problems);
   return {
     name,
@@ -229,6 +270,41 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
     restartMax,
     workersDefaulted: def.workers === undefined,
   };
+}
+
+/** Linux: one argument or environment entry holds at most 128 KiB with its NUL (MAX_ARG_STRLEN). */
+export const MAX_VALUE_BYTES = 128 * 1024 - 1;
+/** A path holds at most PATH_MAX (4096) bytes with its NUL. */
+export const MAX_PATH_BYTES = 4095;
+/** All the definition adds to a process's arguments and environment: well inside ARG_MAX (2 MiB by default). */
+export const MAX_TOTAL_BYTES = 1024 * 1024;
+
+/** What `spawn` and the kernel refuse, said in the definition's terms instead of Node's: NUL bytes and sizes. */
+function checkProcessLimits(values: {
+  app: unknown; python: string; cwd: string; workerClass?: string; certfile?: string; keyfile?: string;
+  env: Record<string, string>; args: string[]; preLaunch: string[][];
+}, problems: string[]): void {
+  const entries: Array<[string, string, number]> = [
+    ['app', typeof values.app === 'string' ? values.app : '', MAX_VALUE_BYTES],
+    ['python', values.python, MAX_PATH_BYTES],
+    ['cwd', values.cwd, MAX_PATH_BYTES],
+    ['workerClass', values.workerClass ?? '', MAX_VALUE_BYTES],
+    ['certfile', values.certfile ?? '', MAX_PATH_BYTES],
+    ['keyfile', values.keyfile ?? '', MAX_PATH_BYTES],
+    ...Object.entries(values.env).map(([key, value]): [string, string, number] => [`env.${key}`, `${key}=${value}`, MAX_VALUE_BYTES]),
+    ...values.args.map((arg, i): [string, string, number] => [`args[${i}]`, arg, MAX_VALUE_BYTES]),
+    ...values.preLaunch.flatMap((step, i) => step.map((arg, j): [string, string, number] => [`preLaunch[${i}][${j}]`, arg, MAX_VALUE_BYTES])),
+  ];
+  let total = 0;
+  for (const [key, value, limit] of entries) {
+    const bytes = Buffer.byteLength(value);
+    total += bytes + 1;
+    if (value.includes('\0')) problems.push(`"${key}" contains a NUL byte (\\u0000), which no program argument, path or environment variable can hold. Remove it.`);
+    else if (bytes > limit) problems.push(`"${key}" is ${bytes} bytes long; a ${limit === MAX_PATH_BYTES ? 'path' : 'single argument or environment variable'} can be at most ${limit} bytes. Shorten it${limit === MAX_PATH_BYTES ? '' : ', or pass a large value in a file'}.`);
+  }
+  if (problems.length === 0 && total > MAX_TOTAL_BYTES) {
+    problems.push(`The definition's arguments and environment add up to ${total} bytes, more than the ${MAX_TOTAL_BYTES} bytes Server Workers allows a server's command line and environment. Pass large values in a file.`);
+  }
 }
 
 function optionalString(def: Record<string, unknown>, key: string, problems: string[]): string | undefined {
@@ -257,6 +333,6 @@ function show(value: unknown): string {
 
 export function serverUrl(def: Pick<ResolvedDefinition, 'host' | 'port'> & { certfile?: string }): string {
   const scheme = def.certfile ? 'https' : 'http';
-  const host = def.host === '0.0.0.0' || def.host === '::' ? '127.0.0.1' : def.host.includes(':') ? `[${def.host}]` : def.host;
+  const host = bindsAllInterfaces(def.host) ? '127.0.0.1' : def.host.includes(':') ? `[${def.host}]` : def.host;
   return `${scheme}://${host}:${def.port}`;
 }

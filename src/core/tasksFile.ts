@@ -31,19 +31,21 @@ export interface TaskEntry {
   definition: ServerDefinition;
 }
 
+/** The serverworkers tasks of a tasks.json; throws an Error that names the file when it cannot be read as one. */
 export function readServerTasks(tasksJsonPath: string): TaskEntry[] {
-  const parsed = parseJsonc(fs.readFileSync(tasksJsonPath, 'utf8')) as { tasks?: Array<Record<string, unknown>> };
-  return (parsed.tasks ?? [])
-    .filter((task) => task.type === 'serverworkers')
+  let parsed: unknown;
+  try {
+    parsed = parseJsonc(fs.readFileSync(tasksJsonPath, 'utf8'));
+  } catch (error) {
+    throw new Error(`${tasksJsonPath} could not be read as JSON with comments: ${(error as Error).message}. Fix the file (VS Code marks the place).`, { cause: error });
+  }
+  const tasks = typeof parsed === 'object' && parsed !== null ? (parsed as { tasks?: unknown }).tasks : undefined;
+  if (tasks !== undefined && !Array.isArray(tasks)) throw new Error(`${tasksJsonPath}: "tasks" must be a list of tasks.`);
+  return ((tasks ?? []) as unknown[])
+    .filter((task): task is Record<string, unknown> => typeof task === 'object' && task !== null && (task as Record<string, unknown>).type === 'serverworkers')
     .map((task) => {
       const { type: _type, label, problemMatcher: _pm, isBackground: _bg, group: _group, presentation: _p, dependsOn: _d, ...rest } = task;
       const name = typeof label === 'string' ? label : typeof rest.app === 'string' ? rest.app : 'server';
       return { label: name, definition: { name, ...rest } as unknown as ServerDefinition };
     });
-}
-
-/** Replaces ${workspaceFolder} (and its basename variant) the way VS Code would for a task. */
-export function substituteWorkspaceFolder<T>(value: T, folder: string): T {
-  const json = JSON.stringify(value).replace(/\$\{workspaceFolder\}/g, folder.replace(/\\/g, '\\\\')).replace(/\$\{workspaceFolderBasename\}/g, folder.split(/[\\/]/).pop() ?? '');
-  return JSON.parse(json) as T;
 }

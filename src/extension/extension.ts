@@ -16,7 +16,7 @@ let registry: ServerRegistry | undefined;
 
 export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
   const interpreters = new PythonInterpreters();
-  registry = new ServerRegistry(context.extensionPath, interpreters, context.globalState);
+  registry = new ServerRegistry(interpreters, context.globalState);
   const channels = new WorkerChannels(registry);
   const tree = new WorkersTreeProvider(registry);
   const statusItems = new ServerStatusItems(registry);

@@ -2,13 +2,12 @@
  * Which Python interpreter runs a server: the task's `python`, else the setting serverWorkers.python, else the
  * interpreter selected in the Python extension (when it is installed), else the folder's virtualenv, else python3.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { PythonExtension } from '@vscode/python-extension';
 import * as vscode from 'vscode';
+import { venvInterpreter } from '../core/launchContext';
 
 const PYTHON_EXTENSION_ID = 'ms-python.python';
-const VENV_FOLDERS = ['.venv', 'venv', 'env'];
 
 export class PythonInterpreters implements vscode.Disposable {
   private api: Promise<PythonExtension | undefined> | undefined;
@@ -24,13 +23,7 @@ export class PythonInterpreters implements vscode.Disposable {
     if (setting) return absolute(setting, base);
     const selected = await this.selectedInPythonExtension(folder);
     if (selected) return selected;
-    if (base) {
-      for (const venv of VENV_FOLDERS) {
-        const candidate = path.join(base, venv, 'bin', 'python');
-        if (fs.existsSync(candidate)) return candidate;
-      }
-    }
-    return 'python3';
+    return (base ? venvInterpreter(base) : undefined) ?? 'python3';
   }
 
   private async selectedInPythonExtension(folder: vscode.WorkspaceFolder | undefined): Promise<string | undefined> {

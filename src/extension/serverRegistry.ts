@@ -1,8 +1,8 @@
 /** The servers this window runs: starting them from definitions, finding them, stopping them all on deactivate. */
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { defaultWorkerCount, resolveDefinition, type ResolvedDefinition, type ServerDefinition } from '../core/definition';
+import { resolveDefinition, type ResolvedDefinition, type ServerDefinition } from '../core/definition';
+import { agentDirectory, launchContext } from '../core/launchContext';
 import type { ServerModel } from '../core/model';
 import { Supervisor, type SupervisorOptions } from '../core/supervisor';
 import type { PythonInterpreters } from './python';
@@ -22,7 +22,6 @@ export class ServerRegistry implements vscode.Disposable {
   readonly onDidAdd = this.addEmitter.event;
 
   constructor(
-    private readonly extensionPath: string,
     private readonly interpreters: PythonInterpreters,
     /** Where one-time warnings remember that they were shown. */
     readonly memento: vscode.Memento,
@@ -33,11 +32,8 @@ export class ServerRegistry implements vscode.Disposable {
     const folderPath = folder?.uri.fsPath ?? process.cwd();
     const raw = { ...definition } as Record<string, unknown>;
     if (typeof raw.cwd === 'string' && !path.isAbsolute(raw.cwd)) raw.cwd = path.join(folderPath, raw.cwd);
-    return resolveDefinition(raw, {
-      defaultPython: await this.interpreters.resolve(folder, typeof raw.python === 'string' && raw.python.trim() !== '' ? raw.python : undefined),
-      defaultCwd: folderPath,
-      defaultWorkers: defaultWorkerCount(os.cpus().length),
-    });
+    const python = await this.interpreters.resolve(folder, typeof raw.python === 'string' && raw.python.trim() !== '' ? raw.python : undefined);
+    return resolveDefinition(raw, { ...launchContext(folderPath), defaultPython: python });
   }
 
   /**
@@ -55,7 +51,7 @@ export class ServerRegistry implements vscode.Disposable {
       if (old.supervisor.name === resolved.name && (state === 'failed' || state === 'stopped')) this.remove(old.supervisor);
     }
     const agentOn = vscode.workspace.getConfiguration('serverWorkers', folder).get<boolean>('agent', true);
-    const supervisor = new Supervisor(resolved, { ...options, agentDir: agentOn ? path.join(this.extensionPath, 'python') : undefined });
+    const supervisor = new Supervisor(resolved, { ...options, agentDir: agentOn ? agentDirectory() : undefined });
     const entry: RunningServer = { supervisor, folder, label };
     this.servers.set(supervisor.id, entry);
     supervisor.onDidChange.on(() => this.changeEmitter.fire(supervisor));
