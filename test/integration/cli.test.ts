@@ -1,66 +1,13 @@
 /** `server-workers` (dist/cli.js) against real servers, for people and with --json. */
 import * as assert from 'node:assert';
-import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import { describe, it } from 'node:test';
 import { isAlive } from '../../src/core/procfs';
-import { repoRoot, testPython } from '../support/paths';
+import { testPython } from '../support/paths';
+import { pidsIn, run } from './cliSupport';
 import { appsDir, burst, freePort } from './support';
-
-const cli = path.join(repoRoot, 'dist', 'cli.js');
-
-interface Run {
-  child: ChildProcess;
-  events: Array<Record<string, unknown>>;
-  lines: string[];
-  stderr: string[];
-  next(predicate: (event: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-  exit: Promise<number | null>;
-}
-
-function run(args: string[], cwd = appsDir): Run {
-  const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  const events: Array<Record<string, unknown>> = [];
-  const lines: string[] = [];
-  const stderr: string[] = [];
-  const waiters: Array<() => void> = [];
-  readline.createInterface({ input: child.stdout }).on('line', (line) => {
-    lines.push(line);
-    if (line.startsWith('{')) events.push(JSON.parse(line) as Record<string, unknown>);
-    for (const waiter of waiters.splice(0)) waiter();
-  });
-  readline.createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let cursor = 0;
-  const next: Run['next'] = (predicate, what, timeoutMs = 30000) => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; stderr: ${stderr.join('\n')}; last lines: ${lines.slice(-5).join('\n')}`)), timeoutMs);
-    const look = () => {
-      while (cursor < events.length) {
-        const event = events[cursor++];
-        if (predicate(event)) {
-          clearTimeout(timer);
-          resolve(event);
-          return;
-        }
-      }
-      waiters.push(look);
-    };
-    look();
-  });
-  return { child, events, lines, stderr, next, exit };
-}
-
-function pidsIn(events: Array<Record<string, unknown>>): number[] {
-  const pids = new Set<number>();
-  for (const event of events) {
-    if (typeof event.masterPid === 'number') pids.add(event.masterPid);
-    if (typeof event.pid === 'number') pids.add(event.pid);
-  }
-  return [...pids];
-}
 
 describe('server-workers run --json', { timeout: 120000 }, () => {
   it('reports start, workers, logs and stats, takes scale/kill/reload on stdin, and stops on EOF leaving nothing', async () => {
@@ -72,7 +19,7 @@ describe('server-workers run --json', { timeout: 120000 }, () => {
 
     const served = await burst(port, '/log?n=1', 20, 4);
     for (const pid of served.keys()) {
-      const log = await r.next((e) => e.event === 'log' && e.line === `print-${pid}-0`, `a log line of ${pid}`);
+      const log = await r.any((e) => e.event === 'log' && e.line === `print-${pid}-0`, `a log line of ${pid}`);
       assert.strictEqual(log.pid, pid);
       assert.ok((log.slot as number) >= 1);
       assert.strictEqual(log.stream, 'output');
