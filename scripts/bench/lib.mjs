@@ -40,7 +40,7 @@ export async function loadCore() {
         "export { resolveDefinition } from './src/core/definition';",
         "export { adapterFor } from './src/core/adapters';",
         "export { detectEnvironment } from './src/core/pythonEnvironment';",
-        "export { readProcStat } from './src/core/procfs';",
+        "export { readProcStat } from './src/core/process/procfs';",
         "export { WorkerChannels, channelName } from './src/extension/outputChannels';",
         "export { setOutputSink } from 'vscode';",
       ].join('\n'),

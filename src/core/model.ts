@@ -43,9 +43,9 @@ export interface ServerModel {
   workersFormula?: string;
   master?: ProcessModel;
   /** One per slot, ordered by slot; an exited row waits for its replacement (or is lost when the server does not respawn). */
-  workers: WorkerModel[];
+  workers: readonly WorkerModel[];
   /** Workers of an older generation still finishing their requests during a reload. */
-  retiring: WorkerModel[];
+  retiring: readonly WorkerModel[];
   capabilities?: Capabilities;
   /** The per-worker memory limit, when the definition sets one. */
   memoryLimitBytes?: number;

@@ -1,8 +1,8 @@
 /** One output channel per worker slot (and one for the master) of each server; appends are batched and bounded. */
 import * as vscode from 'vscode';
-import { READ_REST_MS } from '../core/coalescedReads';
-import { LineTail } from '../core/lineTail';
-import { TurnEndThrottle } from '../core/turnEndThrottle';
+import { READ_REST_MS } from '../core/output/coalescedReads';
+import { LineTail } from '../core/output/lineTail';
+import { TurnEndThrottle } from '../core/output/turnEndThrottle';
 import type { OutputEvent } from '../core/supervisor';
 import type { ServerRegistry } from './serverRegistry';
 

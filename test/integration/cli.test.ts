@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { isAlive } from '../../src/core/procfs';
+import { isAlive } from '../../src/core/process/procfs';
 import { testPython } from '../support/paths';
 import { pidsIn, run } from './cliSupport';
 import { appsDir, burst, freePort } from './support';

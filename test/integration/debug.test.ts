@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ServerDefinition } from '../../src/core/definition';
 import type { WorkerModel } from '../../src/core/model';
-import { findPortHolder, isAlive } from '../../src/core/procfs';
+import { findPortHolder, isAlive } from '../../src/core/process/procfs';
 import { agentDir, oldUvicornPython, testPython } from '../support/paths';
 import { DapClient, type DapMessage, threadOf } from './dapClient';
 import { appsDir, createServer, eventually, get, linesOf, stopAndCheck, type TestServer } from './support';

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ServerDefinition } from '../../src/core/definition';
 import type { ExitEvent } from '../../src/core/supervisor';
-import { isAlive } from '../../src/core/procfs';
+import { isAlive } from '../../src/core/process/procfs';
 import { appsDir, createServer, eventually, linesOf, stopAndCheck, type TestServer } from './support';
 
 let certDir = '';

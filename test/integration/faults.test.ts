@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { describe, it } from 'node:test';
 import { DefinitionError, resolveDefinition, type ServerDefinition } from '../../src/core/definition';
-import { isAlive, processGroupMembers } from '../../src/core/procfs';
-import { sweepAbandonedRuntimeDirs } from '../../src/core/runtimeDirs';
+import { isAlive, processGroupMembers } from '../../src/core/process/procfs';
+import { sweepAbandonedRuntimeDirs } from '../../src/core/process/runtimeDirs';
 import { repoRoot, testPython } from '../support/paths';
 import { appsDir, assertModelMatchesProc, createServer, eventually, freePort, get, linesOf, portFree, stopAndCheck } from './support';
 

@@ -2,7 +2,7 @@
 import * as assert from 'node:assert';
 import { after, describe, it } from 'node:test';
 import type { ServerDefinition } from '../../src/core/definition';
-import { isAlive } from '../../src/core/procfs';
+import { isAlive } from '../../src/core/process/procfs';
 import { oldUvicornPython } from '../support/paths';
 import { assertModelMatchesProc, burst, createServer, eventually, linesOf, stopAndCheck, type TestServer } from './support';
 

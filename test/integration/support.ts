@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after } from 'node:test';
 import { resolveDefinition, type ServerDefinition } from '../../src/core/definition';
 import type { ServerModel } from '../../src/core/model';
-import { childrenOf, commandLine, isAlive, processGroupMembers } from '../../src/core/procfs';
+import { childrenOf, commandLine, isAlive, processGroupMembers } from '../../src/core/process/procfs';
 import { type OutputEvent, Supervisor, type SupervisorOptions } from '../../src/core/supervisor';
 import { agentDir, fixturesDir, testPython } from '../support/paths';
 import { freePort, portFree } from '../support/ports';

@@ -27,9 +27,10 @@ describe('gunicorn adapter', () => {
 
   it('says what is missing and how to install it', () => {
     const def = resolveDefinition({ app: 'main:app' }, context);
-    assert.match(gunicorn.checkEnvironment(def, env({ uvicorn: '0.30.0' }))!, /gunicorn is not installed in the Python interpreter \/venv\/bin\/python.*pip install gunicorn/);
+    assert.strictEqual(gunicorn.checkEnvironment(def, env({ uvicorn: '0.30.0' }))!.missingPackage, 'gunicorn');
+    assert.match(gunicorn.checkEnvironment(def, env({ uvicorn: '0.30.0' }))!.message, /gunicorn is not installed in the Python interpreter \/venv\/bin\/python.*pip install gunicorn/);
     const asgi = resolveDefinition({ app: 'main:app', workerClass: 'asgi' }, context);
-    assert.match(gunicorn.checkEnvironment(asgi, env({ gunicorn: '23.0.0' }))!, /needs Gunicorn 24/);
+    assert.match(gunicorn.checkEnvironment(asgi, env({ gunicorn: '23.0.0' }))!.message, /needs Gunicorn 24/);
     assert.strictEqual(gunicorn.checkEnvironment(asgi, env({ gunicorn: '27.0.1' })), undefined);
   });
 });

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { onCoalescedData, ReadPacer, SocketReads } from '../../src/core/coalescedReads';
+import { onCoalescedData, ReadPacer, SocketReads } from '../../src/core/output/coalescedReads';
 
 /** A Unix socket pair as AgentServer makes them (readable highWaterMark 1); `accept` gets the reading end. */
 async function socketPair(accept: (reader: net.Socket) => void): Promise<{ client: net.Socket; close: () => Promise<void> }> {

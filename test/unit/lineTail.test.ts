@@ -1,6 +1,6 @@
 import * as assert from 'node:assert';
 import { describe, it } from 'node:test';
-import { CHUNK_BYTES, LineTail } from '../../src/core/lineTail';
+import { CHUNK_BYTES, LineTail } from '../../src/core/output/lineTail';
 
 function numbered(from: number, count: number, width = 0): string[] {
   return Array.from({ length: count }, (_, i) => `line ${from + i}`.padEnd(width, '.'));

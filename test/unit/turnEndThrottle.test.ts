@@ -1,6 +1,6 @@
 import * as assert from 'node:assert';
 import { describe, it } from 'node:test';
-import { TurnEndThrottle } from '../../src/core/turnEndThrottle';
+import { TurnEndThrottle } from '../../src/core/output/turnEndThrottle';
 
 const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

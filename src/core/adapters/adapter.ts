@@ -1,4 +1,5 @@
 import type { ResolvedDefinition, ServerKind } from '../definition';
+import type { EnvironmentProblem } from '../errors';
 import type { PythonEnvironment } from '../pythonEnvironment';
 
 /** What a server kind can do in the selected environment; the UI enables only these. */
@@ -20,8 +21,8 @@ export interface LaunchPaths {
 
 export interface ServerAdapter {
   readonly kind: ServerKind;
-  /** Checks the environment has what this definition needs; returns a user-facing problem or undefined. */
-  checkEnvironment(def: ResolvedDefinition, env: PythonEnvironment): string | undefined;
+  /** Checks the environment has what this definition needs; returns the problem (said for people) or undefined. */
+  checkEnvironment(def: ResolvedDefinition, env: PythonEnvironment): EnvironmentProblem | undefined;
   /** The interpreter's arguments (after the python path). */
   argv(def: ResolvedDefinition, env: PythonEnvironment, paths: LaunchPaths): string[];
   capabilities(env: PythonEnvironment, def: ResolvedDefinition): Capabilities;
@@ -29,6 +30,9 @@ export interface ServerAdapter {
   runsInOneProcess(def: ResolvedDefinition): boolean;
 }
 
-export function missingPackageMessage(pkg: string, env: PythonEnvironment): string {
-  return `${pkg} is not installed in the Python interpreter ${env.python} (Python ${env.pythonVersion}). Install it with: ${env.python} -m pip install ${pkg}`;
+export function missingPackage(pkg: string, env: PythonEnvironment): EnvironmentProblem {
+  return {
+    message: `${pkg} is not installed in the Python interpreter ${env.python} (Python ${env.pythonVersion}). Install it with: ${env.python} -m pip install ${pkg}`,
+    missingPackage: pkg,
+  };
 }

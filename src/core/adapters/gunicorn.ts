@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { ResolvedDefinition } from '../definition';
 import type { PythonEnvironment } from '../pythonEnvironment';
 import { compareVersions } from '../pythonEnvironment';
-import { type Capabilities, type LaunchPaths, type ServerAdapter, missingPackageMessage } from './adapter';
+import { type Capabilities, type LaunchPaths, type ServerAdapter, missingPackage } from './adapter';
 
 const UVICORN_WORKER = 'uvicorn_worker.UvicornWorker';
 const UVICORN_LEGACY_WORKER = 'uvicorn.workers.UvicornWorker';
@@ -17,12 +17,12 @@ export const gunicornAdapter: ServerAdapter = {
   kind: 'gunicorn',
 
   checkEnvironment(def, env) {
-    if (!env.packages.gunicorn) return missingPackageMessage('gunicorn', env);
+    if (!env.packages.gunicorn) return missingPackage('gunicorn', env);
     const workerClass = gunicornWorkerClass(def, env);
-    if (workerClass === UVICORN_WORKER && !env.packages['uvicorn-worker']) return missingPackageMessage('uvicorn-worker', env);
-    if (workerClass === UVICORN_LEGACY_WORKER && !env.packages.uvicorn) return missingPackageMessage('uvicorn', env);
+    if (workerClass === UVICORN_WORKER && !env.packages['uvicorn-worker']) return missingPackage('uvicorn-worker', env);
+    if (workerClass === UVICORN_LEGACY_WORKER && !env.packages.uvicorn) return missingPackage('uvicorn', env);
     if (workerClass === 'asgi' && compareVersions(env.packages.gunicorn, '24') < 0) {
-      return `Gunicorn's native "asgi" worker needs Gunicorn 24 or later; ${env.python} has Gunicorn ${env.packages.gunicorn}. Upgrade it (${env.python} -m pip install -U gunicorn) or use "workerClass": "${UVICORN_WORKER}".`;
+      return { message: `Gunicorn's native "asgi" worker needs Gunicorn 24 or later; ${env.python} has Gunicorn ${env.packages.gunicorn}. Upgrade it (${env.python} -m pip install -U gunicorn) or use "workerClass": "${UVICORN_WORKER}".` };
     }
     return undefined;
   },

@@ -1,6 +1,6 @@
 import type { PythonEnvironment } from '../pythonEnvironment';
 import { compareVersions } from '../pythonEnvironment';
-import { type Capabilities, type ServerAdapter, missingPackageMessage } from './adapter';
+import { type Capabilities, type ServerAdapter, missingPackage } from './adapter';
 
 /** Uvicorn 0.30 added worker respawn and SIGHUP / SIGTTIN / SIGTTOU to its supervisor. */
 export function uvicornHasManagedWorkers(env: PythonEnvironment): boolean {
@@ -11,7 +11,7 @@ export const uvicornAdapter: ServerAdapter = {
   kind: 'uvicorn',
 
   checkEnvironment(_def, env) {
-    return env.packages.uvicorn ? undefined : missingPackageMessage('uvicorn', env);
+    return env.packages.uvicorn ? undefined : missingPackage('uvicorn', env);
   },
 
   argv(def) {

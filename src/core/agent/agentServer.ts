@@ -1,8 +1,8 @@
 /** The supervisor's end of the agent protocol (docs/agent-protocol.md): a Unix socket in a private directory. */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as net from 'node:net';
-import { LineSplitter } from './lineSplitter';
-import { agentSocketPath } from './runtimeDirs';
+import { LineSplitter } from '../output/lineSplitter';
+import { agentSocketPath } from '../process/runtimeDirs';
 
 export interface AgentHello {
   channel: 'data' | 'control';

@@ -1,0 +1,102 @@
+/**
+ * The agent's side of one run: its socket in the run's private folder, every process's connections, what they say.
+ * A connection joins only when the supervisor admits it (the pid is one of the server's); a worker's data connection
+ * becomes its output stream, its control connection carries `ready` and the supervisor's commands; the master's
+ * carries the exits it reaps.
+ */
+import type * as net from 'node:net';
+import { Emitter } from '../events';
+import { WorkerStreams } from '../output/workerStreams';
+import type { ExitStatus } from '../workers/exitEvidence';
+import { AgentServer, type AgentHello, type AgentMessage, type ControlConnection } from './agentServer';
+
+/** A connection asking to join: `admit(slot)` during the event takes it (its output goes to `slot`); else it is closed. */
+export interface JoinRequest {
+  hello: AgentHello;
+  admit(slot: number): void;
+}
+
+export class AgentLink {
+  readonly onJoin = new Emitter<JoinRequest>();
+  /** A worker (or a master that serves by itself) can serve. */
+  readonly onReady = new Emitter<number>();
+  /** The master reaped a child. */
+  readonly onExitReport = new Emitter<{ pid: number; status: ExitStatus }>();
+  private readonly controls = new Map<number, ControlConnection>();
+  private masterControl: ControlConnection | undefined;
+  private server: AgentServer | undefined;
+
+  /** Worker output goes to `streams`. */
+  constructor(private readonly streams: WorkerStreams) {}
+
+  /** Listens in the run's private folder; returns the variables that make the agent in the spawned process talk to it. */
+  async listen(runtimeDir: string): Promise<Record<string, string>> {
+    this.server = await AgentServer.listen(runtimeDir, {
+      onData: (hello, socket, initial) => this.joinData(hello, socket, initial),
+      onControl: (connection) => this.joinControl(connection),
+    });
+    return this.server.environment();
+  }
+
+  /** Sends a command to a worker's agent and returns its reply; undefined when the worker has no control connection. */
+  request(pid: number, message: AgentMessage, timeoutMs?: number): Promise<AgentMessage> | undefined {
+    return this.controls.get(pid)?.request(message, timeoutMs);
+  }
+
+  send(pid: number, message: AgentMessage): void {
+    this.controls.get(pid)?.send(message);
+  }
+
+  async close(): Promise<void> {
+    this.streams.closeAll();
+    for (const control of this.controls.values()) control.close();
+    this.controls.clear();
+    this.masterControl?.close();
+    this.masterControl = undefined;
+    await this.server?.close();
+  }
+
+  private joinData(hello: AgentHello, socket: net.Socket, initial: Buffer): void {
+    const slot = hello.role === 'worker' ? this.askToJoin(hello) : undefined;
+    if (slot === undefined) socket.destroy();
+    else this.streams.attach(slot, hello.pid, socket, initial);
+  }
+
+  private joinControl(connection: ControlConnection): void {
+    const { hello } = connection;
+    if (this.askToJoin(hello) === undefined) {
+      connection.close();
+      return;
+    }
+    if (hello.role === 'master') {
+      this.masterControl = connection;
+      connection.onMessage((message) => this.masterMessage(hello.pid, message));
+      return;
+    }
+    this.controls.set(hello.pid, connection);
+    connection.onClose(() => {
+      if (this.controls.get(hello.pid) === connection) this.controls.delete(hello.pid);
+    });
+    connection.onMessage((message) => {
+      if (message.t === 'ready') this.onReady.fire(hello.pid);
+    });
+  }
+
+  private askToJoin(hello: AgentHello): number | undefined {
+    let admitted: number | undefined;
+    this.onJoin.fire({ hello, admit: (slot) => (admitted = slot) });
+    return admitted;
+  }
+
+  private masterMessage(masterPid: number, message: AgentMessage): void {
+    if (message.t === 'exit' && typeof message.pid === 'number') {
+      const status: ExitStatus = {
+        code: typeof message.code === 'number' ? message.code : null,
+        signal: typeof message.signal === 'string' ? message.signal : null,
+      };
+      this.onExitReport.fire({ pid: message.pid, status });
+    } else if (message.t === 'ready') {
+      this.onReady.fire(masterPid);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+/** What a Supervisor reports besides its model, and what it is given: the types its listeners and creators use. */
+import type { WorkerModel } from './model';
+
+export interface SupervisorOptions {
+  /** Folder of sitecustomize.py; the agent is off when undefined. */
+  agentDir?: string;
+  /** How long start() waits for every worker to be ready. */
+  bootTimeoutMs?: number;
+  statsIntervalMs?: number;
+  /**
+   * Holds every new worker at boot (before it imports the app) until this answers; the answer is sent to the worker's
+   * agent as `{"t": "boot", ...answer}`. Launch-mode debugging uses it to make chosen workers wait for a debugger.
+   */
+  onWorkerBoot?: (worker: WorkerModel) => Promise<Record<string, unknown>>;
+}
+
+export interface OutputEvent {
+  /** 0 for the master */
+  slot: number;
+  pid: number;
+  lines: string[];
+  /** A line the supervisor wrote (a respawn marker), not the process. */
+  marker?: boolean;
+}
+
+export interface WorkerEvent {
+  type: 'up' | 'ready' | 'exit';
+  worker: WorkerModel;
+}
+
+export interface ExitEvent {
+  expected: boolean;
+  code: number | null;
+  signal: string | null;
+  error?: string;
+  /** The restart policy restarts the server after this many ms (attempt `restartAttempt` of the definition's maximum). */
+  restartInMs?: number;
+  restartAttempt?: number;
+}

@@ -1,0 +1,147 @@
+import * as assert from 'node:assert';
+import { describe, it } from 'node:test';
+import { describeExit } from '../../src/core/model';
+import { type ExitContext, WorkerTable } from '../../src/core/workers/workerTable';
+
+const respawning: ExitContext = { replaced: true, serverKind: 'gunicorn' };
+const killed = describeExit(null, 'SIGKILL');
+
+/** A table with `count` ready workers, pids 101, 102, ... */
+function readyTable(count: number): WorkerTable {
+  const table = new WorkerTable();
+  for (let i = 1; i <= count; i++) {
+    table.add(100 + i, 1000);
+    table.markReady(100 + i);
+  }
+  return table;
+}
+
+function slots(table: WorkerTable): Array<[number, number, string]> {
+  return table.snapshot().workers.map((w) => [w.slot, w.pid, w.state]);
+}
+
+describe('WorkerTable', () => {
+  it('gives the lowest free slot, starting at 1', () => {
+    const table = new WorkerTable();
+    assert.strictEqual(table.add(7, 0)?.worker.slot, 1);
+    assert.strictEqual(table.add(8, 0)?.worker.slot, 2);
+    assert.strictEqual(table.add(9, 0)?.worker.slot, 3);
+    assert.deepStrictEqual(slots(table), [[1, 7, 'booting'], [2, 8, 'booting'], [3, 9, 'booting']]);
+  });
+
+  it('a worker that dies is replaced in its slot: restart count + 1, the reason kept, a marker line', () => {
+    const table = readyTable(3);
+    const exit = table.exited(102, killed, respawning);
+    assert.strictEqual(exit?.type, 'exit');
+    assert.deepStrictEqual(exit?.markers, [], 'a death the server repairs needs no marker yet');
+    assert.deepStrictEqual(slots(table)[1], [2, 102, 'exited'], 'the exited row waits for its replacement');
+    const up = table.add(200, 2000)!;
+    assert.strictEqual(up.worker.slot, 2);
+    assert.strictEqual(up.worker.restarts, 1);
+    assert.strictEqual(up.worker.lastExit?.text, 'killed by SIGKILL');
+    assert.deepStrictEqual(up.markers, [{ slot: 2, pid: 200, line: '── worker 2 restarted: pid 102 killed by SIGKILL → new pid 200' }]);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 200, 'booting'], [3, 103, 'ready']]);
+  });
+
+  it('a dead worker\'s slot is reused before a free one, the lowest dead slot first', () => {
+    const table = readyTable(4);
+    table.exited(104, killed, respawning);
+    table.exited(102, killed, respawning);
+    assert.strictEqual(table.add(300, 0)?.worker.slot, 2);
+    assert.strictEqual(table.add(301, 0)?.worker.slot, 4);
+    assert.strictEqual(table.add(302, 0)?.worker.slot, 5, 'then the lowest free one');
+  });
+
+  it('a reload: the new generation takes the old one\'s slots, the old workers retire side by side until they exit', () => {
+    const table = readyTable(2);
+    table.beginReload();
+    const first = table.add(201, 0)!;
+    assert.strictEqual(first.worker.slot, 1);
+    assert.strictEqual(first.worker.restarts, 0, 'a reload is not a restart');
+    assert.deepStrictEqual(first.markers.map((m) => m.line), ['── worker 1 reloaded: pid 101 retires → new pid 201']);
+    assert.deepStrictEqual(table.snapshot().retiring.map((w) => [w.slot, w.pid, w.state]), [[1, 101, 'stopping']]);
+    assert.strictEqual(table.reloadSettled(), false);
+    table.add(202, 0);
+    table.markReady(201);
+    table.markReady(202);
+    assert.deepStrictEqual(slots(table), [[1, 201, 'ready'], [2, 202, 'ready']]);
+    assert.deepStrictEqual(table.snapshot().retiring.map((w) => w.pid), [101, 102]);
+    assert.strictEqual(table.exited(101, describeExit(0, null), respawning)?.markers.length, 0);
+    table.exited(102, describeExit(0, null), respawning);
+    assert.deepStrictEqual(table.snapshot().retiring, []);
+    assert.strictEqual(table.reloadSettled(), true);
+    assert.deepStrictEqual(slots(table), [[1, 201, 'ready'], [2, 202, 'ready']], 'the retired workers left no row');
+  });
+
+  it('a reload whose old worker exits before a successor came: its slot closes and the next new worker takes the lowest free one', () => {
+    const table = readyTable(2);
+    table.beginReload();
+    table.exited(102, describeExit(0, null), respawning);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready']]);
+    assert.strictEqual(table.add(201, 0)?.worker.slot, 1, 'the old generation\'s slot 1 first');
+    assert.strictEqual(table.add(202, 0)?.worker.slot, 2);
+  });
+
+  it('scaling down closes the slot of whichever worker the server chose to stop', () => {
+    const table = readyTable(3);
+    table.expectRemoval();
+    const exit = table.exited(101, describeExit(0, null), respawning)!;
+    assert.deepStrictEqual(exit.markers.map((m) => m.line), ['── worker 1 (pid 101) removed by scaling down']);
+    assert.deepStrictEqual(slots(table), [[2, 102, 'ready'], [3, 103, 'ready']]);
+    assert.strictEqual(table.liveCount(), 2);
+    table.exited(103, killed, respawning);
+    assert.deepStrictEqual(slots(table), [[2, 102, 'ready'], [3, 103, 'exited']], 'only one removal was expected: the next death waits for a replacement');
+  });
+
+  it('a worker the server does not replace says so in its slot', () => {
+    const table = readyTable(2);
+    const exit = table.exited(101, killed, { replaced: false, serverKind: 'uvicorn' })!;
+    assert.deepStrictEqual(exit.markers.map((m) => m.line), ['── worker 1 (pid 101) killed by SIGKILL; uvicorn does not replace it']);
+  });
+
+  it('a pid reported twice: one slot; a second exit only makes the reason exact', () => {
+    const table = new WorkerTable();
+    assert.ok(table.add(5, 0));
+    assert.strictEqual(table.add(5, 0), undefined, 'the second hello of a pid changes nothing');
+    assert.strictEqual(table.snapshot().workers.length, 1);
+    table.exited(5, describeExit(null, null), respawning);
+    assert.strictEqual(table.exited(5, killed, respawning), undefined, 'no second exit event');
+    assert.strictEqual(table.snapshot().workers[0].lastExit?.text, 'killed by SIGKILL', 'the master\'s exact report corrects the reason');
+    table.add(6, 0);
+    table.exited(5, describeExit(3, null), respawning);
+    assert.strictEqual(table.inSlot(1)?.lastExit?.text, 'exited with code 3', 'also once a successor holds the slot');
+  });
+
+  it('an exit reported before the hello: the pid never becomes a booting worker that no process backs', () => {
+    const table = readyTable(1);
+    assert.strictEqual(table.exited(999, killed, respawning), undefined);
+    assert.strictEqual(table.add(999, 0), undefined);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready']]);
+    assert.strictEqual(table.readyCount(1), true);
+  });
+
+  it('a worker recycled over the memory limit exits with the reason said', () => {
+    const table = readyTable(1);
+    table.markRecycled(101, 'recycled: it used 600 MiB, over the 512 MiB limit');
+    assert.strictEqual(table.exited(101, describeExit(0, null), respawning)?.worker.lastExit?.text, 'recycled: it used 600 MiB, over the 512 MiB limit (exited with code 0)');
+  });
+
+  it('snapshots are frozen: a reader cannot change the table', () => {
+    const table = readyTable(1);
+    const { workers } = table.snapshot();
+    assert.throws(() => {
+      (workers[0] as { state: string }).state = 'exited';
+    }, TypeError);
+    assert.strictEqual(table.stateOf(101), 'ready');
+  });
+
+  it('ready means exactly the wanted count of slots, each ready', () => {
+    const table = readyTable(2);
+    assert.strictEqual(table.readyCount(2), true);
+    assert.strictEqual(table.readyCount(3), false);
+    table.add(103, 0);
+    assert.strictEqual(table.readyCount(3), false, 'the third is booting');
+    table.markReady(103);
+    assert.strictEqual(table.readyCount(3), true);
+  });
+});
