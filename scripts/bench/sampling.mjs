@@ -13,10 +13,12 @@ export async function sampling(core, cfg, log) {
   const calls = [];
   try {
     await delay(1500); // let the boot settle
-    // The sampler is the supervisor's sampleStats(): its timer calls this.sampleStats(), so an own property wraps it.
-    const original = supervisor.sampleStats;
-    if (typeof original !== 'function') throw new Error('Supervisor.sampleStats is gone: update scripts/bench/sampling.mjs');
-    supervisor.sampleStats = function timedSampleStats(...args) {
+    // The sampler is the run's sampleStats() (ServerRun, the supervisor's current run): its timer calls
+    // this.sampleStats(), so an own property wraps it; it ends in the supervisor's model snapshot, timed with it.
+    const run = supervisor.run;
+    const original = run?.sampleStats;
+    if (typeof original !== 'function') throw new Error('ServerRun.sampleStats is gone: update scripts/bench/sampling.mjs');
+    run.sampleStats = function timedSampleStats(...args) {
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       try {
@@ -32,7 +34,7 @@ export async function sampling(core, cfg, log) {
     await delay(cfg.seconds * 1000);
     const cpu = process.cpuUsage(cpu0);
     const elapsedS = (performance.now() - t0) / 1000;
-    delete supervisor.sampleStats;
+    delete run.sampleStats;
     const sampled = supervisor.model();
     const cpuPerCall = summary(calls.map((c) => c.cpuUs));
     const callsPerSecond = calls.length / elapsedS;

@@ -1,37 +1,28 @@
 /**
- * Supervises one server: starts its master, knows every worker, passes their output on, controls and stops it.
+ * Supervises one server: the state machine, the operations (start, stop, restart, scale, reload, kill) run one at a
+ * time and settled when the change they asked for is real, the restart policy, and the model.
  *
- * The parts below do the work; this file only decides. What the processes report (the master's lines and exit, the
- * agent's connections and messages, the workers' output, the stats tick) comes in as events; each handler records it
- * in the worker table, whose answer says what changed, and the change is published as one immutable model snapshot.
- * Operations (start, stop, scale, reload, kill) run one at a time and settle when the change they asked for is real.
+ * Each start makes a ServerRun: it owns the run's processes and records what they report in its worker table. Every
+ * change, wherever it came from, ends in `changed()`: the waiters it satisfies settle, and one immutable model
+ * snapshot goes out to the views.
  */
 import * as os from 'node:os';
 import { adapterFor, type Capabilities, type ServerAdapter } from './adapters';
-import { AgentLink, type JoinRequest } from './agent/agentLink';
 import type { AgentMessage } from './agent/agentServer';
 import { type ResolvedDefinition, serverUrl } from './definition';
 import { ServerError } from './errors';
 import { Emitter } from './events';
 import { describeExit, type ProcessModel, type ServerModel, type ServerState } from './model';
-import { BootTails } from './output/bootTails';
-import { discoverWorkers } from './output/fallbackAttribution';
-import { WorkerStreams, type WorkerLines } from './output/workerStreams';
 import { delay, type MasterExit } from './process/masterProcess';
 import { preflight } from './process/preflight';
-import type { PythonEnvironment } from './pythonEnvironment';
 import { runPreLaunchSteps } from './process/preLaunch';
-import { isAlive } from './process/procfs';
-import { Waiters } from './waiters';
+import type { PythonEnvironment } from './pythonEnvironment';
 import { RestartPolicy } from './restartPolicy';
-import { ServerRun } from './serverRun';
 import type { ExitEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
-import { ExitEvidence } from './workers/exitEvidence';
-import { type Usage, UsageWatch } from './workers/usageWatch';
-import { type WorkerChange, WorkerTable } from './workers/workerTable';
+import { ServerRun } from './serverRun';
+import { Waiters } from './waiters';
 
 export { ServerError } from './errors';
-
 export type { ExitEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
 
 const DEFAULT_BOOT_TIMEOUT_MS = 120000;
@@ -46,30 +37,21 @@ export class Supervisor {
 
   private state: ServerState = 'stopped';
   private error: string | undefined;
-  private readonly adapter: ServerAdapter;
-  private capabilities: Capabilities | undefined;
-  private readonly table = new WorkerTable();
-  private readonly evidence = new ExitEvidence();
-  private readonly tails = new BootTails();
-  private readonly streams = new WorkerStreams();
-  private readonly waiters = new Waiters(() => this.definition.name);
-  private readonly usage = new UsageWatch();
-  private readonly policy = new RestartPolicy();
-  private run: ServerRun | undefined;
-  private statsTimer: NodeJS.Timeout | undefined;
-  private masterUsage: Usage = { cpuPercent: 0, rssBytes: 0 };
-  private preLaunchAbort: AbortController | undefined;
-  private stopping: Promise<void> | undefined;
   /** The run is ending because it failed: the stop ends in 'failed', not 'stopped'. */
   private failing = false;
+  private readonly adapter: ServerAdapter;
+  private capabilities: Capabilities | undefined;
+  private run: ServerRun | undefined;
+  private readonly waiters = new Waiters(() => this.definition.name);
+  private readonly policy = new RestartPolicy();
+  private preLaunchAbort: AbortController | undefined;
+  private stopping: Promise<void> | undefined;
   private operation: Promise<unknown> = Promise.resolve();
   private readonly workersFormula = `(2 × ${os.cpus().length} CPUs) + 1, at most 64`;
   private snapshot: ServerModel;
 
   constructor(private definition: ResolvedDefinition, private readonly options: SupervisorOptions = {}) {
     this.adapter = adapterFor(definition.server);
-    this.streams.onLines.on((event) => this.workerLines(event));
-    this.streams.onClosed.on((pid) => setTimeout(() => this.checkExited(pid), 1000).unref());
     this.snapshot = this.buildModel();
   }
 
@@ -100,8 +82,7 @@ export class Supervisor {
 
   /** Every pid of the server the model believes alive: master, workers, retiring workers. */
   knownPids(): number[] {
-    const master = this.run?.master;
-    return [...(master?.running() ? [master.pid] : []), ...this.table.livePids()];
+    return this.run?.knownPids() ?? [];
   }
 
   // ---- operations: one at a time, in the order asked ---------------------------------------------------------------
@@ -131,11 +112,11 @@ export class Supervisor {
       if (!Number.isInteger(count) || count < 1 || count > 64) {
         throw new ServerError(`The worker count must be a whole number from 1 to 64 (got ${count}).`, 'state');
       }
-      const capabilities = this.requireRunning('scale');
+      const { capabilities, run } = this.requireRunning('scale');
       this.definition = { ...this.definition, workers: count };
       if (capabilities.scale === 'restart') return this.restartNow();
       this.setState('scaling');
-      await this.adjustWorkerCount(count);
+      await this.adjustWorkerCount(run, count);
       this.setState('running');
     });
   }
@@ -143,18 +124,18 @@ export class Supervisor {
   /** Replaces every worker (HUP where the server takes it); settles when the new generation is ready and the old one gone. */
   reload(): Promise<void> {
     return this.serialize(async () => {
-      const capabilities = this.requireRunning('reload');
+      const { capabilities, run } = this.requireRunning('reload');
       if (capabilities.reload === 'restart') return this.restartNow();
       this.setState('reloading');
-      this.table.beginReload();
-      this.run!.master!.signal('SIGHUP');
-      const generationSize = capabilities.reloadRestoresLaunchCount ? this.run!.launchedWorkers : this.definition.workers;
+      run.table.beginReload();
+      run.master!.signal('SIGHUP');
+      const generationSize = capabilities.reloadRestoresLaunchCount ? run.launchedWorkers : this.definition.workers;
       await this.waiters.waitFor(
-        () => this.table.reloadSettled() && this.table.liveCount() === generationSize && this.table.allSlotsReady(),
+        () => run.table.reloadSettled() && run.table.liveCount() === generationSize && run.table.allSlotsReady(),
         (this.definition.gracefulTimeout + 60) * 1000,
         'the new generation of workers to be ready',
       );
-      await this.adjustWorkerCount(this.definition.workers);
+      await this.adjustWorkerCount(run, this.definition.workers);
       this.setState('running');
     });
   }
@@ -165,33 +146,30 @@ export class Supervisor {
    */
   killWorker(slot: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     return this.serialize(async () => {
-      const capabilities = this.requireRunning('kill a worker of');
-      const worker = this.table.inSlot(slot);
-      if (!worker || worker.state === 'exited') throw new ServerError(`There is no running worker in slot ${slot}.`, 'state');
-      this.evidence.signalSent(worker.pid, signal);
-      process.kill(worker.pid, signal);
+      const { capabilities, run } = this.requireRunning('kill a worker of');
+      const pid = run.signalWorker(slot, signal);
+      if (pid === undefined) throw new ServerError(`There is no running worker in slot ${slot}.`, 'state');
       const timeoutMs = (this.definition.timeout ?? 30) * 1000 + 30000;
       if (capabilities.respawnsWorkers) {
         await this.waiters.waitFor(() => {
-          const current = this.table.inSlot(slot);
-          return current !== undefined && current.pid !== worker.pid && current.state === 'ready';
+          const current = run.table.inSlot(slot);
+          return current !== undefined && current.pid !== pid && current.state === 'ready';
         }, timeoutMs, `the replacement of worker ${slot}`);
       } else {
-        await this.waiters.waitFor(() => !this.table.has(worker.pid), timeoutMs, `worker ${slot} to exit`);
+        await this.waiters.waitFor(() => !run.table.has(pid), timeoutMs, `worker ${slot} to exit`);
       }
     });
   }
 
   /** Sends a command to a worker's agent and returns its reply. */
   requestWorker(slot: number, message: AgentMessage, timeoutMs?: number): Promise<AgentMessage> {
-    const pid = this.table.inSlot(slot)?.pid;
-    const reply = pid === undefined ? undefined : this.run?.agent?.request(pid, message, timeoutMs);
-    return reply ?? Promise.reject(new ServerError(`Worker ${slot} has no agent connection (is serverWorkers.agent off?).`, 'state'));
+    return this.run?.request(slot, message, timeoutMs)
+      ?? Promise.reject(new ServerError(`Worker ${slot} has no agent connection (is serverWorkers.agent off?).`, 'state'));
   }
 
   /** Marks a worker as being debugged (the tree shows it); the mark goes with the worker, not its slot. */
   setDebugging(pid: number, debugging: boolean): void {
-    if (this.table.setDebugging(pid, debugging)) this.changed();
+    if (this.run?.table.setDebugging(pid, debugging)) this.changed();
   }
 
   /** Listener counts, for leak checks. */
@@ -211,11 +189,11 @@ export class Supervisor {
     return next;
   }
 
-  private requireRunning(action: string): Capabilities {
-    if (this.state !== 'running' || !this.capabilities) {
+  private requireRunning(action: string): { capabilities: Capabilities; run: ServerRun } {
+    if (this.state !== 'running' || !this.capabilities || !this.run) {
       throw new ServerError(`Cannot ${action} the server "${this.definition.name}" while it is ${this.state}.`, 'state');
     }
-    return this.capabilities;
+    return { capabilities: this.capabilities, run: this.run };
   }
 
   private async restartNow(): Promise<void> {
@@ -225,26 +203,29 @@ export class Supervisor {
   }
 
   /** TTIN / TTOU one at a time (signals of one kind sent together may merge) until `count` workers are ready. */
-  private async adjustWorkerCount(count: number): Promise<void> {
+  private async adjustWorkerCount(run: ServerRun, count: number): Promise<void> {
     const timeoutMs = (this.definition.gracefulTimeout + 30) * 1000;
-    while (this.table.liveCount() !== count) {
-      const before = this.table.liveCount();
+    while (run.table.liveCount() !== count) {
+      const before = run.table.liveCount();
       if (before < count) {
-        this.run!.master!.signal('SIGTTIN');
-        await this.waiters.waitFor(() => this.table.liveCount() > before, timeoutMs, 'a worker to start after SIGTTIN');
+        run.master!.signal('SIGTTIN');
+        await this.waiters.waitFor(() => run.table.liveCount() > before, timeoutMs, 'a worker to start after SIGTTIN');
       } else {
-        this.table.expectRemoval();
-        this.run!.master!.signal('SIGTTOU');
-        await this.waiters.waitFor(() => this.table.liveCount() < before, timeoutMs, 'a worker to stop after SIGTTOU');
+        run.table.expectRemoval();
+        run.master!.signal('SIGTTOU');
+        await this.waiters.waitFor(() => run.table.liveCount() < before, timeoutMs, 'a worker to stop after SIGTTOU');
       }
     }
-    await this.waiters.waitFor(() => this.table.readyCount(this.definition.workers), timeoutMs, `${count} workers to be ready`);
+    await this.waiters.waitFor(() => run.table.readyCount(this.definition.workers), timeoutMs, `${count} workers to be ready`);
   }
 
   // ---- start and stop ---------------------------------------------------------------------------------------------
 
   private async startNow(): Promise<void> {
-    this.reset();
+    this.error = undefined;
+    this.failing = false;
+    this.run = undefined;
+    this.policy.newRun();
     this.setState('starting');
     try {
       const checked = await preflight(this.definition, this.adapter);
@@ -253,8 +234,8 @@ export class Supervisor {
       this.preLaunchAbort = new AbortController();
       await runPreLaunchSteps(this.definition, (line, pid, marker) => this.onOutput.fire({ slot: 0, pid, lines: [line], marker }), this.preLaunchAbort.signal);
       this.throwIfStopped();
-      await this.launch(checked.env);
-      await this.waiters.waitFor(() => this.table.readyCount(this.definition.workers), this.options.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS, `${this.definition.workers} workers to be ready`);
+      await this.launch(checked.env, checked.capabilities);
+      await this.waiters.waitFor(() => this.run!.table.readyCount(this.definition.workers), this.options.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS, `${this.definition.workers} workers to be ready`);
       this.policy.running(Date.now());
       this.setState('running');
     } catch (error) {
@@ -275,124 +256,51 @@ export class Supervisor {
     if (this.state !== 'starting') throw new ServerError(`The server "${this.definition.name}" was stopped.`, 'stopped');
   }
 
-  private reset(): void {
-    this.error = undefined;
-    this.failing = false;
-    this.table.clear();
-    this.evidence.clear();
-    this.tails.clear();
-    this.policy.newRun();
-    this.usage.clear();
-    this.run = undefined;
-  }
-
-  /** The runtime folder, the agent's socket, then the master, with the agent's variables when it is on. */
-  private async launch(pythonEnvironment: PythonEnvironment): Promise<void> {
-    let agent: { link: AgentLink; dir: string } | undefined;
-    if (this.options.agentDir) {
-      const link = new AgentLink(this.streams);
-      link.onJoin.on((request) => this.admit(request));
-      link.onReady.on((pid) => this.markReady(pid));
-      link.onExitReport.on(({ pid, status }) => this.recordExit(pid, this.evidence.reasonFor(pid, status)));
-      agent = { link, dir: this.options.agentDir };
-    }
-    this.run = await ServerRun.launch(this.definition, {
-      agent,
-      bootHold: this.options.onWorkerBoot !== undefined,
+  private async launch(pythonEnvironment: PythonEnvironment, capabilities: Capabilities): Promise<void> {
+    const run = new ServerRun(this.definition, {
+      agentDir: this.options.agentDir,
+      onWorkerBoot: this.options.onWorkerBoot,
+      statsIntervalMs: this.options.statsIntervalMs ?? 1000,
+      capabilities,
+      oneProcess: this.adapter.runsInOneProcess(this.definition),
       argv: (runtimeDir) => this.adapter.argv(this.definition, pythonEnvironment, { runtimeDir }),
+      output: this.onOutput,
+      workers: this.onWorker,
+      changed: () => this.changed(),
+      bootFailed: () => this.countBootFailure(),
     });
-    const master = this.run.master!;
-    master.onLine.on((line) => this.masterLine(line));
-    master.onExit.on((exit) => this.masterExited(exit));
-    this.statsTimer = setInterval(() => this.sampleStats(), this.options.statsIntervalMs ?? 1000);
-    this.statsTimer.unref();
+    this.run = run;
+    await run.launch();
+    run.master!.onExit.on((exit) => this.masterExited(exit));
     this.changed();
   }
 
   private async stopNow(): Promise<void> {
     this.preLaunchAbort?.abort();
-    const master = this.run?.master;
-    if (!master) {
-      await this.release();
+    const run = this.run;
+    if (!run?.master) {
+      await run?.release();
       if (this.state !== 'restarting') this.setState(this.failing ? 'failed' : 'stopped');
       return;
     }
     const restarting = this.state === 'restarting';
     if (!restarting) this.setState('stopping');
     this.waiters.rejectAll(new ServerError(`The server "${this.definition.name}" was stopped.`, 'stopped'));
-    this.table.stopAll();
-    this.changed();
-    await master.stop(this.definition.gracefulTimeout * 1000 + 2000, () => this.table.livePids());
-    await this.release();
+    await run.stop(this.definition.gracefulTimeout * 1000 + 2000);
     if (this.failing) this.setState('failed');
     else if (!restarting) this.setState('stopped');
   }
 
-  /** The run's resources go: its timer, its connections, the agent's socket, the runtime folder. */
-  private async release(): Promise<void> {
-    if (this.statsTimer) clearInterval(this.statsTimer);
-    this.statsTimer = undefined;
-    this.table.endRun();
-    await this.run?.release();
-  }
-
-  // ---- what the processes report ----------------------------------------------------------------------------------
-
-  private masterLine(line: string): void {
-    this.tails.masterLine(line);
-    this.evidence.observeLine(line);
-    if (!this.agentEnabled && this.attributeToWorker(line)) return;
-    this.onOutput.fire({ slot: 0, pid: this.pid ?? 0, lines: [line] });
-  }
-
-  /** Without the agent: a line that names a worker's pid (and the lines after it) go to that worker's stream. */
-  private attributeToWorker(line: string): boolean {
-    const masterPid = this.pid;
-    const { announced, writer } = this.run!.fallback.read(line);
-    if (announced && announced.pid !== masterPid) {
-      this.addWorker(announced.pid);
-      if (announced.ready) this.markReady(announced.pid);
-    }
-    const slot = writer === undefined || writer === masterPid ? undefined : this.table.slotOf(writer);
-    if (slot === undefined) return false;
-    this.onOutput.fire({ slot, pid: writer!, lines: [line] });
-    return true;
-  }
-
-  private workerLines(event: WorkerLines): void {
-    this.onOutput.fire(event);
-    if (this.table.stateOf(event.pid) === 'booting') this.tails.bootingWorkerLines(event.lines);
-    for (const line of event.lines) this.evidence.observeTimeout(line);
-  }
-
-  /** A connection of the agent asks to join: the master's own, or one of the server's workers (else it is closed). */
-  private admit(request: JoinRequest): void {
-    const { hello } = request;
-    if (hello.role === 'master') {
-      if (hello.pid !== this.pid) return;
-      request.admit(0);
-      if (hello.channel === 'control' && this.adapter.runsInOneProcess(this.definition)) this.addWorker(hello.pid);
-      return;
-    }
-    if (!this.addWorker(hello.pid)) return;
-    request.admit(this.table.slotOf(hello.pid)!);
-    const worker = this.table.inSlot(this.table.slotOf(hello.pid)!);
-    const boot = this.options.onWorkerBoot;
-    if (hello.channel === 'control' && boot && worker) {
-      boot(worker).then(
-        (answer) => this.run?.agent?.send(hello.pid, { ...answer, t: 'boot' }),
-        () => this.run?.agent?.send(hello.pid, { t: 'boot' }),
-      );
-    }
-  }
+  // ---- failures and the restart policy ----------------------------------------------------------------------------
 
   private masterExited({ code, signal }: MasterExit): void {
     const expected = this.state === 'stopping' || this.state === 'restarting';
     let error: string | undefined;
     let restart: { inMs: number; attempt: number } | undefined;
     if (!expected) {
-      const reason = this.tails.masterReason();
-      error = this.tails.report(`The ${this.definition.server} master (pid ${this.pid}) ${describeExit(code, signal).text}${reason ? `: ${reason}` : '.'}`);
+      const tails = this.run!.tails;
+      const reason = tails.masterReason();
+      error = tails.report(`The ${this.definition.server} master (pid ${this.pid}) ${describeExit(code, signal).text}${reason ? `: ${reason}` : '.'}`);
       const wasServing = this.state === 'running' || this.state === 'scaling' || this.state === 'reloading';
       restart = wasServing ? this.policy.nextRestart(this.definition) : undefined;
       if (restart) this.restartAfterFailure(error, restart.inMs);
@@ -402,67 +310,10 @@ export class Supervisor {
     this.changed();
   }
 
-  // ---- the workers ------------------------------------------------------------------------------------------------
-
-  /**
-   * Records a worker on first sight; true when it is (or now is) one of this server's. A hello or a log line only
-   * claims a pid, and the supervisor signals its workers: it must be the master or a descendant of it.
-   */
-  private addWorker(pid: number): boolean {
-    if (this.table.has(pid)) return true;
-    if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return false;
-    if (!this.run?.master?.owns(pid)) return false;
-    this.recordUnreportedExits();
-    const change = this.table.add(pid, Date.now());
-    if (change) this.apply(change);
-    return true;
-  }
-
-  /**
-   * The master reports an exit on its own connection, the replacement says hello on another: Node may read the hello
-   * first. So before a new worker takes a slot, a slot holder that /proc shows dead is recorded as exited now, with
-   * the best reason known yet; the master's report corrects it when it arrives.
-   */
-  private recordUnreportedExits(): void {
-    for (const worker of this.table.slotHolders()) {
-      if (!isAlive(worker.pid)) this.recordExit(worker.pid, this.evidence.reasonFor(worker.pid));
-    }
-  }
-
-  private markReady(pid: number): void {
-    const change = this.table.markReady(pid);
-    if (change) this.apply(change);
-  }
-
-  private recordExit(pid: number, reason = this.evidence.reasonFor(pid)): void {
-    const change = this.table.exited(pid, reason, { replaced: this.capabilities?.respawnsWorkers === true || this.state !== 'running', serverKind: this.definition.server });
-    if (!change) {
-      this.changed(); // an exit recorded earlier got its exact reason
-      return;
-    }
-    this.usage.keep(this.knownPids());
-    this.apply(change);
-    if (change.diedBooting && this.state !== 'stopping' && this.state !== 'restarting') this.countBootFailure();
-  }
-
-  /** A worker's streams closed: if its process is gone and no exit message came, record the exit with what is known. */
-  private checkExited(pid: number): void {
-    if (this.table.has(pid) && !isAlive(pid)) this.recordExit(pid);
-  }
-
-  /** A change of the worker table: its marker lines to the slot's stream, its event, then the new model. */
-  private apply(change: WorkerChange): void {
-    for (const marker of change.markers) this.onOutput.fire({ slot: marker.slot, pid: marker.pid, lines: [marker.line], marker: true });
-    this.onWorker.fire({ type: change.type, worker: change.worker });
-    this.changed();
-  }
-
-  // ---- failures and the restart policy ----------------------------------------------------------------------------
-
   /** Workers that die before they are ready, again and again: stop the retries instead of looping forever. */
   private countBootFailure(): void {
     const { count, giveUp } = this.policy.bootFailed(Date.now(), this.state === 'starting' ? this.definition.workers + 2 : undefined);
-    if (giveUp) this.fail(this.tails.report(`Workers keep failing at boot (${count} exited before they were ready); Server Workers stopped the retries.`));
+    if (giveUp) this.fail(this.run!.tails.report(`Workers keep failing at boot (${count} exited before they were ready); Server Workers stopped the retries.`));
   }
 
   /** The restart policy: clean up what is left of the run, wait the backoff, start again. */
@@ -485,61 +336,25 @@ export class Supervisor {
     void this.stop();
   }
 
-  // ---- the stats tick ---------------------------------------------------------------------------------------------
-
-  /** Once a second: CPU and memory from /proc, workers gone without a word, the memory limit, the agent-less discovery. */
-  private sampleStats(): void {
-    const now = Date.now();
-    const master = this.run?.master;
-    if (master) this.masterUsage = this.usage.sampleOne(master.pid, now) ?? this.masterUsage;
-    const { usage, gone } = this.usage.sample(this.table.livePids(), now);
-    for (const [pid, { cpuPercent, rssBytes }] of usage) {
-      this.table.setUsage(pid, cpuPercent, rssBytes);
-      this.enforceMemoryLimit(pid, rssBytes);
-    }
-    for (const pid of gone) this.checkExited(pid);
-    if (!this.agentEnabled && master && this.state !== 'stopping') {
-      for (const pid of discoverWorkers(master.pid, this.definition.server)) this.addWorker(pid);
-    }
-    this.policy.tick(now, this.state === 'running');
-    this.changed();
-  }
-
-  /** A ready worker over the memory limit is recycled gracefully: SIGTERM, it finishes its requests, the server replaces it. */
-  private enforceMemoryLimit(pid: number, rssBytes: number): void {
-    const limitMb = this.definition.maxMemoryMb;
-    if (limitMb === undefined || this.table.stateOf(pid) !== 'ready' || this.table.isRecycled(pid) || this.state !== 'running') return;
-    const usedMb = rssBytes / (1024 * 1024);
-    if (usedMb <= limitMb) return;
-    const slot = this.table.slotOf(pid)!;
-    this.table.markRecycled(pid, `recycled: it used ${Math.round(usedMb)} MiB, over the ${limitMb} MiB limit`);
-    this.onOutput.fire({ slot, pid, lines: [`── worker ${slot} (pid ${pid}) uses ${Math.round(usedMb)} MiB, over the ${limitMb} MiB limit: recycling it gracefully`], marker: true });
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-
   // ---- change -----------------------------------------------------------------------------------------------------
 
   private setState(state: ServerState): void {
     if (this.state === state) return;
     this.state = state;
+    if (this.run) this.run.serverState = state;
     this.changed();
   }
 
   /** Settles the waiters the change satisfies, then publishes the one snapshot of this change. */
   private changed(): void {
+    this.policy.tick(Date.now(), this.state === 'running');
     this.waiters.check();
     this.snapshot = this.buildModel();
     this.onDidChange.fire(this.snapshot);
   }
 
   private buildModel(): ServerModel {
-    const master = this.run?.master;
-    const masterModel: ProcessModel | undefined = master?.running() ? { pid: master.pid, startedAt: master.startedAt, ...this.masterUsage } : undefined;
-    const { workers, retiring } = this.table.snapshot();
+    const { workers, retiring } = this.run?.table.snapshot() ?? { workers: [], retiring: [] };
     return Object.freeze({
       id: this.id,
       name: this.definition.name,
@@ -548,7 +363,7 @@ export class Supervisor {
       url: serverUrl(this.definition),
       desiredWorkers: this.definition.workers,
       workersFormula: this.definition.workersDefaulted ? this.workersFormula : undefined,
-      master: masterModel && Object.freeze(masterModel),
+      master: this.run?.masterModel(),
       workers: Object.freeze(workers),
       retiring: Object.freeze(retiring),
       capabilities: this.capabilities,

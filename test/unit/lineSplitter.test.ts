@@ -1,6 +1,6 @@
 import * as assert from 'node:assert';
 import { describe, it } from 'node:test';
-import { LINE_CONTINUATION, LineSplitter, MAX_LINE_BYTES } from '../../src/core/output/lineSplitter';
+import { LINE_CONTINUATION, LineSplitter, MAX_LINE_BYTES } from '../../src/core/lineSplitter';
 
 function split(chunks: Array<string | Buffer>, end = false): string[] {
   const lines: string[] = [];

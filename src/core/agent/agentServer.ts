@@ -1,7 +1,7 @@
 /** The supervisor's end of the agent protocol (docs/agent-protocol.md): a Unix socket in a private directory. */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as net from 'node:net';
-import { LineSplitter } from '../output/lineSplitter';
+import { LineSplitter } from '../lineSplitter';
 import { agentSocketPath } from '../process/runtimeDirs';
 
 export interface AgentHello {

@@ -6,7 +6,7 @@
 import type * as net from 'node:net';
 import { Emitter } from '../events';
 import { onCoalescedData, ReadPacer } from './coalescedReads';
-import { LineSplitter } from './lineSplitter';
+import { LineSplitter } from '../lineSplitter';
 
 export interface WorkerLines {
   slot: number;

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import treeKill from 'tree-kill';
 import { ServerError } from '../errors';
 import { Emitter } from '../events';
-import { LineSplitter } from '../output/lineSplitter';
+import { LineSplitter } from '../lineSplitter';
 import { withParentDeathSignal } from './parentDeathSignal';
 import { identityOf, isAlive, isSelfOrDescendant, processGroupMembers, type ProcessIdentity } from './procfs';
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import type { ResolvedDefinition } from '../definition';
 import { ServerError } from '../errors';
 import { describeExit } from '../model';
-import { LineSplitter } from '../output/lineSplitter';
+import { LineSplitter } from '../lineSplitter';
 
 export interface PreLaunchOutput {
   /** A line a step printed (`pid` its process), or a heading the runner writes before a step (`marker`). */
