@@ -1,5 +1,6 @@
 /** serverWorkers.autoStart: the tasks to start when the workspace opens (trusted workspaces only). */
 import * as vscode from 'vscode';
+import { settings } from './config';
 import { TASK_TYPE } from './taskProvider';
 
 /** Starts each folder's autoStart tasks; returns the names it started (and says which names match no task). */
@@ -7,7 +8,7 @@ export async function startAutoStartTasks(): Promise<string[]> {
   if (!vscode.workspace.isTrusted) return [];
   const wanted = new Map<string, vscode.WorkspaceFolder | undefined>();
   for (const folder of vscode.workspace.workspaceFolders ?? []) {
-    for (const name of vscode.workspace.getConfiguration('serverWorkers', folder).get<string[]>('autoStart', [])) wanted.set(name, folder);
+    for (const name of settings(folder).autoStart) wanted.set(name, folder);
   }
   if (wanted.size === 0) return [];
   const tasks = await vscode.tasks.fetchTasks({ type: TASK_TYPE });

@@ -1,31 +1,29 @@
-/** User-facing errors with the action that fixes them, where one exists. */
+/** User-facing errors with the action that fixes them, where one exists: decided by the error's fields, never its wording. */
 import * as vscode from 'vscode';
+import { ServerError } from '../core/errors';
 
-export interface ErrorContext {
-  /** The interpreter, for an "Install" action when a package is missing. */
-  python?: string;
-  message?: string;
+export interface ErrorActions {
+  /** Offer to open tasks.json (the task itself is wrong). */
   openTasks?: boolean;
 }
 
-export async function showServerError(text: string, context: ErrorContext = {}): Promise<void> {
-  const actions: string[] = [];
-  const missing = context.message ? /^(\S+) is not installed in the Python interpreter/.exec(context.message) : null;
-  const install = vscode.l10n.t('Install {0}', missing?.[1] ?? '');
-  if (missing && context.python) actions.push(install);
-  const openTasks = vscode.l10n.t('Open tasks.json');
-  if (context.openTasks) actions.push(openTasks);
-  const choice = await vscode.window.showErrorMessage(text, ...actions);
-  if (choice === install && missing && context.python) {
-    const terminal = vscode.window.createTerminal({ name: vscode.l10n.t('Install {0}', missing[1]) });
+/** Shows `text`; a ServerError for a missing package adds "Install <package>" (pip, in that interpreter, in a terminal). */
+export async function showServerError(text: string, error?: unknown, actions: ErrorActions = {}): Promise<void> {
+  const details = error instanceof ServerError ? error.details : {};
+  const missing = details.missingPackage !== undefined && details.python !== undefined ? { pkg: details.missingPackage, python: details.python } : undefined;
+  const install = missing ? vscode.l10n.t('Install {0}', missing.pkg) : undefined;
+  const openTasks = actions.openTasks ? vscode.l10n.t('Open tasks.json') : undefined;
+  const choice = await vscode.window.showErrorMessage(text, ...[install, openTasks].filter((a): a is string => a !== undefined));
+  if (choice !== undefined && choice === install && missing) {
+    const terminal = vscode.window.createTerminal({ name: install });
     terminal.show();
-    terminal.sendText(`${quote(context.python)} -m pip install ${missing[1]}`);
-  } else if (choice === openTasks) {
+    terminal.sendText(`${quote(missing.python)} -m pip install ${missing.pkg}`);
+  } else if (choice !== undefined && choice === openTasks) {
     await vscode.commands.executeCommand('workbench.action.tasks.openWorkspaceFileTasks');
   }
 }
 
 /** Quoting for the one command we type into a terminal for the user to see and run. */
-function quote(arg: string): string {
+export function quote(arg: string): string {
   return /^[\w./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

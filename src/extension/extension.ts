@@ -33,10 +33,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     vscode.tasks.registerTaskProvider(TASK_TYPE, new ServerTaskProvider(registry)),
     ...registerCommands({ registry, channels }),
     ...registerDebugging(registry, context),
-    registry.onDidAdd(({ supervisor }) => {
-      const off = notifyMasterDeaths(supervisor, channels);
-      context.subscriptions.push({ dispose: off });
-    }),
+    registry.onDidAdd((server) => server.disposables.push(notifyMasterDeaths(server.supervisor, channels))),
   );
   void startAutoStartTasks();
 
@@ -44,15 +41,17 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
   return {
     servers: () => reg.models(),
     onDidChange: changeEmitter.event,
-    channelLineCount: (serverName, slot) => channels.lineCount(serverName, slot),
-    channelLines: (serverName, slot) => channels.lines(serverName, slot),
-    statusTexts: () => Object.values(statusItems.texts()),
-    treeNodes: () => walk(tree).map((row) => row.node),
-    treeRows: () => walk(tree).map(({ node, depth }) => {
-      const item = tree.getTreeItem(node);
-      const label = typeof item.label === 'string' ? item.label : item.label?.label ?? '';
-      return { depth, label, description: typeof item.description === 'string' ? item.description : '', contextValue: item.contextValue };
-    }),
+    testing: {
+      channelLineCount: (serverName, slot) => channels.lineCount(serverName, slot),
+      channelLines: (serverName, slot) => channels.lines(serverName, slot),
+      statusTexts: () => Object.values(statusItems.texts()),
+      treeNodes: () => walk(tree).map((row) => row.node),
+      treeRows: () => walk(tree).map(({ node, depth }) => {
+        const item = tree.getTreeItem(node);
+        const label = typeof item.label === 'string' ? item.label : item.label?.label ?? '';
+        return { depth, label, description: typeof item.description === 'string' ? item.description : '', contextValue: item.contextValue };
+      }),
+    },
   };
 }
 

@@ -3,10 +3,11 @@ import * as vscode from 'vscode';
 import { bindsAllInterfaces, type ResolvedDefinition } from '../core/definition';
 import type { Supervisor } from '../core/supervisor';
 import type { WorkerChannels } from './outputChannels';
+import { onCore } from './serverRegistry';
 
 /** Tells the user when a server's master dies unexpectedly, and whether the restart policy brings it back. */
-export function notifyMasterDeaths(supervisor: Supervisor, channels: WorkerChannels): () => void {
-  return supervisor.onExit.on((exit) => {
+export function notifyMasterDeaths(supervisor: Supervisor, channels: WorkerChannels): vscode.Disposable {
+  return onCore(supervisor.onExit, (exit) => {
     if (exit.expected) return;
     const name = supervisor.name;
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;

@@ -4,7 +4,7 @@ import { READ_REST_MS } from '../core/output/coalescedReads';
 import { LineTail } from '../core/output/lineTail';
 import { TurnEndThrottle } from '../core/output/turnEndThrottle';
 import type { OutputEvent } from '../core/supervisor';
-import type { ServerRegistry } from './serverRegistry';
+import { onCore, type ServerRegistry } from './serverRegistry';
 
 /**
  * A channel gets an append at most this often: the first line after a quiet spell goes out at once, the lines that
@@ -40,10 +40,7 @@ export class WorkerChannels implements vscode.Disposable {
 
   constructor(registry: ServerRegistry) {
     this.subscriptions.push(
-      registry.onDidAdd(({ supervisor }) => {
-        const off = supervisor.onOutput.on((event) => this.append(supervisor.name, event));
-        this.subscriptions.push({ dispose: off });
-      }),
+      registry.onDidAdd(({ supervisor, disposables }) => disposables.push(onCore(supervisor.onOutput, (event) => this.append(supervisor.name, event)))),
     );
   }
 

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import type { PythonExtension } from '@vscode/python-extension';
 import * as vscode from 'vscode';
+import { settings } from './config';
 import { venvInterpreter } from '../core/launchContext';
 
 const PYTHON_EXTENSION_ID = 'ms-python.python';
@@ -19,7 +20,7 @@ export class PythonInterpreters implements vscode.Disposable {
   async resolve(folder: vscode.WorkspaceFolder | undefined, explicit: string | undefined): Promise<string> {
     const base = folder?.uri.fsPath;
     if (explicit) return absolute(explicit, base);
-    const setting = vscode.workspace.getConfiguration('serverWorkers', folder).get<string>('python', '').trim();
+    const setting = settings(folder).python;
     if (setting) return absolute(setting, base);
     const selected = await this.selectedInPythonExtension(folder);
     if (selected) return selected;

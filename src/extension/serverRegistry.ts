@@ -1,6 +1,7 @@
 /** The servers this window runs: starting them from definitions, finding them, stopping them all on deactivate. */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { settings } from './config';
 import { resolveDefinition, type ResolvedDefinition, type ServerDefinition } from '../core/definition';
 import { agentDirectory, launchContext } from '../core/launchContext';
 import type { ServerModel } from '../core/model';
@@ -12,6 +13,10 @@ export interface RunningServer {
   folder: vscode.WorkspaceFolder | undefined;
   /** The task's label in tasks.json (the server's name may carry the folder's name too). */
   label: string;
+  /** The server's model as of its last change (the supervisor's snapshot: the same object until the next change). */
+  latest: ServerModel;
+  /** What was made for this server (listeners, subscriptions): disposed when it leaves the registry. */
+  readonly disposables: vscode.Disposable[];
 }
 
 export class ServerRegistry implements vscode.Disposable {
@@ -50,22 +55,26 @@ export class ServerRegistry implements vscode.Disposable {
       const state = old.supervisor.serverState;
       if (old.supervisor.name === resolved.name && (state === 'failed' || state === 'stopped')) this.remove(old.supervisor);
     }
-    const agentOn = vscode.workspace.getConfiguration('serverWorkers', folder).get<boolean>('agent', true);
+    const agentOn = settings(folder).agent;
     const supervisor = new Supervisor(resolved, { ...options, agentDir: agentOn ? agentDirectory() : undefined });
-    const entry: RunningServer = { supervisor, folder, label };
+    const entry: RunningServer = { supervisor, folder, label, latest: supervisor.model(), disposables: [] };
     this.servers.set(supervisor.id, entry);
-    supervisor.onDidChange.on(() => this.changeEmitter.fire(supervisor));
+    entry.disposables.push(onCore(supervisor.onDidChange, (model) => {
+      entry.latest = model;
+      this.changeEmitter.fire(supervisor);
+    }));
     this.addEmitter.fire(entry);
     this.changeEmitter.fire(undefined);
     return entry;
   }
 
-  /** Forgets a server once it has stopped. */
+  /** Forgets a server once it has stopped, and disposes what was made for it. */
   remove(supervisor: Supervisor): void {
-    if (this.servers.delete(supervisor.id)) {
-      supervisor.onDidChange.clear();
-      this.changeEmitter.fire(undefined);
-    }
+    const entry = this.servers.get(supervisor.id);
+    if (!entry) return;
+    this.servers.delete(supervisor.id);
+    for (const disposable of entry.disposables.splice(0)) disposable.dispose();
+    this.changeEmitter.fire(undefined);
   }
 
   get(id: string): RunningServer | undefined {
@@ -81,7 +90,7 @@ export class ServerRegistry implements vscode.Disposable {
   }
 
   models(): ServerModel[] {
-    return this.all().map((s) => s.supervisor.model());
+    return this.all().map((s) => s.latest);
   }
 
   async stopAll(): Promise<void> {
@@ -90,7 +99,14 @@ export class ServerRegistry implements vscode.Disposable {
 
   dispose(): void {
     void this.stopAll();
+    for (const server of this.all()) for (const disposable of server.disposables.splice(0)) disposable.dispose();
     this.changeEmitter.dispose();
     this.addEmitter.dispose();
   }
+}
+
+/** A core event's listener as a VS Code Disposable. */
+export function onCore<T>(event: { on(listener: (value: T) => void): () => void }, listener: (value: T) => void): vscode.Disposable {
+  const off = event.on(listener);
+  return { dispose: off };
 }

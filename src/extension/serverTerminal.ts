@@ -63,7 +63,7 @@ export class ServerTerminal implements vscode.Pseudoterminal {
     } catch (error) {
       const message = error instanceof DefinitionError ? error.message : String(error);
       this.reportFailure(message);
-      void showServerError(`The serverworkers task is invalid. ${message}`, { openTasks: true });
+      void showServerError(`The serverworkers task is invalid. ${message}`, error, { openTasks: true });
       this.finish(1);
       return;
     }
@@ -92,7 +92,7 @@ export class ServerTerminal implements vscode.Pseudoterminal {
       const message = error instanceof Error ? error.message : String(error);
       if (!this.closed) {
         this.reportFailure(message);
-        void showServerError(`Server Workers could not start "${resolved.name}": ${message.split('\n')[0]}`, { python: resolved.python, message });
+        void showServerError(`Server Workers could not start "${resolved.name}": ${message.split('\n')[0]}`, error);
       }
     }
   }

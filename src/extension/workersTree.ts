@@ -104,7 +104,7 @@ export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>
   }
 
   private model(serverId: string): ServerModel | undefined {
-    return this.registry.get(serverId)?.supervisor.model();
+    return this.registry.get(serverId)?.latest;
   }
 
   dispose(): void {

@@ -5,21 +5,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseJsonc } from '../../src/core/tasksFile';
-import type { ServerWorkersApi } from '../../src/extension/api';
 import type { WorkersNode } from '../../src/extension/workersTree';
-import { alive, api, freePort, getJson, parentOf, readyServer, serverNamed, waitUntil } from './support';
+import { alive, api, freePort, getJson, parentOf, readyServer, serverNamed, type TestApi, waitUntil } from './support';
 
 function folder(): vscode.WorkspaceFolder {
   return vscode.workspace.workspaceFolders![0];
 }
 
-function serverNode(workersApi: ServerWorkersApi, name: string): WorkersNode {
+function serverNode(workersApi: TestApi, name: string): WorkersNode {
   const id = serverNamed(workersApi, name)!.id;
   return workersApi.treeNodes().find((n) => n.kind === 'server' && n.serverId === id)!;
 }
 
 /** The tree's rows under a server equal the model, and the model equals /proc. */
-function assertTreeMatches(workersApi: ServerWorkersApi, name: string, count: number): void {
+function assertTreeMatches(workersApi: TestApi, name: string, count: number): void {
   const model = readyServer(workersApi, name, count);
   assert.ok(model, `${name} has ${count} ready workers`);
   const rows = workersApi.treeRows();

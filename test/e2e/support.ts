@@ -3,14 +3,18 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as vscode from 'vscode';
 import type { ServerModel } from '../../src/core/model';
-import type { ServerWorkersApi } from '../../src/extension/api';
+import type { ServerWorkersApi, ServerWorkersTesting } from '../../src/extension/api';
 
 export const EXTENSION_ID = 'serverworkers.server-workers';
 
-export async function api(): Promise<ServerWorkersApi> {
+/** The extension's API with its testing part flattened in, as the tests use it. */
+export type TestApi = ServerWorkersApi & ServerWorkersTesting;
+
+export async function api(): Promise<TestApi> {
   const extension = vscode.extensions.getExtension<ServerWorkersApi>(EXTENSION_ID);
   if (!extension) throw new Error(`extension ${EXTENSION_ID} is not installed`);
-  return extension.activate();
+  const exported = await extension.activate();
+  return Object.assign(Object.create(exported) as ServerWorkersApi, exported, exported.testing);
 }
 
 export { freePort, portFree } from '../support/ports';
@@ -26,11 +30,11 @@ export async function waitUntil<T>(what: string, probe: () => T | undefined, tim
   }
 }
 
-export function serverNamed(workersApi: ServerWorkersApi, name: string): ServerModel | undefined {
+export function serverNamed(workersApi: TestApi, name: string): ServerModel | undefined {
   return workersApi.servers().find((s) => s.name === name);
 }
 
-export function readyServer(workersApi: ServerWorkersApi, name: string, workers: number): ServerModel | undefined {
+export function readyServer(workersApi: TestApi, name: string, workers: number): ServerModel | undefined {
   const model = serverNamed(workersApi, name);
   return model && model.state === 'running' && model.workers.length === workers && model.workers.every((w) => w.state === 'ready') ? model : undefined;
 }
