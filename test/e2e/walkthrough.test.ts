@@ -76,6 +76,7 @@ describe('Walkthrough and packaged files', () => {
       'dist/cli.js',
       'python/sitecustomize.py',
       'python/server_workers_agent.py',
+      'python/server_workers_debug.py',
       manifest.icon,
       ...manifest.contributes.viewsContainers.activitybar.map((c) => c.icon),
       ...(manifest.l10n ? [manifest.l10n] : []),
