@@ -1,7 +1,8 @@
 """Debugging a worker (docs/agent-protocol.md, "Debugging"), for the Server Workers agent: the ``debug`` and ``boot``
 commands, the boot hold, and what keeps a paused worker alive.
 
-debugpy listens on loopback in the worker; the editor connects to it directly. No ptrace.
+debugpy runs inside the worker and listens on a Unix socket in the server's private runtime folder, for this user
+only (server_workers_debug_socket.py); the editor connects to it directly. No TCP port, no ptrace.
 
 Stdlib only, Python 3.9+, fail open. ``server_workers_agent`` imports this module and calls :func:`boot_hold`.
 """
@@ -13,6 +14,7 @@ import threading
 import time
 
 import server_workers_agent as agent
+import server_workers_debug_socket as debug_socket
 
 ENV_BOOT_HOLD = "SERVER_WORKERS_BOOT_HOLD"
 BOOT_WAIT = 30.0  # seconds a held worker waits for the supervisor's boot message
@@ -24,8 +26,9 @@ class _Debug:
 
     def __init__(self):
         self.lock = threading.Lock()  # one listen at a time
-        self.endpoint = None  # (host, port) where debugpy's adapter accepts the client, once it listens
+        self.path = None  # the Unix socket where pydevd accepts the debugger's client, once it listens
         self.error = None  # why the last listen failed
+        self.listen_called = False  # debugpy.listen() ran (it works once per process, even when it failed)
         self.keeper = None  # the thread that notifies Gunicorn for a paused worker
         self.boot = None  # the supervisor's boot message
         self.boot_received = threading.Event()
@@ -62,9 +65,9 @@ def _boot_message(message):
 
 @agent.command("debug")
 def _debug_command(message):
-    """Starts debugpy (once; later calls give the same endpoint) and replies ``{"t": "debug", "host", "port", ...}``.
+    """Starts debugpy (once; later calls give the same socket) and replies ``{"t": "debug", "path", "pid", ...}``.
 
-    Listening takes a second (debugpy spawns its adapter): it happens on a thread of its own, which sends the reply.
+    It happens on a thread of its own, which sends the reply: a worker held at boot listens from its main thread.
     """
     agent._start_daemon_thread("server-workers-debug", _debug_reply, message)
     return None
@@ -72,22 +75,16 @@ def _debug_command(message):
 
 def _debug_reply(message):
     reply = {"id": message.get("id")}
-    path = message.get("debugpyPath")
+    debugpy_path = message.get("debugpyPath")
     if _hold_expected():
         # The worker has not reached its boot hold yet. If the boot answer asks for the debugger, the hold listens
         # from the main thread (module-level code traced, server threads already there to be left alone): wait.
         _debug.hold_listened.wait(BOOT_WAIT + 30.0)
-    endpoint = _listen(path if isinstance(path, str) else None)
-    if endpoint is None:
+    path = _listen(debugpy_path if isinstance(debugpy_path, str) else None)
+    if path is None:
         reply.update({"t": "error", "error": _debug.error or "debugpy did not start"})
     else:
-        reply.update({
-            "t": "debug",
-            "host": endpoint[0],
-            "port": endpoint[1],
-            "pid": os.getpid(),
-            "connected": _client_connected(),
-        })
+        reply.update({"t": "debug", "path": path, "pid": os.getpid(), "connected": _client_connected()})
     agent.send(reply)
 
 
@@ -103,7 +100,7 @@ def _import_debugpy(path):
         return debugpy
     except ImportError:
         if not path:
-            raise ImportError("debugpy is not installed in the Python interpreter %s" % sys.executable)
+            raise debug_socket.DebugUnavailable("debugpy is not installed in the Python interpreter %s" % sys.executable)
     if path not in sys.path:
         sys.path.append(path)  # last: the app's own packages keep precedence
     import debugpy
@@ -112,27 +109,31 @@ def _import_debugpy(path):
 
 
 def _listen(debugpy_path=None):
-    """Makes debugpy listen on a free loopback port, once per process. The endpoint, or None (see _debug.error)."""
+    """Makes debugpy listen on this worker's private socket, once per process. Its path, or None (see _debug.error)."""
     debug = _debug
     with debug.lock:
-        if debug.endpoint is None:
+        if debug.path is None and not debug.listen_called:
             try:
                 debugpy = _import_debugpy(debugpy_path)
+                pydevd = debug_socket.checked_pydevd(debugpy)
+                listener = debug_socket.PrivateListener.bind_at(debug_socket.private_socket_path(agent._state.socket_path), pydevd)
                 _untrace_server_threads()
                 try:
                     debugpy.configure(subProcess=False)  # the worker's own subprocesses are not debugged
                 except Exception:
                     pass
-                host, port = debugpy.listen(("127.0.0.1", 0))
-                debug.endpoint = (str(host), int(port))
+                debug.listen_called = True  # debugpy.listen works once per process, even when it fails
+                debug.path = debug_socket.listen_privately(debugpy, listener)
                 debug.error = None
                 if threading.current_thread() is not threading.main_thread():
                     _trace_main_loop(debugpy)
+            except debug_socket.DebugUnavailable as error:
+                debug.error = str(error)
             except Exception as error:
-                debug.error = "%s: %s" % (type(error).__name__, error) if not isinstance(error, ImportError) else str(error)
-        if debug.endpoint is not None:
+                debug.error = "%s: %s" % (type(error).__name__, error)
+        if debug.path is not None:
             _start_keeper()
-        return debug.endpoint
+        return debug.path
 
 
 def _trace_main_loop(debugpy):
@@ -160,7 +161,7 @@ def _trace_main_loop(debugpy):
 def _client_connected():
     debugpy = sys.modules.get("debugpy")
     try:
-        return bool(debugpy is not None and _debug.endpoint is not None and debugpy.is_client_connected())
+        return bool(debugpy is not None and _debug.path is not None and debugpy.is_client_connected())
     except Exception:
         return False
 
@@ -308,10 +309,10 @@ def boot_hold():
             options = (debug.boot or {}).get("debug")
             if not isinstance(options, dict):
                 return
-            path = options.get("debugpyPath")
-            endpoint = _listen(path if isinstance(path, str) else None)
+            debugpy_path = options.get("debugpyPath")
+            path = _listen(debugpy_path if isinstance(debugpy_path, str) else None)
             debug.hold_listened.set()
-            if endpoint is None:
+            if path is None:
                 return  # the debug command reports the error; the worker boots without the debugger
             try:
                 seconds = float(options.get("timeout", DEBUG_CLIENT_WAIT))

@@ -77,6 +77,7 @@ describe('Walkthrough and packaged files', () => {
       'python/sitecustomize.py',
       'python/server_workers_agent.py',
       'python/server_workers_debug.py',
+      'python/server_workers_debug_socket.py',
       manifest.icon,
       ...manifest.contributes.viewsContainers.activitybar.map((c) => c.icon),
       ...(manifest.l10n ? [manifest.l10n] : []),
