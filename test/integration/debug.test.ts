@@ -225,6 +225,42 @@ describe('debugpy not in the server\'s interpreter (Uvicorn 0.29 virtualenv)', {
   });
 });
 
+describe('the debugger\'s client goes away (gunicorn + UvicornWorker)', { timeout: 90000 }, () => {
+  it('a client that dies at a breakpoint without a disconnect frees the worker; the server\'s stop tells the next one "terminated"', async () => {
+    const server = await createServer({ app: 'echo_asgi:app', workers: 2 });
+    servers.push(server);
+    await server.supervisor.start();
+    const file = path.join(appsDir, 'echo_asgi.py');
+    const line = lineOf(file, 'query = parse_qs(scope');
+    const socketPath = await debugSocket(server, 1);
+
+    const first = await DapClient.connect(socketPath);
+    clients.push(first);
+    await first.attach({ [file]: [line] });
+    const { sent } = await sendUntilStopped(first, () => getPid(server.port));
+    first.close(); // gone, as a killed editor would be: no disconnect
+    const answers = await Promise.all(sent);
+    assert.deepStrictEqual(answers.filter((a) => a.pid === undefined), [], 'the worker resumed: every request got its answer');
+    assert.ok(answers.some((a) => a.pid === worker(server, 1).pid), 'the debugged worker answered');
+
+    const second = await DapClient.connect(socketPath);
+    clients.push(second);
+    await second.attach({ [file]: [line] });
+    const { event, sent: more } = await sendUntilStopped(second, () => getPid(server.port));
+    assert.strictEqual((await second.topFrame(threadOf(event))).line, line, 'the next session stops at the breakpoint');
+    await second.request('setBreakpoints', { source: { path: file }, breakpoints: [] });
+    await second.request('continue', { threadId: threadOf(event) });
+    assert.ok((await Promise.all(more)).every((a) => a.pid !== undefined), 'every request got its answer');
+
+    // Uvicorn ends a worker it stopped by raising the signal again (no atexit): the client still hears "terminated",
+    // which VS Code needs to end the session quietly rather than report its debug adapter as crashed.
+    await stopAndCheck(server);
+    await second.waitForEvent('terminated', () => true, 15000);
+    second.close();
+    assert.ok(!fs.existsSync(socketPath), 'the debugger socket is gone with the server');
+  });
+});
+
 describe('stop while a worker waits for its debugger', { timeout: 60000 }, () => {
   it('ends the hold at once: the stop is prompt and leaves nothing', async () => {
     const server = await createServer({ app: 'echo_asgi:app', workers: 2, timeout: GUNICORN_TIMEOUT, gracefulTimeout: 10 }, {
