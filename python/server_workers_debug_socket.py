@@ -116,7 +116,8 @@ def listen_privately(debugpy, listener):
             listener.remove()
         raise
     finally:
-        pydevd.create_server_socket = original
+        if handed_over:
+            pydevd.create_server_socket = original  # else pydevd's thread has yet to call it: it must get ours
     name = getattr(py_db, "_server_socket_name", None)
     if not handed_over or name != (listener.path, 0):
         _stop_accepting(py_db)
