@@ -9,6 +9,8 @@ The contract is docs/agent-protocol.md. In short:
   opens a data connection that becomes its fds 1 and 2, and a control connection for ``ready`` and commands;
 - every other process does nothing.
 
+Debugging a worker (the ``debug`` and ``boot`` commands, the boot hold) is in ``server_workers_debug.py``.
+
 Stdlib only, Python 3.9+. Fail open: whatever goes wrong, the process carries on as it would without the agent.
 ``sitecustomize.py`` calls :func:`start`.
 """
@@ -29,34 +31,15 @@ ENV_ROLE = "SERVER_WORKERS_ROLE"
 ENV_SERVER = "SERVER_WORKERS_SERVER"
 ENV_WATCH_PID = "SERVER_WORKERS_WATCH_PID"
 ENV_MASTER_PID = "SERVER_WORKERS_MASTER_PID"
-ENV_BOOT_HOLD = "SERVER_WORKERS_BOOT_HOLD"
 
 CONNECT_TIMEOUT = 5.0  # seconds to connect and send the hello
 CONTROL_SEND_TIMEOUT = 10.0  # a control message that cannot be sent in this time is dropped
 KILL_GRACE = 5.0  # seconds between the watchdog's SIGTERM and its SIGKILL
 WATCH_INTERVAL = 1.0  # the fallback watchdog's polling period
-BOOT_WAIT = 30.0  # seconds a held worker waits for the supervisor's boot message
-DEBUG_CLIENT_WAIT = 120.0  # default seconds a worker held for a debugger waits for the client
 
 # Gunicorn forks that are not workers, by the name of a function on the stack of the forking thread.
 _NOT_WORKER_FORKS = frozenset(("reexec", "spawn_dirty_arbiter", "daemonize"))
 _PATCHED = "_server_workers_patched"
-
-
-class _Debug:
-    """debugpy in this process: started once (at boot, or by the ``debug`` command), kept until the process exits."""
-
-    def __init__(self):
-        self.lock = threading.Lock()  # one listen at a time
-        self.endpoint = None  # (host, port) where debugpy's adapter accepts the client, once it listens
-        self.error = None  # why the last listen failed
-        self.keeper = None  # the thread that notifies Gunicorn for a paused worker
-        self.boot = None  # the supervisor's boot message
-        self.boot_received = threading.Event()
-        self.stop_requested = False  # SIGTERM or SIGINT came during the hold: it ends
-        self.boot_done = False  # the hold began (or was not needed): once per process
-        self.holding = False  # held at boot: waiting for the boot message or for the debugger's client
-        self.hold_listened = threading.Event()  # the hold has listened, or will not: the debug command may go on
 
 
 class _State:
@@ -75,7 +58,6 @@ class _State:
         self.ready_lock = threading.Lock()
         self.ready_sent = False
         self.original_waitpid = None
-        self.debug = _Debug()
 
     def active(self, role):
         return self.role == role and self.pid == os.getpid()
@@ -397,7 +379,6 @@ def _after_fork_in_child():
         _state.instance_load_wsgi = False
         _state.ready_lock = threading.Lock()  # the parent's could have been held by another thread
         _state.ready_sent = False
-        _state.debug = _Debug()  # debugpy's state does not carry over to a fork
         if inherited is not None:
             inherited.abandon()  # else the supervisor would not see EOF when its owner exits
         if _state.original_waitpid is not None:
@@ -519,276 +500,10 @@ def _watch_load_wsgi(worker):
     _state.instance_load_wsgi = True
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# Debugging (docs/agent-protocol.md, "Debugging"): debugpy listens on loopback in this worker, the editor connects
-# to it directly. No ptrace.
-
-
-@command("boot")
-def _boot_message(message):
-    """The supervisor's answer to a held worker (SERVER_WORKERS_BOOT_HOLD=1); see _boot_hold. No reply."""
-    debug = _state.debug
-    debug.boot = message
-    debug.boot_received.set()
-    return None
-
-
-@command("debug")
-def _debug_command(message):
-    """Starts debugpy (once; later calls give the same endpoint) and replies ``{"t": "debug", "host", "port", ...}``.
-
-    Listening takes a second (debugpy spawns its adapter): it happens on a thread of its own, which sends the reply.
-    """
-    _start_daemon_thread("server-workers-debug", _debug_reply, message)
-    return None
-
-
-def _debug_reply(message):
-    reply = {"id": message.get("id")}
-    path = message.get("debugpyPath")
-    if _hold_expected():
-        # The worker has not reached its boot hold yet. If the boot answer asks for the debugger, the hold listens
-        # from the main thread (module-level code traced, server threads already there to be left alone): wait.
-        _state.debug.hold_listened.wait(BOOT_WAIT + 30.0)
-    endpoint = _listen(path if isinstance(path, str) else None)
-    if endpoint is None:
-        reply.update({"t": "error", "error": _state.debug.error or "debugpy did not start"})
-    else:
-        reply.update({
-            "t": "debug",
-            "host": endpoint[0],
-            "port": endpoint[1],
-            "pid": os.getpid(),
-            "connected": _client_connected(),
-        })
-    send(reply)
-
-
-def _import_debugpy(path):
-    """The interpreter's own debugpy, else the one in ``path`` (the Python Debugger extension's bundled copy)."""
-    try:
-        import debugpy
-
-        return debugpy
-    except ImportError:
-        if not path:
-            raise ImportError("debugpy is not installed in the Python interpreter %s" % sys.executable)
-    if path not in sys.path:
-        sys.path.append(path)  # last: the app's own packages keep precedence
-    import debugpy
-
-    return debugpy
-
-
-def _listen(debugpy_path=None):
-    """Makes debugpy listen on a free loopback port, once per process. The endpoint, or None (see _state.debug.error)."""
-    debug = _state.debug
-    with debug.lock:
-        if debug.endpoint is None:
-            try:
-                debugpy = _import_debugpy(debugpy_path)
-                _untrace_server_threads()
-                try:
-                    debugpy.configure(subProcess=False)  # the worker's own subprocesses are not debugged
-                except Exception:
-                    pass
-                host, port = debugpy.listen(("127.0.0.1", 0))
-                debug.endpoint = (str(host), int(port))
-                debug.error = None
-                if threading.current_thread() is not threading.main_thread():
-                    _trace_main_loop(debugpy)
-            except Exception as error:
-                debug.error = "%s: %s" % (type(error).__name__, error) if not isinstance(error, ImportError) else str(error)
-        if debug.endpoint is not None:
-            _start_keeper()
-        return debug.endpoint
-
-
-def _trace_main_loop(debugpy):
-    """debugpy.listen() from another thread does not reliably trace the main thread's running event loop (async
-    handlers): have the loop itself call debug_this_thread(). The loop is found among live objects."""
-    main = threading.main_thread().ident
-    try:
-        import asyncio
-        import gc
-    except ImportError:
-        return
-    for candidate in gc.get_objects():
-        try:
-            if (
-                isinstance(candidate, asyncio.AbstractEventLoop)
-                and getattr(candidate, "_thread_id", None) == main
-                and candidate.is_running()
-            ):
-                candidate.call_soon_threadsafe(debugpy.debug_this_thread)
-                return
-        except Exception:
-            continue
-
-
-def _client_connected():
-    debugpy = sys.modules.get("debugpy")
-    try:
-        return bool(debugpy is not None and _state.debug.endpoint is not None and debugpy.is_client_connected())
-    except Exception:
-        return False
-
-
-def _untrace_server_threads():
-    """Server threads that must keep running while the debugger has the worker paused: neither traced nor suspended.
-
-    Uvicorn's supervisor (0.30+) pings every worker through a pipe every 0.5 s and kills one that does not answer
-    within 5 s; the answer comes from the worker's ``Process.always_pong`` thread. Marked before debugpy traces them.
-    """
-    for thread in threading.enumerate():
-        target = getattr(thread, "_target", None)
-        if getattr(target, "__name__", "") == "always_pong":
-            thread.pydev_do_not_trace = True
-            thread.is_pydev_daemon_thread = True
-
-
-def _start_keeper():
-    """In a Gunicorn worker: Gunicorn kills a worker that has not notified it within its timeout, and a worker paused
-    at a breakpoint cannot. While the worker is held at boot or a debugger's client is connected, notify for it."""
-    debug = _state.debug
-    worker = _state.worker
-    if debug.keeper is not None or worker is None or getattr(worker, "tmp", None) is None:
-        return
-    debug.keeper = _start_daemon_thread("server-workers-debug-keeper", _keep_alive, worker, debug)
-
-
-def _keep_alive(worker, debug):
-    try:
-        timeout = float(getattr(getattr(worker, "cfg", None), "timeout", 30) or 30)
-    except (TypeError, ValueError):
-        timeout = 30.0
-    period = max(0.1, min(1.0, timeout / 4.0))
-    while _state.debug is debug:  # a forked child gets a fresh state: this thread is not in it anyway
-        if debug.holding or _client_connected():
-            try:
-                worker.tmp.notify()
-            except Exception:
-                pass
-        time.sleep(period)
-
-
-def _wait_for_client(debugpy, seconds):
-    """debugpy.wait_for_client(), given up after ``seconds``: returns once the client is attached and configured."""
-    done = threading.Event()
-
-    def cancel_later():
-        if done.wait(seconds):
-            return
-        while not done.is_set():  # cancel() works only once wait_for_client has begun
-            try:
-                debugpy.wait_for_client.cancel()
-                return
-            except Exception:
-                time.sleep(0.1)
-
-    _start_daemon_thread("server-workers-debug-timer", cancel_later)
-    try:
-        debugpy.wait_for_client()
-    finally:
-        done.set()
-
-
-def _hold_expected():
-    return (
-        _state.active("worker")
-        and os.environ.get(ENV_BOOT_HOLD) == "1"
-        and _state.control is not None
-        and not _state.ready_sent
-        and not _state.debug.hold_listened.is_set()
-    )
-
-
-_HOLD_SIGNALS = ("SIGTERM", "SIGINT")
-
-
-def _catch_stop_signals(debug):
-    """While the main thread is held: SIGTERM / SIGINT end the hold (then reach the server's own handlers, so that a
-    stop during the hold is not delayed until its bounded waits run out). Returns what restores the handlers."""
-    installed = {}
-
-    def handler(signum, frame):
-        debug.stop_requested = True
-        debug.boot_received.set()
-        debugpy = sys.modules.get("debugpy")
-        if debugpy is not None:
-            try:
-                debugpy.wait_for_client.cancel()
-            except Exception:
-                pass
-        previous = installed.get(signum)
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_DFL:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-
-    if threading.current_thread() is threading.main_thread():
-        for name in _HOLD_SIGNALS:
-            number = getattr(signal, name, None)
-            if number is None:
-                continue
-            try:
-                installed[number] = signal.signal(number, handler)
-            except (OSError, ValueError):
-                pass
-
-    def restore():
-        for number, previous in installed.items():
-            try:
-                if signal.getsignal(number) is handler:
-                    signal.signal(number, previous if previous is not None else signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
-
-    return restore
-
-
 def _boot_hold():
-    """Runs in a worker right before it imports the app (Gunicorn's ``load_wsgi``, Uvicorn's ``Config.load``).
-
-    With SERVER_WORKERS_BOOT_HOLD=1, waits (at most BOOT_WAIT s) for the supervisor's ``boot`` message. When that
-    says ``"debug": {...}``, debugpy listens (from the main thread, so that module-level code and the app's startup
-    are traced) and the worker waits for the debugger's client (at most ``debug.timeout`` s), then boots: breakpoints
-    in the app's import and startup hit. Once per worker; never raises.
-    """
-    try:
-        debug = _state.debug
-        if debug.boot_done or not _state.active("worker") or os.environ.get(ENV_BOOT_HOLD) != "1":
-            return
-        debug.boot_done = True
-        if _state.control is None:
-            return
-        debug.holding = True
-        _start_keeper()
-        restore_signals = _catch_stop_signals(debug)
-        try:
-            if not debug.boot_received.wait(BOOT_WAIT) or debug.stop_requested:
-                return
-            options = (debug.boot or {}).get("debug")
-            if not isinstance(options, dict):
-                return
-            path = options.get("debugpyPath")
-            endpoint = _listen(path if isinstance(path, str) else None)
-            debug.hold_listened.set()
-            if endpoint is None:
-                return  # the debug command reports the error; the worker boots without the debugger
-            try:
-                seconds = float(options.get("timeout", DEBUG_CLIENT_WAIT))
-            except (TypeError, ValueError):
-                seconds = DEBUG_CLIENT_WAIT
-            if not debug.stop_requested:
-                _wait_for_client(sys.modules["debugpy"], max(0.0, seconds))
-        finally:
-            debug.holding = False
-            debug.hold_listened.set()
-            restore_signals()
-    except Exception:
-        pass
+    """Right before a worker imports the app: see server_workers_debug.boot_hold. Never raises."""
+    if _debugging is not None:
+        _debugging.boot_hold()
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -972,3 +687,13 @@ def _start():
     # run as without the agent.
     if "--multiprocessing-fork" in _argv():
         _become_worker()  # Uvicorn spawns its workers (so does multiprocessing's "spawn" in general)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Debugging (docs/agent-protocol.md, "Debugging") is in server_workers_debug.py: it registers the boot and debug
+# commands. Imported last, as it uses this module.
+
+try:
+    import server_workers_debug as _debugging
+except Exception:
+    _debugging = None

@@ -1,8 +1,9 @@
 /**
  * Debugging one worker: the `serverworkers` debug type.
  *
- * - `"request": "attach"`: the worker's agent starts debugpy on a free loopback port; VS Code connects to it directly
- *   (DebugAdapterServer). No ptrace, no gdb.
+ * - `"request": "attach"`: the worker's agent starts debugpy listening on a Unix socket in the server's private 0700
+ *   runtime folder, for this user only; VS Code connects to it directly (DebugAdapterNamedPipeServer). No TCP port,
+ *   no ptrace, no gdb.
  * - `"request": "launch"`: starts the server with the chosen workers held at boot until their debugger is attached
  *   (docs/agent-protocol.md, "Debugging"); the first one is this session, the others child sessions. Ending the session
  *   stops the server unless `"stopServerOnEnd": false`.
@@ -10,7 +11,7 @@
  *   it slower. `"recycleWorker": false` keeps it.
  *
  * Both modes reach VS Code as an attach to debugpy: the launch is resolved here (the server started, the worker
- * listening), and its configuration goes on with `"request": "attach"` and the endpoint in `__serverWorkers`.
+ * listening), and its configuration goes on with `"request": "attach"` and the socket's path in `__serverWorkers`.
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
@@ -36,7 +37,8 @@ interface SessionTarget {
   serverId: string;
   slot: number;
   pid: number;
-  port: number;
+  /** The worker's debugger socket (debugpy's own DAP server, in the server's private runtime folder). */
+  socketPath: string;
   recycle: boolean;
   /** The launch this session belongs to. */
   launchId?: string;
@@ -112,7 +114,7 @@ class WorkerDebugging implements vscode.DebugConfigurationProvider, vscode.Debug
   createDebugAdapterDescriptor(session: vscode.DebugSession): vscode.DebugAdapterDescriptor {
     const target = (session.configuration as ServerWorkersDebugConfiguration).__serverWorkers;
     if (!target) throw new Error(vscode.l10n.t('This debug session has no worker to connect to.'));
-    return new vscode.DebugAdapterServer(target.port, '127.0.0.1');
+    return new vscode.DebugAdapterNamedPipeServer(target.socketPath);
   }
 
   started(session: vscode.DebugSession): void {
@@ -151,9 +153,9 @@ class WorkerDebugging implements vscode.DebugConfigurationProvider, vscode.Debug
       return undefined;
     }
     const source = await findDebugpy(server.supervisor.currentDefinition.python);
-    const port = await startDebugpy(server.supervisor, worker.slot, source);
+    const socketPath = await startDebugpy(server.supervisor, worker.slot, source);
     server.supervisor.setDebugging(worker.pid, true);
-    const target: SessionTarget = { serverId: server.supervisor.id, slot: worker.slot, pid: worker.pid, port, recycle: config.recycleWorker !== false };
+    const target: SessionTarget = { serverId: server.supervisor.id, slot: worker.slot, pid: worker.pid, socketPath, recycle: config.recycleWorker !== false };
     return { ...config, request: 'attach', subProcess: false, __serverWorkers: target };
   }
 
@@ -223,7 +225,7 @@ class WorkerDebugging implements vscode.DebugConfigurationProvider, vscode.Debug
 interface Listening {
   slot: number;
   pid: number;
-  port: number;
+  socketPath: string;
 }
 
 /** One launch: its server, the workers it holds for the debugger, and its sessions. */
@@ -256,7 +258,7 @@ class LaunchRun {
     this.heldSlots.add(worker.slot);
     this.debugged.set(worker.pid, worker.slot);
     this.supervisor.setDebugging(worker.pid, true);
-    setImmediate(() => void this.askPort(worker));
+    setImmediate(() => void this.askSocket(worker));
     return Promise.resolve({ debug: { timeout: CLIENT_WAIT_SECONDS, ...this.source } });
   }
 
@@ -307,10 +309,10 @@ class LaunchRun {
     }
   }
 
-  private async askPort(worker: WorkerModel): Promise<void> {
+  private async askSocket(worker: WorkerModel): Promise<void> {
     let listening: Listening;
     try {
-      listening = { slot: worker.slot, pid: worker.pid, port: await startDebugpy(this.supervisor, worker.slot, this.source) };
+      listening = { slot: worker.slot, pid: worker.pid, socketPath: await startDebugpy(this.supervisor, worker.slot, this.source) };
     } catch (error) {
       this.supervisor.setDebugging(worker.pid, false);
       if (this.waiter) this.settle(error);
@@ -351,10 +353,10 @@ class LaunchRun {
   }
 }
 
-/** Asks the worker's agent to start debugpy; the loopback port its adapter listens on. */
-async function startDebugpy(supervisor: Supervisor, slot: number, source: DebugpySource): Promise<number> {
+/** Asks the worker's agent to start debugpy; the path of the Unix socket it listens on. */
+async function startDebugpy(supervisor: Supervisor, slot: number, source: DebugpySource): Promise<string> {
   const reply = await supervisor.requestWorker(slot, { t: 'debug', ...source }, DEBUG_COMMAND_TIMEOUT_MS);
-  if (reply.t === 'debug' && typeof reply.port === 'number') return reply.port;
+  if (reply.t === 'debug' && typeof reply.path === 'string') return reply.path;
   if (reply.t === 'closed') throw new Error(vscode.l10n.t('Worker {0} of {1} exited before its debugger could attach.', slot, supervisor.name));
   const detail = typeof reply.error === 'string' ? reply.error : JSON.stringify(reply);
   if (/^debugpy is not installed/.test(detail)) throw new DebugpyMissingError(supervisor.currentDefinition.python);

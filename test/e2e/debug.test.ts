@@ -8,26 +8,33 @@ import * as http from 'node:http';
 import * as vscode from 'vscode';
 import { alive, api, freePort, readyServer, serverNamed, waitUntil } from './support';
 
-interface Tracked {
-  session: vscode.DebugSession;
-  messages: Array<{ type: string; event?: string; body?: { reason?: string; threadId?: number } }>;
+interface AdapterMessage {
+  type: string;
+  event?: string;
+  body?: { reason?: string; threadId?: number };
 }
 
-/** Every serverworkers session's messages from the adapter, as a DebugAdapterTracker sees them. */
+/** Every serverworkers session, and the breakpoint stops its adapter reports, as a DebugAdapterTracker sees them. */
 class Tracker implements vscode.Disposable {
-  readonly sessions: Tracked[] = [];
+  readonly sessions: vscode.DebugSession[] = [];
+  /** Every `stopped` event for a breakpoint, in any session, in the order they came. */
+  private readonly stops: Array<{ session: vscode.DebugSession; threadId: number }> = [];
   private readonly registration = vscode.debug.registerDebugAdapterTrackerFactory('serverworkers', {
     createDebugAdapterTracker: (session) => {
-      const tracked: Tracked = { session, messages: [] };
-      this.sessions.push(tracked);
-      return { onDidSendMessage: (message: Tracked['messages'][number]) => tracked.messages.push(message) };
+      this.sessions.push(session);
+      return {
+        onDidSendMessage: (message: AdapterMessage) => {
+          if (message.type === 'event' && message.event === 'stopped' && message.body?.reason === 'breakpoint') {
+            this.stops.push({ session, threadId: message.body.threadId ?? -1 });
+          }
+        },
+      };
     },
   });
 
   /** The first `stopped` event for a breakpoint, in any session (after `skip` of them). */
   stopped(skip = 0): { session: vscode.DebugSession; threadId: number } | undefined {
-    const all = this.sessions.flatMap((t) => t.messages.filter((m) => m.type === 'event' && m.event === 'stopped' && m.body?.reason === 'breakpoint').map((m) => ({ session: t.session, threadId: m.body?.threadId ?? -1 })));
-    return all[skip];
+    return this.stops[skip];
   }
 
   dispose(): void {
@@ -235,7 +242,7 @@ describe('Debugging a worker', () => {
     const before = tracker.sessions.length;
     assert.strictEqual(await vscode.commands.executeCommand('serverWorkers.debugWorker', node), true, 'Debug Worker started a session');
     await waitUntil('a session for worker 2', () => tracker.sessions.length > before, 15000);
-    const session = tracker.sessions[tracker.sessions.length - 1].session;
+    const session = tracker.sessions[tracker.sessions.length - 1];
     const worker2 = serverNamed(workersApi, name)!.workers.find((w) => w.slot === 2)!;
     assert.strictEqual(sessionPid(session), worker2.pid);
     await waitUntil('worker 2 marked', () => serverNamed(workersApi, name)?.workers.find((w) => w.slot === 2)?.debugging, 10000);

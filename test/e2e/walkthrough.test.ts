@@ -76,6 +76,8 @@ describe('Walkthrough and packaged files', () => {
       'dist/cli.js',
       'python/sitecustomize.py',
       'python/server_workers_agent.py',
+      'python/server_workers_debug.py',
+      'python/server_workers_debug_socket.py',
       manifest.icon,
       ...manifest.contributes.viewsContainers.activitybar.map((c) => c.icon),
       ...(manifest.l10n ? [manifest.l10n] : []),

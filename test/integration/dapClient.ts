@@ -1,5 +1,8 @@
-/** A small Debug Adapter Protocol client over TCP, enough to attach to debugpy and drive a breakpoint. */
+/** A small Debug Adapter Protocol client over a Unix socket, enough to attach to debugpy and drive a breakpoint. */
+import * as assert from 'node:assert';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 
 export interface DapMessage {
   seq: number;
@@ -19,6 +22,43 @@ export interface DapBody {
   stackFrames?: Array<{ name: string; line: number; source?: { path?: string } }>;
   breakpoints?: Array<{ verified: boolean; line: number }>;
   [key: string]: unknown;
+}
+
+/**
+ * The socket of a `debug` reply, checked: no TCP endpoint; `dbg-<pid>.sock`, mode 0600, in a folder of this user that
+ * only it can enter (mode 0700).
+ */
+export function debugSocketOf(reply: Record<string, unknown>, pid: number): string {
+  assert.strictEqual(reply.t, 'debug', `the agent started debugpy: ${JSON.stringify(reply)}`);
+  assert.strictEqual(reply.pid, pid, 'the reply comes from the worker asked');
+  assert.ok(!('port' in reply) && !('host' in reply), `no TCP endpoint in the reply: ${JSON.stringify(reply)}`);
+  const socketPath = reply.path;
+  assert.ok(typeof socketPath === 'string', `the reply names a socket: ${JSON.stringify(reply)}`);
+  assert.strictEqual(path.basename(socketPath), `dbg-${pid}.sock`);
+  const folder = fs.lstatSync(path.dirname(socketPath));
+  assert.ok(folder.isDirectory(), 'in a real folder, not a symlink');
+  assert.strictEqual(folder.uid, process.getuid?.(), 'in a folder of this user');
+  assert.strictEqual(folder.mode & 0o777, 0o700, 'in a folder only this user can enter');
+  const socket = fs.lstatSync(socketPath);
+  assert.ok(socket.isSocket(), `${socketPath} is a Unix socket`);
+  assert.strictEqual(socket.mode & 0o777, 0o600, 'the socket is this user\'s only');
+  return socketPath;
+}
+
+/**
+ * Which worker accepts a connection cannot be chosen: calls `send` every 25 ms (at most 200 times) until a breakpoint
+ * stops the client's worker. Resolves with the `stopped` event and what every call returned.
+ */
+export async function sendUntilStopped<T>(client: DapClient, send: () => Promise<T>): Promise<{ event: DapMessage; sent: Array<Promise<T>> }> {
+  const stopped = client.waitForEvent('stopped', (e) => e.body?.reason === 'breakpoint', 30000);
+  let hit = false;
+  void stopped.then(() => (hit = true), () => undefined);
+  const sent: Array<Promise<T>> = [];
+  for (let i = 0; i < 200 && !hit; i++) {
+    sent.push(send());
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return { event: await stopped, sent };
 }
 
 /** The thread of a `stopped` event. */
@@ -61,12 +101,13 @@ export class DapClient {
     socket.on('error', () => undefined);
   }
 
-  static connect(port: number, host = '127.0.0.1', timeoutMs = 10000): Promise<DapClient> {
+  /** Connects to a debugger's Unix socket (debugpy's in-process DAP server in a worker). */
+  static connect(socketPath: string, timeoutMs = 10000): Promise<DapClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host });
+      const socket = net.connect(socketPath);
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new Error(`could not connect to the debug adapter at ${host}:${port} within ${timeoutMs} ms`));
+        reject(new Error(`could not connect to the debugger at ${socketPath} within ${timeoutMs} ms`));
       }, timeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -118,8 +159,8 @@ export class DapClient {
   }
 
   /**
-   * debugpy's attach sequence: initialize, attach, (initialized) setBreakpoints per file, configurationDone; the
-   * attach response comes after configurationDone.
+   * debugpy's attach sequence: initialize, attach, (initialized) setBreakpoints per file, configurationDone. The
+   * attach response may come before or after configurationDone (pydevd's own DAP server answers it at once).
    */
   async attach(breakpoints: Record<string, number[]>, attachArgs: Record<string, unknown> = {}): Promise<void> {
     await this.request('initialize', {

@@ -1,7 +1,7 @@
 /**
  * Debugging one worker (docs/agent-protocol.md, "Debugging"): a DAP client attaches to debugpy in a worker of real
- * servers, a breakpoint holds it longer than the servers' own timeouts, the other workers keep serving, and nothing
- * (worker, debugpy's adapter) outlives the stop.
+ * servers, through the worker's private Unix socket; a breakpoint holds it longer than the servers' own timeouts, the
+ * other workers keep serving, and nothing (worker, debugger socket) outlives the stop.
  */
 import * as assert from 'node:assert';
 import { execFileSync } from 'node:child_process';
@@ -11,9 +11,9 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ServerDefinition } from '../../src/core/definition';
 import type { WorkerModel } from '../../src/core/model';
-import { findPortHolder, isAlive } from '../../src/core/process/procfs';
+import { isAlive } from '../../src/core/process/procfs';
 import { agentDir, oldUvicornPython, testPython } from '../support/paths';
-import { DapClient, type DapMessage, threadOf } from './dapClient';
+import { DapClient, debugSocketOf, sendUntilStopped, threadOf } from './dapClient';
 import { appsDir, createServer, eventually, get, linesOf, stopAndCheck, type TestServer } from './support';
 
 /** Longer than the servers' timeouts below: Gunicorn `--timeout 2`, Uvicorn's 5 s health check. */
@@ -48,20 +48,10 @@ function getPid(port: number, pathname = '/pid', timeoutMs = 30000): Promise<Ans
   );
 }
 
-/** Asks the worker's agent to start debugpy; returns the loopback port its adapter listens on. */
-async function debugPort(server: TestServer, slot: number): Promise<number> {
+/** Asks the worker's agent to start debugpy; returns the Unix socket it listens on (see debugSocketOf). */
+async function debugSocket(server: TestServer, slot: number): Promise<string> {
   const reply = await server.supervisor.requestWorker(slot, { t: 'debug' }, 60000);
-  assert.strictEqual(reply.t, 'debug', `the agent started debugpy: ${JSON.stringify(reply)}`);
-  assert.strictEqual(reply.host, '127.0.0.1', 'debugpy listens on loopback only');
-  return reply.port as number;
-}
-
-/** The adapter process that listens on `port` (debugpy's adapter leaves the server's process group). */
-function adapterPid(port: number): number {
-  const holder = findPortHolder(port);
-  assert.ok(holder, `a process listens on the debug port ${port}`);
-  assert.match(holder.command, /debugpy/);
-  return holder.pid;
+  return debugSocketOf(reply, worker(server, slot).pid);
 }
 
 function worker(server: TestServer, slot: number): WorkerModel {
@@ -86,23 +76,13 @@ for (const [title, definition, appFile, breakpointText] of attachKinds) {
       const line = lineOf(file, breakpointText);
       const target = worker(server, 2);
 
-      const port = await debugPort(server, 2);
-      const adapter = adapterPid(port);
-      assert.strictEqual((await server.supervisor.requestWorker(2, { t: 'debug' })).port, port, 'a second debug command gives the same endpoint');
-      const client = await DapClient.connect(port);
+      const socketPath = await debugSocket(server, 2);
+      assert.strictEqual((await server.supervisor.requestWorker(2, { t: 'debug' })).path, socketPath, 'a second debug command gives the same socket');
+      const client = await DapClient.connect(socketPath);
       clients.push(client);
       await client.attach({ [file]: [line] });
 
-      // Which worker accepts a connection cannot be chosen: send requests until one reaches the debugged worker.
-      const pending: Array<Promise<Answer>> = [];
-      const stopped = client.waitForEvent('stopped', (e) => e.body?.reason === 'breakpoint', 30000);
-      let hit: DapMessage | undefined;
-      void stopped.then((e) => (hit = e), () => undefined);
-      for (let i = 0; i < 200 && !hit; i++) {
-        pending.push(getPid(server.port));
-        await sleep(25);
-      }
-      const event = await stopped;
+      const { event, sent: pending } = await sendUntilStopped(client, () => getPid(server.port));
       const frame = await client.topFrame(threadOf(event));
       assert.strictEqual(frame.line, line, `stopped at line ${line}`);
       assert.strictEqual(frame.source?.path, file);
@@ -135,7 +115,7 @@ for (const [title, definition, appFile, breakpointText] of attachKinds) {
       await server.supervisor.killWorker(2, 'SIGTERM');
       assert.notStrictEqual(worker(server, 2).pid, target.pid, 'slot 2 has a new worker');
       assert.ok(!isAlive(target.pid), 'the debugged worker is gone');
-      await eventually('debugpy\'s adapter to exit with its worker', () => !isAlive(adapter), 15000);
+      await eventually('the debugger socket to go with its worker', () => !fs.existsSync(socketPath), 15000);
       await stopAndCheck(server);
     });
   });
@@ -166,14 +146,14 @@ for (const [title, definition] of launchKinds) {
       const starting = server.supervisor.start().then(() => (started = true));
       starting.catch(() => undefined);
       await eventually('both workers to connect', () => server.supervisor.model().workers.length === 2 && server.supervisor.model().workers.every((w) => w.pid > 0), 30000);
-      const port = await debugPort(server, 1);
+      const socketPath = await debugSocket(server, 1);
       // Worker 2 booted normally and serves while worker 1 waits for its debugger.
       await eventually('worker 2 to be ready', () => worker(server, 2).state === 'ready', 30000);
       assert.strictEqual(worker(server, 1).state, 'booting', 'worker 1 waits for the debugger');
       const early = await getPid(server.port, '/pid', 5000);
       assert.strictEqual(early.pid, worker(server, 2).pid, 'worker 2 answers');
 
-      const client = await DapClient.connect(port);
+      const client = await DapClient.connect(socketPath);
       clients.push(client);
       await client.attach({ [file]: [moduleLine, startupLine] });
       const atModule = await client.waitForEvent('stopped', (e) => e.body?.reason === 'breakpoint', 30000);
@@ -193,10 +173,9 @@ for (const [title, definition] of launchKinds) {
       await starting;
       assert.deepStrictEqual(server.supervisor.model().workers.map((w) => w.state), ['ready', 'ready']);
       assert.deepStrictEqual(booted.map((w) => w.slot).sort(), [1, 2], 'every worker was held for its boot answer');
-      const adapter = adapterPid(port);
       await client.disconnect();
       await stopAndCheck(server);
-      await eventually('debugpy\'s adapter to exit', () => !isAlive(adapter), 15000);
+      assert.ok(!fs.existsSync(socketPath), 'the debugger socket is gone with the server');
     });
   });
 }
@@ -213,38 +192,72 @@ describe('debugpy not in the server\'s interpreter (Uvicorn 0.29 virtualenv)', {
     // A folder holding only debugpy, as the Python Debugger extension bundles it (bundled/libs/debugpy).
     const bundled = fs.mkdtempSync(path.join(os.tmpdir(), 'bundled-debugpy-'));
     try {
+      // One too old to listen by itself (in_process_debug_adapter, 1.6.4): refused before it is asked to listen.
+      fs.mkdirSync(path.join(bundled, 'old', 'debugpy'), { recursive: true });
+      fs.writeFileSync(path.join(bundled, 'old', 'debugpy', '__init__.py'), '__version__ = "1.6.3"\n\ndef listen(address):\n    raise AssertionError("asked to listen")\n');
+      const old = await server.supervisor.requestWorker(2, { t: 'debug', debugpyPath: path.join(bundled, 'old') }, 30000);
+      assert.strictEqual(old.t, 'error', JSON.stringify(old));
+      assert.match(String(old.error), /^debugpy 1\.6\.3 \(in .*\) is too old to debug a worker: Server Workers needs debugpy 1\.6\.4 or later .*pip install -U debugpy$/);
+
       const site = execFileSync(testPython, ['-c', 'import debugpy, os; print(os.path.dirname(debugpy.__file__))'], { encoding: 'utf8' }).trim();
       fs.symlinkSync(site, path.join(bundled, 'debugpy'));
       const reply = await server.supervisor.requestWorker(1, { t: 'debug', debugpyPath: bundled }, 60000);
-      assert.strictEqual(reply.t, 'debug', JSON.stringify(reply));
-      const client = await DapClient.connect(reply.port as number);
+      const socketPath = debugSocketOf(reply, worker(server, 1).pid);
+      const client = await DapClient.connect(socketPath);
       clients.push(client);
       const file = path.join(appsDir, 'echo_asgi.py');
       const line = lineOf(file, 'query = parse_qs(scope');
       await client.attach({ [file]: [line] });
-      const stopped = client.waitForEvent('stopped', (e) => e.body?.reason === 'breakpoint', 30000);
-      let hit = false;
-      void stopped.then(() => (hit = true), () => undefined);
-      const pending: Array<Promise<Answer>> = [];
-      for (let i = 0; i < 200 && !hit; i++) {
-        pending.push(getPid(server.port));
-        await sleep(25);
-      }
-      const event = await stopped;
+      const { event, sent: pending } = await sendUntilStopped(client, () => getPid(server.port));
       assert.strictEqual((await client.topFrame(threadOf(event))).line, line);
       await client.request('setBreakpoints', { source: { path: file }, breakpoints: [] });
       await client.request('continue', { threadId: threadOf(event) });
       assert.ok((await Promise.all(pending)).every((a) => a.pid !== undefined), 'every request got its answer');
-      const adapter = adapterPid(reply.port as number);
-      // The server stops while the client is still attached: the adapter says the session is over ("terminated"),
-      // the client leaves (as VS Code does on "terminated"), and the adapter exits.
+      // The server stops while the client is still attached: the debugger says the session is over ("terminated"),
+      // and the client leaves (as VS Code does on "terminated").
       await stopAndCheck(server);
       await client.waitForEvent('terminated', () => true, 15000);
       await client.disconnect();
-      await eventually('debugpy\'s adapter to exit', () => !isAlive(adapter), 15000);
+      assert.ok(!fs.existsSync(socketPath), 'the debugger socket is gone with the server');
     } finally {
       fs.rmSync(bundled, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the debugger\'s client goes away (gunicorn + UvicornWorker)', { timeout: 90000 }, () => {
+  it('a client that dies at a breakpoint without a disconnect frees the worker; the server\'s stop tells the next one "terminated"', async () => {
+    const server = await createServer({ app: 'echo_asgi:app', workers: 2 });
+    servers.push(server);
+    await server.supervisor.start();
+    const file = path.join(appsDir, 'echo_asgi.py');
+    const line = lineOf(file, 'query = parse_qs(scope');
+    const socketPath = await debugSocket(server, 1);
+
+    const first = await DapClient.connect(socketPath);
+    clients.push(first);
+    await first.attach({ [file]: [line] });
+    const { sent } = await sendUntilStopped(first, () => getPid(server.port));
+    first.close(); // gone, as a killed editor would be: no disconnect
+    const answers = await Promise.all(sent);
+    assert.deepStrictEqual(answers.filter((a) => a.pid === undefined), [], 'the worker resumed: every request got its answer');
+    assert.ok(answers.some((a) => a.pid === worker(server, 1).pid), 'the debugged worker answered');
+
+    const second = await DapClient.connect(socketPath);
+    clients.push(second);
+    await second.attach({ [file]: [line] });
+    const { event, sent: more } = await sendUntilStopped(second, () => getPid(server.port));
+    assert.strictEqual((await second.topFrame(threadOf(event))).line, line, 'the next session stops at the breakpoint');
+    await second.request('setBreakpoints', { source: { path: file }, breakpoints: [] });
+    await second.request('continue', { threadId: threadOf(event) });
+    assert.ok((await Promise.all(more)).every((a) => a.pid !== undefined), 'every request got its answer');
+
+    // Uvicorn ends a worker it stopped by raising the signal again (no atexit): the client still hears "terminated",
+    // which VS Code needs to end the session quietly rather than report its debug adapter as crashed.
+    await stopAndCheck(server);
+    await second.waitForEvent('terminated', () => true, 15000);
+    second.close();
+    assert.ok(!fs.existsSync(socketPath), 'the debugger socket is gone with the server');
   });
 });
 
@@ -258,8 +271,7 @@ describe('stop while a worker waits for its debugger', { timeout: 60000 }, () =>
     const starting = server.supervisor.start();
     const startError = starting.then(() => undefined, (error: Error) => error);
     await eventually('both workers to connect', () => server.supervisor.model().workers.length === 2, 30000);
-    const port = await debugPort(server, 1);
-    const adapter = adapterPid(port);
+    const socketPath = await debugSocket(server, 1);
     await eventually('worker 2 to be ready', () => worker(server, 2).state === 'ready', 30000);
     await sleep(GUNICORN_TIMEOUT * 1000 + 1500);
     assert.strictEqual(worker(server, 1).state, 'booting', 'worker 1 still waits, past Gunicorn\'s timeout');
@@ -268,6 +280,6 @@ describe('stop while a worker waits for its debugger', { timeout: 60000 }, () =>
     await stopAndCheck(server);
     assert.ok(Date.now() - stopAt < 8000, `the stop took ${Date.now() - stopAt} ms, less than the graceful timeout`);
     assert.match((await startError)?.message ?? '', /stopped/, 'start() reports the stop');
-    await eventually('debugpy\'s adapter to exit', () => !isAlive(adapter), 15000);
+    assert.ok(!fs.existsSync(socketPath), 'the debugger socket is gone with the server');
   });
 });
