@@ -1,7 +1,7 @@
 """Server Workers: starts the in-process agent when the extension runs this interpreter, then runs the
 sitecustomize that this file shadows (Debian's, a virtualenv's, ...), as Python would have without it.
 
-The agent (server_workers_agent.py, next to this file) does nothing unless SERVER_WORKERS_SOCKET is set, and never
+The agent (the package server_workers_agent, next to this file) does nothing unless SERVER_WORKERS_SOCKET is set, and never
 raises. See docs/agent-protocol.md.
 """
 import os as _os

@@ -137,12 +137,18 @@ export async function startCoreServer(core, { app, cwd, workers, env = {}, args 
     { defaultPython: python, defaultCwd: cwd, defaultWorkers: workers },
   );
   const supervisor = new core.Supervisor(definition, { agentDir, ...(statsIntervalMs ? { statsIntervalMs } : {}) });
+  // The registry's part of it: one server, whose listeners (its disposables) end with it.
+  const disposables = [];
   const channels = new core.WorkerChannels({
     onDidAdd: (listener) => {
-      listener({ supervisor, folder: undefined });
+      listener({ supervisor, folder: undefined, disposables });
       return { dispose() {} };
     },
   });
+  const disposeServer = () => {
+    for (const disposable of disposables.splice(0)) disposable.dispose();
+    channels.dispose();
+  };
   const server = {
     kind: 'core',
     name,
@@ -152,14 +158,14 @@ export async function startCoreServer(core, { app, cwd, workers, env = {}, args 
     channelName: (slot) => core.channelName(name, slot),
     async stop() {
       await supervisor.stop();
-      channels.dispose();
+      disposeServer();
     },
   };
   onCreate?.(supervisor);
   try {
     await supervisor.start();
   } catch (error) {
-    channels.dispose();
+    disposeServer();
     throw error;
   }
   return server;

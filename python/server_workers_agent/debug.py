@@ -2,9 +2,9 @@
 commands, the boot hold, and what keeps a paused worker alive.
 
 debugpy runs inside the worker and listens on a Unix socket in the server's private runtime folder, for this user
-only (server_workers_debug_socket.py); the editor connects to it directly. No TCP port, no ptrace.
+only (debug_socket.py); the editor connects to it directly. No TCP port, no ptrace.
 
-Stdlib only, Python 3.9+, fail open. ``server_workers_agent`` imports this module and calls :func:`boot_hold`.
+Stdlib only, Python 3.9+, fail open. Imported by the agent: it registers its commands and the boot hold.
 """
 
 import os
@@ -13,8 +13,9 @@ import sys
 import threading
 import time
 
-import server_workers_agent as agent
-import server_workers_debug_socket as debug_socket
+from . import debug_socket
+from .connection import command, gunicorn_worker, send, start_daemon_thread
+from .state import hooks, state
 
 ENV_BOOT_HOLD = "SERVER_WORKERS_BOOT_HOLD"
 BOOT_WAIT = 30.0  # seconds a held worker waits for the supervisor's boot message
@@ -46,15 +47,14 @@ def _forget_in_child():
     _debug = _Debug()  # debugpy's state does not carry over to a fork
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_in_child)
+hooks.in_forked_child.append(_forget_in_child)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Commands
 
 
-@agent.command("boot")
+@command("boot")
 def _boot_message(message):
     """The supervisor's answer to a held worker (SERVER_WORKERS_BOOT_HOLD=1); see boot_hold. No reply."""
     debug = _debug
@@ -63,13 +63,13 @@ def _boot_message(message):
     return None
 
 
-@agent.command("debug")
+@command("debug")
 def _debug_command(message):
     """Starts debugpy (once; later calls give the same socket) and replies ``{"t": "debug", "path", "pid", ...}``.
 
     It happens on a thread of its own, which sends the reply: a worker held at boot listens from its main thread.
     """
-    agent._start_daemon_thread("server-workers-debug", _debug_reply, message)
+    start_daemon_thread("server-workers-debug", _debug_reply, message)
     return None
 
 
@@ -85,7 +85,7 @@ def _debug_reply(message):
         reply.update({"t": "error", "error": _debug.error or "debugpy did not start"})
     else:
         reply.update({"t": "debug", "path": path, "pid": os.getpid(), "connected": _client_connected()})
-    agent.send(reply)
+    send(reply)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def _listen(debugpy_path=None):
             try:
                 debugpy = _import_debugpy(debugpy_path)
                 pydevd = debug_socket.checked_pydevd(debugpy)
-                listener = debug_socket.PrivateListener.bind_at(debug_socket.private_socket_path(agent._state.socket_path), pydevd)
+                listener = debug_socket.PrivateListener.bind_at(debug_socket.private_socket_path(state.socket_path), pydevd)
                 _untrace_server_threads()
                 try:
                     debugpy.configure(subProcess=False)  # the worker's own subprocesses are not debugged
@@ -187,10 +187,10 @@ def _start_keeper():
     """In a Gunicorn worker: Gunicorn kills a worker that has not notified it within its timeout, and a worker paused
     at a breakpoint cannot. While the worker is held at boot or a debugger's client is connected, notify for it."""
     debug = _debug
-    worker = agent.gunicorn_worker()
+    worker = gunicorn_worker()
     if debug.keeper is not None or worker is None or getattr(worker, "tmp", None) is None:
         return
-    debug.keeper = agent._start_daemon_thread("server-workers-debug-keeper", _keep_alive, worker, debug)
+    debug.keeper = start_daemon_thread("server-workers-debug-keeper", _keep_alive, worker, debug)
 
 
 def _keep_alive(worker, debug):
@@ -222,7 +222,7 @@ def _wait_for_client(debugpy, seconds):
             except Exception:
                 time.sleep(0.1)
 
-    agent._start_daemon_thread("server-workers-debug-timer", cancel_later)
+    start_daemon_thread("server-workers-debug-timer", cancel_later)
     try:
         debugpy.wait_for_client()
     finally:
@@ -230,7 +230,6 @@ def _wait_for_client(debugpy, seconds):
 
 
 def _hold_expected():
-    state = agent._state
     return (
         state.active("worker")
         and os.environ.get(ENV_BOOT_HOLD) == "1"
@@ -295,10 +294,10 @@ def boot_hold():
     """
     try:
         debug = _debug
-        if debug.boot_done or not agent._state.active("worker") or os.environ.get(ENV_BOOT_HOLD) != "1":
+        if debug.boot_done or not state.active("worker") or os.environ.get(ENV_BOOT_HOLD) != "1":
             return
         debug.boot_done = True
-        if agent._state.control is None:
+        if state.control is None:
             return
         debug.holding = True
         _start_keeper()
@@ -326,3 +325,6 @@ def boot_hold():
             restore_signals()
     except Exception:
         pass
+
+
+hooks.before_app_import.append(boot_hold)

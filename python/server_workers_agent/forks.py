@@ -1,0 +1,62 @@
+"""Forks of the master and of workers: the parent's output is flushed before, and the child forgets the parent's role;
+a fork of the master inside Gunicorn's ``Arbiter.spawn_worker`` becomes a worker."""
+
+import os
+import sys
+
+from .state import state
+
+# Gunicorn forks that are not workers, by the name of a function on the stack of the forking thread.
+_NOT_WORKER_FORKS = frozenset(("reexec", "spawn_dirty_arbiter", "daemonize"))
+
+_fork_hooks = []  # not empty once registered: a forked child inherits the registration and this list
+
+
+def register_fork_hooks():
+    if not _fork_hooks and hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+        _fork_hooks.append(True)
+
+
+def _before_fork():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:
+            pass
+
+
+def _after_fork_in_child():
+    """Runs in every process forked from the master or a worker, and from their forked descendants."""
+    try:
+        inherited = state.reset_in_child()
+        if inherited is not None:
+            inherited.abandon()  # else the supervisor would not see EOF when its owner exits
+        if state.original_waitpid is not None:
+            os.waitpid = state.original_waitpid
+        if os.getppid() != state.master_pid:
+            return
+        is_worker, gunicorn_worker = _classify_fork(sys._getframe(1))
+        if is_worker:
+            from .worker import become_worker  # a worker registers these hooks: imported here, not at the top
+
+            become_worker(gunicorn_worker)
+    except Exception:
+        pass
+
+
+def _classify_fork(frame):
+    """(is a worker, Gunicorn Worker object or None) for a fork in the master, from the forking thread's stack."""
+    spawn_frame = None
+    while frame is not None:
+        name = frame.f_code.co_name
+        if name in _NOT_WORKER_FORKS:
+            return False, None
+        if name == "spawn_worker" and spawn_frame is None:
+            spawn_frame = frame
+        frame = frame.f_back
+    if spawn_frame is not None:
+        return True, spawn_frame.f_locals.get("worker")
+    # Gunicorn forks its workers in Arbiter.spawn_worker only; Uvicorn spawns them (see start()).
+    return state.server not in ("gunicorn", "uvicorn"), None

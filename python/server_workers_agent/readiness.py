@@ -1,0 +1,64 @@
+"""When a worker can serve (``ready``), and the moment right before it imports the app."""
+
+import functools
+
+from .connection import send
+from .state import hooks, state
+
+
+def send_ready():
+    if not (state.active("worker") or state.active("master")):
+        return
+    with state.ready_lock:
+        if state.ready_sent:
+            return
+        state.ready_sent = True
+    send({"t": "ready"})
+
+
+def is_uvicorn_worker_class(worker):
+    return type(worker).__module__.startswith("uvicorn")
+
+
+def gunicorn_app_loaded(worker, from_instance):
+    """After a Gunicorn worker's load_wsgi returned."""
+    try:
+        if not state.active("worker"):
+            return
+        if state.worker is None:
+            state.worker = worker
+        if state.instance_load_wsgi and not from_instance:
+            return  # the instance's wrapper reports once the outermost load_wsgi returns
+        if not is_uvicorn_worker_class(worker):  # those are ready when Uvicorn's startup is done
+            send_ready()
+    except Exception:
+        pass
+
+
+def watch_load_wsgi(worker):
+    """Wraps the worker's own load_wsgi: the patched base method misses classes that override it (``asgi``)."""
+    if is_uvicorn_worker_class(worker):
+        return
+    bound = getattr(worker, "load_wsgi", None)
+    if bound is None:
+        return
+
+    @functools.wraps(bound)
+    def load_wsgi(*args, **kwargs):
+        boot_hold()
+        result = bound(*args, **kwargs)
+        gunicorn_app_loaded(worker, True)
+        return result
+
+    worker.load_wsgi = load_wsgi
+    state.instance_load_wsgi = True
+
+
+def boot_hold():
+    """Right before a worker imports the app: what the agent's other parts do then (the debugger's boot hold). Never
+    raises."""
+    for hook in hooks.before_app_import:
+        try:
+            hook()
+        except Exception:
+            pass
