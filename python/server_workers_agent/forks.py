@@ -14,11 +14,12 @@ _fork_hooks = []  # not empty once registered: a forked child inherits the regis
 
 def register_fork_hooks():
     if not _fork_hooks and hasattr(os, "register_at_fork"):
-        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+        os.register_at_fork(before=flush_output, after_in_child=_after_fork_in_child)
         _fork_hooks.append(True)
 
 
-def _before_fork():
+def flush_output():
+    """What sys.stdout and sys.stderr hold goes out before a fork copies it, or before their fds change."""
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:

@@ -33,12 +33,7 @@ def become_worker(worker=None):
 def _redirect_output():
     sock = connect("data", "worker")
     try:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                if stream is not None:
-                    stream.flush()
-            except Exception:
-                pass
+        forks.flush_output()
         os.dup2(sock.fileno(), 1)  # inheritable: the worker's subprocesses write here too
         os.dup2(sock.fileno(), 2)
     finally:

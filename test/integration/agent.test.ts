@@ -612,7 +612,7 @@ test('fail open: nothing listens on SERVER_WORKERS_SOCKET -> gunicorn serves, ou
     await waitForAsync(`gunicorn to serve without the agent${serverFailure(running)}`, 20000, () =>
       httpGet(running.port, '/pid', 1000).then((reply) => reply.status === 200, () => false),
     );
-    const replies = await Promise.all(Array.from({ length: 6 }, () => httpGet(running.port, `/log?n=${LINES_PER_REQUEST}`)));
+    const replies = await Promise.all(Array.from({ length: 6 }, () => httpGet(running.port, `/log?n=${LINES_PER_REQUEST}&whole=1`)));
     const pids = replies.map((reply) => (JSON.parse(reply.body) as { pid: number }).pid);
     running.remember(pids);
     for (const pid of new Set(pids)) {
