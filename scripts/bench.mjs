@@ -7,7 +7,8 @@
 //   3 flood        workers write 1,000,000 lines as fast as they can: delivered == written, time, memory
 //   4 reaction     worker's hello -> model event; SIGKILL -> exit / respawn / ready events
 //   5 sampling     CPU the stats sampler uses per second with 64 workers
-//   6 extension    bundle size; activation time in VS Code (e2e harness) and in plain Node (approximation)
+//   6 extension    bundle size; activation time in VS Code (e2e harness) and in plain Node (approximation); the
+//                  extension host's CPU with 64 idle workers (beside --baseline-bundle's, when given)
 // Prints a table (Markdown) and writes the same, with every measurement, as JSON.
 //
 //   node scripts/bench.mjs [--smoke] [--json FILE] [--only SECTION[,SECTION...]]
@@ -38,7 +39,7 @@ const CONFIG = {
     flood: { workers: 4, lines: 1_000_000, stallMs: 20000 },
     reaction: { workers: 4, kills: 8, pauseMs: 300 },
     sampling: { workers: 64, seconds: 10 },
-    extension: { nodeRuns: 7, vscodeRuns: 5, baselineRuns: 3 },
+    extension: { nodeRuns: 7, vscodeRuns: 5, baselineRuns: 3, idleWorkers: 64, idleSeconds: 10, idleRounds: 4 },
   },
   smoke: {
     throughput: { workers: 2, rounds: 1, seconds: 1, warmupSeconds: 0, connections: 4, reconnectEvery: 40 },
@@ -46,7 +47,7 @@ const CONFIG = {
     flood: { workers: 2, lines: 20_000, stallMs: 10000 },
     reaction: { workers: 2, kills: 1, pauseMs: 100 },
     sampling: { workers: 4, seconds: 2 },
-    extension: { nodeRuns: 1, vscodeRuns: 0, baselineRuns: 0 },
+    extension: { nodeRuns: 1, vscodeRuns: 0, baselineRuns: 0, idleWorkers: 2, idleSeconds: 1, idleRounds: 1 },
   },
 };
 
@@ -85,10 +86,10 @@ function machine() {
 
 async function main() {
   const { values } = parseArgs({
-    options: { smoke: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { smoke: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, 'baseline-bundle': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
-    console.log('node scripts/bench.mjs [--smoke] [--json FILE] [--only throughput,latency,flood,reaction,sampling,extension]');
+    console.log('node scripts/bench.mjs [--smoke] [--json FILE] [--only throughput,latency,flood,reaction,sampling,extension] [--baseline-bundle OTHER/dist/extension.js]');
     return 0;
   }
   const mode = values.smoke ? 'smoke' : 'full';
@@ -106,6 +107,7 @@ async function main() {
 
   const started = Date.now();
   const config = CONFIG[mode];
+  if (values['baseline-bundle']) config.extension = { ...config.extension, baselineBundle: values['baseline-bundle'] };
   const info = machine();
   say(`${mode} run on ${info.cores} × ${info.cpu}, load average ${info.loadAverage.join(' ')}`);
   const core = await loadCore();

@@ -29,6 +29,7 @@ class _Debug:
         self.lock = threading.Lock()  # one listen at a time
         self.path = None  # the Unix socket where pydevd accepts the debugger's client, once it listens
         self.error = None  # why the last listen failed
+        self.error_code = None  # "debugpy-missing" when that is why (the extension then offers to install it)
         self.listen_called = False  # debugpy.listen() ran (it works once per process, even when it failed)
         self.keeper = None  # the thread that notifies Gunicorn for a paused worker
         self.boot = None  # the supervisor's boot message
@@ -82,7 +83,7 @@ def _debug_reply(message):
         _debug.hold_listened.wait(BOOT_WAIT + 30.0)
     path = _listen(debugpy_path if isinstance(debugpy_path, str) else None)
     if path is None:
-        reply.update({"t": "error", "error": _debug.error or "debugpy did not start"})
+        reply.update({"t": "error", "error": _debug.error or "debugpy did not start", "code": _debug.error_code})
     else:
         reply.update({"t": "debug", "path": path, "pid": os.getpid(), "connected": _client_connected()})
     send(reply)
@@ -90,6 +91,10 @@ def _debug_reply(message):
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Listening
+
+
+class DebugpyMissing(debug_socket.DebugUnavailable):
+    """Neither the interpreter nor the given path has debugpy."""
 
 
 def _import_debugpy(path):
@@ -100,7 +105,7 @@ def _import_debugpy(path):
         return debugpy
     except ImportError:
         if not path:
-            raise debug_socket.DebugUnavailable("debugpy is not installed in the Python interpreter %s" % sys.executable)
+            raise DebugpyMissing("debugpy is not installed in the Python interpreter %s" % sys.executable)
     if path not in sys.path:
         sys.path.append(path)  # last: the app's own packages keep precedence
     import debugpy
@@ -129,6 +134,7 @@ def _listen(debugpy_path=None):
                     _trace_main_loop(debugpy)
             except debug_socket.DebugUnavailable as error:
                 debug.error = str(error)
+                debug.error_code = "debugpy-missing" if isinstance(error, DebugpyMissing) else None
             except Exception as error:
                 debug.error = "%s: %s" % (type(error).__name__, error)
         if debug.path is not None:

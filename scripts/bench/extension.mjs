@@ -4,11 +4,13 @@
 //   activate() call, which is what VS Code's Running Extensions view reports. The same run with an empty extension
 //   (same id, only `require('vscode')`) shows what VS Code spends around any extension.
 // - In plain Node (an approximation): scripts/bench/activate.cjs requires dist/extension.js with a stub `vscode`.
+// And the extension host's CPU while a server of many workers idles (scripts/bench/idleHost.cjs), optionally beside a
+// baseline bundle (--baseline-bundle: another checkout's dist/extension.js).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { median, repoRoot, runNodeJson, summary } from './lib.mjs';
+import { benchFixtures, freePort, median, python, repoRoot, runNodeJson, summary } from './lib.mjs';
 
 const bundle = path.join(repoRoot, 'dist', 'extension.js');
 
@@ -42,6 +44,7 @@ export async function extension(cfg, log) {
     activateMs: summary(nodeRuns.map((r) => r.activateMs)),
     totalMs: summary(nodeRuns.map((r) => r.loadMs + r.activateMs)),
   };
+  result.idleHost = await idleHost(cfg, log);
 
   if (cfg.vscodeRuns === 0) {
     result.vscode = { skipped: 'smoke mode: VS Code is not started (npm run bench measures it)' };
@@ -71,6 +74,25 @@ export async function extension(cfg, log) {
     overEmptyMs: median(runs.map((r) => r.totalMs)) - median(baseline.map((r) => r.totalMs)),
   };
   return result;
+}
+
+/**
+ * The extension host's CPU with a server of `cfg.idleWorkers` idle workers (scripts/bench/idleHost.cjs): every second
+ * the stats tick changes every worker's row, and the tree renders them. With `cfg.baselineBundle` (another checkout's
+ * dist/extension.js), the same measurement of that bundle, the two alternated round by round.
+ */
+async function idleHost(cfg, log) {
+  const bundles = [['current', bundle], ...(cfg.baselineBundle ? [['baseline', path.resolve(cfg.baselineBundle)]] : [])];
+  log(`the extension host with ${cfg.idleWorkers} idle workers, ${cfg.idleRounds} × ${cfg.idleSeconds} s${cfg.baselineBundle ? ' each, beside the baseline bundle' : ''}`);
+  const runs = Object.fromEntries(bundles.map(([name]) => [name, []]));
+  for (let round = 0; round < cfg.idleRounds; round++) {
+    for (const [name, file] of round % 2 === 0 ? bundles : [...bundles].reverse()) {
+      const args = [file, String(cfg.idleWorkers), String(cfg.idleSeconds), python, benchFixtures, 'log_app:app', String(await freePort())];
+      runs[name].push(await runNodeJson(path.join(repoRoot, 'scripts', 'bench', 'idleHost.cjs'), args, { timeoutMs: 180000 }));
+    }
+  }
+  const figures = (list) => ({ percentOfCore: summary(list.map((r) => r.percentOfCore)), treeItemsPerSecond: median(list.map((r) => r.treeItemsPerSecond)) });
+  return { workers: cfg.idleWorkers, seconds: cfg.idleSeconds, current: figures(runs.current), ...(runs.baseline ? { baseline: { bundle: cfg.baselineBundle, ...figures(runs.baseline) } } : {}) };
 }
 
 function vscodeProblem() {

@@ -63,6 +63,12 @@ export function rows(results) {
       add('6 extension', `activation in VS Code (load + activate), median [min–max] of ${v.activationMs.n}`, spread(v.activationMs, 0, ' ms'), '< 25 ms', v.activationMs.median < 25);
       add('6 extension', 'VS Code until activated, ours · empty extension', `${fmt(v.untilActivatedMs.median, 0)} · ${fmt(v.emptyExtension.untilActivatedMs.median, 0)} ms`);
     }
+    if (e.idleHost) {
+      const { current, baseline, workers } = e.idleHost;
+      const figure = (f) => `${fmt(f.percentOfCore.median, 2)} % of a core (${fmt(f.treeItemsPerSecond, 0)} tree items rendered/s)`;
+      add('6 extension', `extension host CPU, ${workers} idle workers, median of ${current.percentOfCore.n}`, figure(current));
+      if (baseline) add('6 extension', `same, baseline bundle · ratio current/baseline`, `${figure(baseline)} · ${fmt(current.percentOfCore.median / baseline.percentOfCore.median, 2)}`);
+    }
     add('6 extension', 'activation in plain Node (approximation)', `${fmt(e.nodeApproximation.totalMs.median, 1)} ms (load ${fmt(e.nodeApproximation.loadMs.median, 1)} + activate ${fmt(e.nodeApproximation.activateMs.median, 1)})`);
   }
   return out;

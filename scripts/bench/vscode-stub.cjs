@@ -1,6 +1,7 @@
 // A stand-in for the `vscode` module, for extension code that the benchmark runs in plain Node:
 // - src/extension/outputChannels.ts (the real batching that feeds the output channels), bundled by scripts/bench.mjs;
-// - dist/extension.js (require + activate, the plain-Node approximation of the activation time).
+// - dist/extension.js (require + activate, the plain-Node approximation of the activation time; and a server of many
+//   idle workers run through its task provider, with its tree rendered as VS Code renders it: the host's CPU).
 // Output channels go to the sink that the benchmark installs with setOutputSink(); a few APIs behave for real
 // (EventEmitter, Disposable, l10n.t, configuration defaults); anything else is an inert stub that can be called,
 // constructed, subclassed and read from, so new API uses in the extension do not break the benchmark.
@@ -108,16 +109,102 @@ function t(message, ...args) {
   return String(typeof message === 'object' ? message.message : message).replace(/\{(\w+)\}/g, (m, key) => (key in values ? String(values[key]) : m));
 }
 
-function createTreeView() {
-  return stubObject({ visible: false, dispose() {}, reveal: async () => undefined }, 'TreeView');
+/** What the benchmark drives of the extension: its task providers, and how often its tree was rendered. */
+const bench = { taskProviders: new Map(), treeItemsRendered: 0 };
+
+/**
+ * A tree view that renders as VS Code's does: on each change event, the changed nodes (or the whole tree) are asked
+ * for their tree items, and expanded nodes for their children and theirs.
+ */
+function createTreeView(_id, options) {
+  const provider = options?.treeDataProvider;
+  const render = (node) => {
+    const item = provider.getTreeItem(node);
+    bench.treeItemsRendered++;
+    if (item?.collapsibleState === 2) for (const child of provider.getChildren(node) ?? []) render(child);
+  };
+  const subscription = provider?.onDidChangeTreeData?.((changed) => {
+    const nodes = changed === undefined ? provider.getChildren(undefined) ?? [] : Array.isArray(changed) ? changed : [changed];
+    for (const node of nodes) render(node);
+  });
+  return stubObject({ visible: true, dispose: () => subscription?.dispose(), reveal: async () => undefined }, 'TreeView');
+}
+
+// The tree's items, as real as the tree's rendering needs them.
+const TreeItemCollapsibleState = { None: 0, Collapsed: 1, Expanded: 2 };
+
+class TreeItem {
+  constructor(label, collapsibleState = TreeItemCollapsibleState.None) {
+    this.label = label;
+    this.collapsibleState = collapsibleState;
+  }
+}
+
+class ThemeColor {
+  constructor(id) {
+    this.id = id;
+  }
+}
+
+class ThemeIcon {
+  constructor(id, color) {
+    this.id = id;
+    this.color = color;
+  }
+}
+
+class MarkdownString {
+  constructor(value = '') {
+    this.value = value;
+  }
+  appendText(text) {
+    this.value += text;
+    return this;
+  }
+  appendMarkdown(text) {
+    this.value += text;
+    return this;
+  }
+  appendCodeblock(code, language = '') {
+    this.value += `\n\`\`\`${language}\n${code}\n\`\`\`\n`;
+    return this;
+  }
+}
+
+class CustomExecution {
+  constructor(callback) {
+    this.callback = callback;
+  }
+}
+
+class Task {
+  constructor(definition, scope, name, source, execution, problemMatchers) {
+    Object.assign(this, { definition, scope, name, source, execution, problemMatchers });
+  }
+}
+
+function registerTaskProvider(type, provider) {
+  bench.taskProviders.set(type, provider);
+  return new Disposable(() => bench.taskProviders.delete(type));
+}
+
+function createStatusBarItem() {
+  return stubObject({ show() {}, hide() {}, dispose() {} }, 'StatusBarItem');
 }
 
 const api = {
   version: '1.100.0',
   Disposable,
   EventEmitter,
+  CustomExecution,
+  Task,
+  TreeItem,
+  TreeItemCollapsibleState,
+  ThemeColor,
+  ThemeIcon,
+  MarkdownString,
   l10n: stubObject({ t }, 'vscode.l10n'),
-  window: stubObject({ createOutputChannel, createTreeView, visibleTextEditors: [], terminals: [] }, 'vscode.window'),
+  window: stubObject({ createOutputChannel, createTreeView, createStatusBarItem, visibleTextEditors: [], terminals: [] }, 'vscode.window'),
   workspace: stubObject(
     {
       getConfiguration: () => stubObject({ get: (_key, fallback) => fallback, has: () => false, inspect: () => undefined, update: async () => undefined }, 'configuration'),
@@ -129,7 +216,7 @@ const api = {
     'vscode.workspace',
   ),
   extensions: stubObject({ getExtension: () => undefined, all: [] }, 'vscode.extensions'),
-  tasks: stubObject({ taskExecutions: [], fetchTasks: async () => [] }, 'vscode.tasks'),
+  tasks: stubObject({ taskExecutions: [], fetchTasks: async () => [], registerTaskProvider }, 'vscode.tasks'),
 };
 
 // Every other top-level name of the API (namespaces, classes, enums) as an inert stub: the bundle's
@@ -139,4 +226,4 @@ for (const [, name] of declarations.matchAll(/^\texport (?:namespace|class|enum|
   if (!(name in api)) api[name] = stub(`vscode.${name}`);
 }
 
-module.exports = { ...api, setOutputSink, stubObject };
+module.exports = { ...api, setOutputSink, stubObject, bench };

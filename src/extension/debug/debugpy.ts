@@ -2,10 +2,11 @@
  * Where a debugged worker gets debugpy: the server's interpreter, else the copy bundled in the Python Debugger
  * extension (ms-python.debugpy), else nowhere (the user is offered to install it).
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { detectEnvironment } from '../../core/pythonEnvironment';
+import { quote } from '../errors';
 
 export const PYTHON_DEBUGGER_EXTENSION_ID = 'ms-python.debugpy';
 
@@ -24,26 +25,18 @@ export class DebugpyMissingError extends Error {
   }
 }
 
-const found = new Map<string, number>();
-const CACHE_MS = 5 * 60 * 1000;
-
-/** Finds debugpy for `python`; throws DebugpyMissingError. Positive answers are cached for a few minutes. */
+/**
+ * Finds debugpy for `python` (the environment check the server's start made, looked at again when it says missing: it
+ * may have been installed since); throws DebugpyMissingError.
+ */
 export async function findDebugpy(python: string): Promise<DebugpySource> {
-  const at = found.get(python);
-  if (at !== undefined && Date.now() - at < CACHE_MS) return {};
-  if (await interpreterHasDebugpy(python)) {
-    found.set(python, Date.now());
-    return {};
-  }
+  const cached = await detectEnvironment(python).catch(() => undefined);
+  if (cached?.packages.debugpy) return {};
+  const fresh = await detectEnvironment(python, { refresh: true }).catch(() => undefined);
+  if (fresh?.packages.debugpy) return {};
   const bundled = bundledDebugpy();
   if (bundled) return { debugpyPath: bundled };
   throw new DebugpyMissingError(python);
-}
-
-function interpreterHasDebugpy(python: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    execFile(python, ['-c', 'import importlib.util, sys; sys.exit(0 if importlib.util.find_spec("debugpy") else 3)'], { timeout: 20000 }, (error) => resolve(!error));
-  });
 }
 
 /** The Python Debugger extension's bundled debugpy (`bundled/libs/debugpy`), when that extension is installed. */
@@ -66,9 +59,4 @@ export async function showDebugpyMissing(error: DebugpyMissingError): Promise<vo
   } else if (choice === installExtension) {
     await vscode.commands.executeCommand('workbench.extensions.installExtension', PYTHON_DEBUGGER_EXTENSION_ID);
   }
-}
-
-/** Quoting for the one command we type into a terminal for the user to see and run. */
-function quote(arg: string): string {
-  return /^[\w./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

@@ -1,0 +1,62 @@
+// Section 6's idle-host figure: the extension host's CPU with a server of many idle workers. In a fresh Node process
+// (host.cjs: the `vscode` stub, whose tree view renders on each change as VS Code's does), the bundle (argv[2], else
+// dist/extension.js) is activated, a server is started through its task provider, and once every worker is ready the
+// process's CPU time is measured while nothing happens but the stats tick. Prints one JSON line.
+// argv: bundle workers seconds python cwd app port
+'use strict';
+const { performance } = require('node:perf_hooks');
+const path = require('node:path');
+const { bundlePath, extensionContext, vscode } = require('./host.cjs');
+
+const [, , , workersArg, secondsArg, python, cwd, app, port] = process.argv;
+const workers = Number(workersArg);
+const seconds = Number(secondsArg);
+
+process.on('unhandledRejection', () => undefined); // stubs may make the extension's background work fail
+
+async function waitFor(what, check, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function main() {
+  // The bundle's own package: its python/ agent and its manifest (a baseline bundle is another checkout's dist/).
+  const api = require(bundlePath()).activate(extensionContext(path.resolve(path.dirname(bundlePath()), '..')));
+  const provider = vscode.bench.taskProviders.get('serverworkers');
+  if (!provider) throw new Error('the extension registered no serverworkers task provider');
+  const definition = { type: 'serverworkers', app, workers, cwd, python, bind: `127.0.0.1:${port}`, gracefulTimeout: 3 };
+  const task = provider.resolveTask({ definition, scope: undefined, name: 'idle-host' });
+  const terminal = await task.execution.callback(task.definition);
+  terminal.onDidWrite(() => undefined);
+  terminal.open();
+  const ready = () => {
+    const model = api.servers()[0];
+    return model?.state === 'running' && model.workers.filter((w) => w.state === 'ready').length === workers;
+  };
+  await waitFor(`${workers} workers to be ready`, ready, 120000);
+  await new Promise((resolve) => setTimeout(resolve, 2000)); // the first samples and renders settle
+  const rendered0 = vscode.bench.treeItemsRendered;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const cpu = process.cpuUsage(cpu0);
+  const elapsedS = (performance.now() - t0) / 1000;
+  const result = {
+    workers,
+    seconds: elapsedS,
+    percentOfCore: ((cpu.user + cpu.system) / 1e6 / elapsedS) * 100,
+    treeItemsPerSecond: (vscode.bench.treeItemsRendered - rendered0) / elapsedS,
+  };
+  terminal.close();
+  await waitFor('the server to stop', () => api.servers().length === 0 || api.servers()[0].state === 'stopped', 30000);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack ?? error}\n`);
+  process.exit(1);
+});
