@@ -4,7 +4,7 @@ a fork of the master inside Gunicorn's ``Arbiter.spawn_worker`` becomes a worker
 import os
 import sys
 
-from .state import state
+from .state import hooks, state
 
 # Gunicorn forks that are not workers, by the name of a function on the stack of the forking thread.
 _NOT_WORKER_FORKS = frozenset(("reexec", "spawn_dirty_arbiter", "daemonize"))
@@ -39,10 +39,8 @@ def _after_fork_in_child():
         if os.getppid() != state.master_pid:
             return
         is_worker, gunicorn_worker = _classify_fork(sys._getframe(1))
-        if is_worker:
-            from .worker import become_worker  # a worker registers these hooks: imported here, not at the top
-
-            become_worker(gunicorn_worker)
+        if is_worker and hooks.become_worker is not None:
+            hooks.become_worker(gunicorn_worker)
     except Exception:
         pass
 

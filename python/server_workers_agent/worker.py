@@ -6,7 +6,7 @@ import sys
 
 from . import forks, patches, readiness
 from .connection import connect, open_control
-from .state import state
+from .state import hooks, state
 
 
 def become_worker(worker=None):
@@ -42,3 +42,6 @@ def _redirect_output():
         sys.stdout.reconfigure(line_buffering=True)
     except Exception:
         pass
+
+
+hooks.become_worker = become_worker
