@@ -1,10 +1,13 @@
 /** Each way a start can fail ends in a clear error, and nothing is left running. */
 import * as assert from 'node:assert';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { ServerDefinition } from '../../src/core/definition';
 import { ServerError } from '../../src/core/supervisor';
-import { oldUvicornPython } from '../support/paths';
+import { oldUvicornPython, testPython } from '../support/paths';
 import { createServer, stopAndCheck } from './support';
 
 async function startFails(definition: Partial<ServerDefinition>): Promise<{ error: Error; state: string }> {
@@ -70,6 +73,33 @@ describe('start errors', { timeout: 120000 }, () => {
   it('gunicorn is not installed in the interpreter', async () => {
     const { error } = await startFails({ python: oldUvicornPython, workers: 2 });
     assert.match(error.message, /gunicorn is not installed in the Python interpreter .*\.venv-uvicorn-0\.29\/bin\/python \(Python 3\.\d+\.\d+\)\. Install it with: .* -m pip install gunicorn/);
+  });
+
+  it('a package installed after a failed start is found by the next start (the cached check is made again)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-install-'));
+    const installed = path.join(dir, 'installed');
+    const python = path.join(dir, 'python');
+    // Until `installed` exists, its version check says gunicorn is missing (as before `pip install gunicorn`).
+    fs.writeFileSync(python, [
+      '#!/bin/sh',
+      `if [ ! -e "${installed}" ] && [ "$1" = "-E" ]; then`,
+      '  echo \'SERVER_WORKERS_PROBE {"pythonVersion": "3.11.7", "packages": {"uvicorn": "0.54.0"}, "gunicornSettings": []}\'',
+      '  exit 0',
+      'fi',
+      `exec "${testPython}" "$@"`,
+      '',
+    ].join('\n'), { mode: 0o755 });
+    try {
+      const { error } = await startFails({ python, workers: 1 });
+      assert.match(error.message, /gunicorn is not installed in the Python interpreter/);
+      fs.writeFileSync(installed, '');
+      const server = await createServer({ python, workers: 1 });
+      await server.supervisor.start();
+      assert.strictEqual(server.supervisor.serverState, 'running');
+      await stopAndCheck(server);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the interpreter does not exist', async () => {

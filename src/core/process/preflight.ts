@@ -20,16 +20,24 @@ export async function preflight(def: ResolvedDefinition, adapter: ServerAdapter)
   checkFolder(def);
   checkCertificates(def);
   await checkPort(def);
-  let env: PythonEnvironment;
-  try {
-    env = await detectEnvironment(def.python);
-  } catch (error) {
-    if (error instanceof PythonNotFoundError) throw new ServerError(error.message, 'interpreter', { python: def.python });
-    throw error;
+  let env = await environmentOf(def.python);
+  let problem = adapter.checkEnvironment(def, env);
+  if (problem) {
+    // The check is cached per interpreter: what it found missing may have been installed since (the Install action).
+    env = await environmentOf(def.python, true);
+    problem = adapter.checkEnvironment(def, env);
   }
-  const problem = adapter.checkEnvironment(def, env);
   if (problem) throw new ServerError(problem.message, 'environment', { python: env.python, missingPackage: problem.missingPackage });
   return { env, capabilities: adapter.capabilities(env, def) };
+}
+
+async function environmentOf(python: string, refresh = false): Promise<PythonEnvironment> {
+  try {
+    return await detectEnvironment(python, { refresh });
+  } catch (error) {
+    if (error instanceof PythonNotFoundError) throw new ServerError(error.message, 'interpreter', { python });
+    throw error;
+  }
 }
 
 function checkFolder(def: ResolvedDefinition): void {
