@@ -5,7 +5,7 @@ import { registerCommands } from './commands';
 import { registerDebugging } from './debug';
 import { WorkerChannels } from './outputChannels';
 import { startAutoStartTasks } from './autoStart';
-import { notifyMasterDeaths } from './notifications';
+import { notifyInterpreterChanges, notifyMasterDeaths } from './notifications';
 import { PythonInterpreters } from './python';
 import { ServerRegistry } from './serverRegistry';
 import { ServerStatusItems } from './statusBar';
@@ -34,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     ...registerCommands({ registry, channels }),
     ...registerDebugging(registry, context),
     registry.onDidAdd((server) => server.disposables.push(notifyMasterDeaths(server.supervisor, channels))),
+    notifyInterpreterChanges(interpreters, registry),
   );
   void startAutoStartTasks();
 

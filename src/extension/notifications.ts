@@ -3,7 +3,8 @@ import * as vscode from 'vscode';
 import { bindsAllInterfaces, type ResolvedDefinition } from '../core/definition';
 import type { Supervisor } from '../core/supervisor';
 import type { WorkerChannels } from './outputChannels';
-import { onCore } from './serverRegistry';
+import type { PythonInterpreters } from './python';
+import { onCore, type ServerRegistry } from './serverRegistry';
 
 /** Tells the user when a server's master dies unexpectedly, and whether the restart policy brings it back. */
 export function notifyMasterDeaths(supervisor: Supervisor, channels: WorkerChannels): vscode.Disposable {
@@ -32,4 +33,22 @@ export function warnIfExposed(memento: vscode.Memento, def: ResolvedDefinition):
   void vscode.window.showWarningMessage(
     vscode.l10n.t('{0} listens on all interfaces ({1}:{2}): other machines on your network can reach it. Bind 127.0.0.1 unless you mean to expose it.', def.name, def.host, def.port),
   );
+}
+
+/**
+ * The interpreter selected in the Python extensions changed while servers of that folder run: they keep theirs until
+ * started again (a task's "python" and serverWorkers.python still come first).
+ */
+export function notifyInterpreterChanges(interpreters: PythonInterpreters, registry: ServerRegistry): vscode.Disposable {
+  return interpreters.onDidChange((uri) => {
+    const folder = uri ? vscode.workspace.getWorkspaceFolder(uri) : undefined;
+    const running = registry.all().filter((s) => (!folder || s.folder === folder) && s.supervisor.serverState === 'running');
+    if (running.length === 0) return;
+    void interpreters.resolve(folder ?? running[0].folder, undefined).then((python) => {
+      void vscode.window.showInformationMessage(vscode.l10n.t(
+        'The Python interpreter selected for {0} is now {1}. Running servers ({2}) keep theirs until they are started again; a task\'s "python" and serverWorkers.python still come first.',
+        (folder ?? running[0].folder)?.name ?? vscode.l10n.t('the workspace'), python, running.map((s) => s.supervisor.name).join(', '),
+      ));
+    });
+  });
 }

@@ -1,62 +1,31 @@
 /**
  * Which Python interpreter runs a server: the task's `python`, else the setting serverWorkers.python, else the
- * interpreter selected in the Python extension (when it is installed), else the folder's virtualenv, else python3.
+ * interpreter selected for the folder in the Python Environments extension or the Python extension (when one is
+ * installed: selectedInterpreter.ts), else the folder's virtualenv (.venv, venv, env), else python3.
  */
 import * as path from 'node:path';
-import type { PythonExtension } from '@vscode/python-extension';
 import * as vscode from 'vscode';
-import { settings } from './config';
 import { venvInterpreter } from '../core/launchContext';
-
-const PYTHON_EXTENSION_ID = 'ms-python.python';
+import { settings } from './config';
+import { SelectedInterpreter } from './selectedInterpreter';
 
 export class PythonInterpreters implements vscode.Disposable {
-  private api: Promise<PythonExtension | undefined> | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
-  private readonly changeEmitter = new vscode.EventEmitter<void>();
-  /** The Python extension's selection changed: the next start uses the new interpreter. */
-  readonly onDidChange = this.changeEmitter.event;
+  private readonly selected = new SelectedInterpreter();
+  /** The interpreter selected in the Python extensions changed: the next start of a server uses the new one. */
+  readonly onDidChange = this.selected.onDidChange;
 
   async resolve(folder: vscode.WorkspaceFolder | undefined, explicit: string | undefined): Promise<string> {
     const base = folder?.uri.fsPath;
     if (explicit) return absolute(explicit, base);
     const setting = settings(folder).python;
     if (setting) return absolute(setting, base);
-    const selected = await this.selectedInPythonExtension(folder);
+    const selected = await this.selected.interpreterFor(folder);
     if (selected) return selected;
     return (base ? venvInterpreter(base) : undefined) ?? 'python3';
   }
 
-  private async selectedInPythonExtension(folder: vscode.WorkspaceFolder | undefined): Promise<string | undefined> {
-    const api = await this.pythonApi();
-    if (!api) return undefined;
-    try {
-      const active = api.environments.getActiveEnvironmentPath(folder?.uri);
-      const resolved = await api.environments.resolveEnvironment(active);
-      return resolved?.executable.uri?.fsPath ?? (active.path.endsWith('python') || active.path.includes('python3') ? active.path : undefined);
-    } catch {
-      return undefined;
-    }
-  }
-
-  private pythonApi(): Promise<PythonExtension | undefined> {
-    if (!vscode.extensions.getExtension(PYTHON_EXTENSION_ID)) return Promise.resolve(undefined);
-    this.api ??= (async () => {
-      try {
-        const { PythonExtension } = await import('@vscode/python-extension');
-        const api = await PythonExtension.api();
-        this.disposables.push(api.environments.onDidChangeActiveEnvironmentPath(() => this.changeEmitter.fire()));
-        return api;
-      } catch {
-        return undefined;
-      }
-    })();
-    return this.api;
-  }
-
   dispose(): void {
-    for (const d of this.disposables) d.dispose();
-    this.changeEmitter.dispose();
+    this.selected.dispose();
   }
 }
 
