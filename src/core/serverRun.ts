@@ -23,6 +23,9 @@ import { ExitEvidence } from './workers/exitEvidence';
 import { type Usage, UsageWatch } from './workers/usageWatch';
 import { type WorkerChange, WorkerTable } from './workers/workerTable';
 
+/** How long a worker's output may trail the report of its exit. */
+const OUTPUT_AFTER_EXIT_MS = 500;
+
 export interface RunOptions {
   /** Folder of sitecustomize.py; the agent is off when undefined. */
   agentDir?: string;
@@ -68,6 +71,8 @@ export class ServerRun {
   private masterUsage: Usage = { cpuPercent: 0, rssBytes: 0 };
   private statsTimer: NodeJS.Timeout | undefined;
   private released = false;
+  /** Workers that died booting whose output is still being read: it belongs to the failure report. */
+  private readonly lateBootOutput = new Set<number>();
 
   constructor(private readonly definition: ResolvedDefinition, private readonly options: RunOptions) {
     this.launchedWorkers = definition.workers;
@@ -179,7 +184,7 @@ export class ServerRun {
 
   private workerLines(event: WorkerLines): void {
     this.options.output.fire(event);
-    if (this.table.stateOf(event.pid) === 'booting') this.tails.bootingWorkerLines(event.lines);
+    if (this.table.stateOf(event.pid) === 'booting' || this.lateBootOutput.has(event.pid)) this.tails.bootingWorkerLines(event.lines);
     for (const line of event.lines) this.evidence.observeTimeout(line);
   }
 
@@ -246,7 +251,13 @@ export class ServerRun {
     }
     this.usage.keep(this.knownPids());
     this.apply(change);
-    if (change.diedBooting && this.serverState !== 'stopping' && this.serverState !== 'restarting') this.options.bootFailed();
+    if (!change.diedBooting) return;
+    // Its traceback may still wait for the read beat (a fast server reports the exit first): it goes in the report.
+    this.lateBootOutput.add(pid);
+    void this.streams.whenClosed(pid, OUTPUT_AFTER_EXIT_MS).then(() => {
+      this.lateBootOutput.delete(pid);
+      if (!this.released && this.serverState !== 'stopping' && this.serverState !== 'restarting') this.options.bootFailed();
+    });
   }
 
   /** A worker's streams closed, or /proc lost it: if its process is gone, record the exit with what is known. */
