@@ -5,8 +5,9 @@ The contract is docs/agent-protocol.md. In short:
 - the process started with ``SERVER_WORKERS_ROLE=master`` takes the master role: a control connection to the
   supervisor, ``exit`` messages for every child it reaps (``os.waitpid`` wrapper), a watchdog that stops the server
   when the supervisor goes away, and a fork hook that turns Gunicorn's forked workers into workers;
-- a worker (forked by Gunicorn's ``Arbiter.spawn_worker``, or spawned by Uvicorn with ``--multiprocessing-fork``)
-  opens a data connection that becomes its fds 1 and 2, and a control connection for ``ready`` and commands;
+- a worker (forked by Gunicorn's ``Arbiter.spawn_worker`` or by Granian's main process, or spawned by Uvicorn or
+  Hypercorn with ``--multiprocessing-fork``) opens a data connection that becomes its fds 1 and 2, and a control
+  connection for ``ready`` and commands;
 - every other process does nothing.
 
 Stdlib only, Python 3.9+. Fail open: whatever goes wrong, the process carries on as it would without the agent.
@@ -423,8 +424,9 @@ def _classify_fork(frame):
         frame = frame.f_back
     if spawn_frame is not None:
         return True, spawn_frame.f_locals.get("worker")
-    # Gunicorn forks its workers in Arbiter.spawn_worker only; Uvicorn spawns them (see start()).
-    return _state.server not in ("gunicorn", "uvicorn"), None
+    # Gunicorn forks its workers in Arbiter.spawn_worker only; Uvicorn and Hypercorn spawn them (see start()). Granian
+    # forks them from its main process, which forks nothing else.
+    return _state.server not in ("gunicorn", "uvicorn", "hypercorn"), None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -848,10 +850,87 @@ def _patch_uvicorn_config(module):
     _patch_method(module.Config, "load", wrap)
 
 
+class _ReadyWhenServing:
+    """Granian's worker object (a Rust type, which takes no new attributes): its ``serve_*`` methods start the worker's
+    runtime on the socket the main process listens on, log ``Started worker-N`` and return; then the worker serves."""
+
+    def __init__(self, worker):
+        self._worker = worker
+
+    def __getattr__(self, name):
+        attribute = getattr(self._worker, name)
+        if not (name.startswith("serve") and callable(attribute)):
+            return attribute
+
+        def serve(*args, **kwargs):
+            result = attribute(*args, **kwargs)
+            try:
+                _send_ready()
+            except Exception:
+                pass
+            return result
+
+        return serve
+
+
+def _patch_granian_workers(module):
+    """Granian's worker functions build their worker by the module's names ``ASGIWorker``, ``RSGIWorker``,
+    ``WSGIWorker``, then call one of its ``serve_*`` methods: those names build it wrapped."""
+    for name in ("ASGIWorker", "RSGIWorker", "WSGIWorker"):
+        original = getattr(module, name, None)
+        if original is None or getattr(original, _PATCHED, False):
+            continue
+
+        def build(*args, _original=original, **kwargs):
+            return _ReadyWhenServing(_original(*args, **kwargs))
+
+        setattr(build, _PATCHED, True)
+        setattr(module, name, build)
+
+
+def _patch_hypercorn_logger(module):
+    """A Hypercorn worker logs ``Running on …`` once its server listens on the socket (after the app's startup), with
+    every worker class (asyncio, uvloop, trio)."""
+
+    def wrap(original):
+        async def info(self, message, *args, **kwargs):
+            result = await original(self, message, *args, **kwargs)
+            try:
+                if isinstance(message, str) and message.startswith("Running on "):
+                    _send_ready()
+            except Exception:
+                pass
+            return result
+
+        return info
+
+    _patch_method(module.Logger, "info", wrap)
+
+
+def _hold_before(module, name):
+    """``module.name`` (a function that imports the app) runs the boot hold first. Replaced in the module that defines
+    it, under its own name: modules that import it later get this one, and pickle (multiprocessing's spawn) finds it."""
+    original = getattr(module, name, None)
+    if original is None or getattr(original, _PATCHED, False):
+        return
+
+    @functools.wraps(original)
+    def load(*args, **kwargs):
+        _boot_hold()
+        return original(*args, **kwargs)
+
+    setattr(load, _PATCHED, True)
+    setattr(module, name, load)
+
+
 _PATCHES = {
     "gunicorn.workers.base": _patch_gunicorn_worker,
     "uvicorn.server": _patch_uvicorn_server,
     "uvicorn.config": _patch_uvicorn_config,
+    "granian._internal": lambda module: _hold_before(module, "load_target"),
+    "granian.server.mp": _patch_granian_workers,
+    "hypercorn.utils": lambda module: _hold_before(module, "load_application"),
+    "hypercorn.logging": _patch_hypercorn_logger,
 }
 
 
