@@ -12,14 +12,16 @@ import { expandTaskVariables } from './core/taskVariables';
 
 const USAGE = `Usage: server-workers run [options] [-- extra server args]
 
-Runs a multi-worker Python web server (gunicorn or uvicorn) and separates each worker's output.
+Runs a multi-worker Python web server (gunicorn, uvicorn, granian or hypercorn) and separates each worker's output.
 
 Options (named like the serverworkers task properties):
-  --server gunicorn|uvicorn   process manager (default gunicorn)
+  --server gunicorn|uvicorn|granian|hypercorn
+                              process manager (default gunicorn)
   --app MODULE:ATTR           the application, e.g. main:app
   --workers N                 worker processes (default (2 x CPUs) + 1)
   --bind HOST:PORT            default 127.0.0.1:8000
   --worker-class CLASS        gunicorn worker class (default UvicornWorker)
+  --interface asgi|rsgi|wsgi  how granian calls the app (default asgi)
   --cwd DIR                   working directory (default .)
   --python PATH               interpreter (default the folder's .venv, venv or env, else python3)
   --env KEY=VALUE             extra environment variable (repeatable)
@@ -66,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
         workers: { type: 'string' },
         bind: { type: 'string' },
         'worker-class': { type: 'string' },
+        interface: { type: 'string' },
         cwd: { type: 'string' },
         python: { type: 'string' },
         env: { type: 'string', multiple: true },
@@ -160,6 +163,7 @@ function definitionFromFlags(values: FlagValues, positionals: string[]): Partial
     app: values.app,
     bind: values.bind,
     workerClass: values['worker-class'],
+    interface: values.interface,
     python: typeof values.python === 'string' && values.python.includes('/') ? path.resolve(values.python) : values.python,
     cwd: typeof values.cwd === 'string' ? path.resolve(values.cwd) : undefined,
     env: Object.keys(env).length > 0 ? env : undefined,

@@ -5,8 +5,9 @@ The contract is docs/agent-protocol.md. In short:
 - the process started with ``SERVER_WORKERS_ROLE=master`` takes the master role: a control connection to the
   supervisor, ``exit`` messages for every child it reaps (``os.waitpid`` wrapper), a watchdog that stops the server
   when the supervisor goes away, and a fork hook that turns Gunicorn's forked workers into workers;
-- a worker (forked by Gunicorn's ``Arbiter.spawn_worker``, or spawned by Uvicorn with ``--multiprocessing-fork``)
-  opens a data connection that becomes its fds 1 and 2, and a control connection for ``ready`` and commands;
+- a worker (forked by Gunicorn's ``Arbiter.spawn_worker`` or by Granian's main process, or spawned by Uvicorn or
+  Hypercorn with ``--multiprocessing-fork``) opens a data connection that becomes its fds 1 and 2, and a control
+  connection for ``ready`` and commands;
 - every other process does nothing.
 
 Its parts: ``state`` (what this process knows), ``connection`` (hello, control messages, commands), ``master``,

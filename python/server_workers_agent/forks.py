@@ -57,5 +57,6 @@ def _classify_fork(frame):
         frame = frame.f_back
     if spawn_frame is not None:
         return True, spawn_frame.f_locals.get("worker")
-    # Gunicorn forks its workers in Arbiter.spawn_worker only; Uvicorn spawns them (see start()).
-    return state.server not in ("gunicorn", "uvicorn"), None
+    # Gunicorn forks its workers in Arbiter.spawn_worker only; Uvicorn and Hypercorn spawn them (see start()). Granian
+    # forks them from its main process, which forks nothing else.
+    return state.server not in ("gunicorn", "uvicorn", "hypercorn"), None

@@ -1,4 +1,5 @@
-"""The readiness patches: Gunicorn's ``Worker.load_wsgi``, Uvicorn's ``Server.startup`` and ``Config.load``, wrapped
+"""The readiness patches: Gunicorn's ``Worker.load_wsgi``, Uvicorn's ``Server.startup`` and ``Config.load``, Granian's
+worker objects and ``load_target``, Hypercorn's logger and ``load_application``, wrapped
 when their module is imported (by a finder first on ``sys.meta_path``), or at once if it already is."""
 
 import functools
@@ -60,10 +61,87 @@ def _patch_uvicorn_config(module):
     _patch_method(module.Config, "load", wrap)
 
 
+class _ReadyWhenServing:
+    """Granian's worker object (a Rust type, which takes no new attributes): its ``serve_*`` methods start the worker's
+    runtime on the socket the main process listens on, log ``Started worker-N`` and return; then the worker serves."""
+
+    def __init__(self, worker):
+        self._worker = worker
+
+    def __getattr__(self, name):
+        attribute = getattr(self._worker, name)
+        if not (name.startswith("serve") and callable(attribute)):
+            return attribute
+
+        def serve(*args, **kwargs):
+            result = attribute(*args, **kwargs)
+            try:
+                readiness.send_ready()
+            except Exception:
+                pass
+            return result
+
+        return serve
+
+
+def _patch_granian_workers(module):
+    """Granian's worker functions build their worker by the module's names ``ASGIWorker``, ``RSGIWorker``,
+    ``WSGIWorker``, then call one of its ``serve_*`` methods: those names build it wrapped."""
+    for name in ("ASGIWorker", "RSGIWorker", "WSGIWorker"):
+        original = getattr(module, name, None)
+        if original is None or getattr(original, PATCHED, False):
+            continue
+
+        def build(*args, _original=original, **kwargs):
+            return _ReadyWhenServing(_original(*args, **kwargs))
+
+        setattr(build, PATCHED, True)
+        setattr(module, name, build)
+
+
+def _patch_hypercorn_logger(module):
+    """A Hypercorn worker logs ``Running on …`` once its server listens on the socket (after the app's startup), with
+    every worker class (asyncio, uvloop, trio)."""
+
+    def wrap(original):
+        async def info(self, message, *args, **kwargs):
+            result = await original(self, message, *args, **kwargs)
+            try:
+                if isinstance(message, str) and message.startswith("Running on "):
+                    readiness.send_ready()
+            except Exception:
+                pass
+            return result
+
+        return info
+
+    _patch_method(module.Logger, "info", wrap)
+
+
+def _hold_before(module, name):
+    """``module.name`` (a function that imports the app) runs the boot hold first. Replaced in the module that defines
+    it, under its own name: modules that import it later get this one, and pickle (multiprocessing's spawn) finds it."""
+    original = getattr(module, name, None)
+    if original is None or getattr(original, PATCHED, False):
+        return
+
+    @functools.wraps(original)
+    def load(*args, **kwargs):
+        readiness.boot_hold()
+        return original(*args, **kwargs)
+
+    setattr(load, PATCHED, True)
+    setattr(module, name, load)
+
+
 _PATCHES = {
     "gunicorn.workers.base": _patch_gunicorn_worker,
     "uvicorn.server": _patch_uvicorn_server,
     "uvicorn.config": _patch_uvicorn_config,
+    "granian._internal": lambda module: _hold_before(module, "load_target"),
+    "granian.server.mp": _patch_granian_workers,
+    "hypercorn.utils": lambda module: _hold_before(module, "load_application"),
+    "hypercorn.logging": _patch_hypercorn_logger,
 }
 
 

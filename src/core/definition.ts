@@ -1,7 +1,10 @@
 /** What a user writes in a `serverworkers` task (or on the CLI), and its validation into a resolved form. */
 
-export type ServerKind = 'gunicorn' | 'uvicorn';
-export const SERVER_KINDS: readonly ServerKind[] = ['gunicorn', 'uvicorn'];
+export type ServerKind = 'gunicorn' | 'uvicorn' | 'granian' | 'hypercorn';
+export const SERVER_KINDS: readonly ServerKind[] = ['gunicorn', 'uvicorn', 'granian', 'hypercorn'];
+/** Granian's `--interface`: how it calls the app (`asginl`: ASGI without the lifespan protocol). */
+export type GranianInterface = 'asgi' | 'asginl' | 'rsgi' | 'wsgi';
+export const GRANIAN_INTERFACES: readonly GranianInterface[] = ['asgi', 'asginl', 'rsgi', 'wsgi'];
 export const MAX_WORKERS = 64;
 export const DEFAULT_BIND = '127.0.0.1:8000';
 export const DEFAULT_GRACEFUL_TIMEOUT = 10;
@@ -13,6 +16,8 @@ export interface ServerDefinition {
   workers?: number;
   bind?: string;
   workerClass?: string;
+  /** Granian only: the app's interface (default asgi). */
+  interface?: GranianInterface;
   python?: string;
   cwd?: string;
   env?: Record<string, string>;
@@ -42,6 +47,8 @@ export interface ResolvedDefinition {
   host: string;
   port: number;
   workerClass?: string;
+  /** granian: the interface it calls the app by ("asgi" when not given); other servers: undefined. */
+  interface?: GranianInterface;
   python: string;
   cwd: string;
   env: Record<string, string>;
@@ -145,7 +152,7 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
 
   const server = def.server ?? 'gunicorn';
   if (typeof server !== 'string' || !SERVER_KINDS.includes(server as ServerKind)) {
-    problems.push(`"server" must be "gunicorn" or "uvicorn" (got ${show(server)}).`);
+    problems.push(`"server" must be ${orList(SERVER_KINDS)} (got ${show(server)}).`);
   }
 
   const app = def.app;
@@ -178,8 +185,16 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
   if (workerClass !== undefined && !/^[A-Za-z_][\w.]*$/.test(workerClass)) {
     problems.push(`"workerClass" must be a class path such as "uvicorn_worker.UvicornWorker" or a Gunicorn name such as "sync" (got ${show(workerClass)}).`);
   }
-  if (workerClass !== undefined && server === 'uvicorn') {
-    problems.push('"workerClass" applies to gunicorn only; remove it or set "server": "gunicorn".');
+  if (workerClass !== undefined && server !== 'gunicorn' && SERVER_KINDS.includes(server as ServerKind)) {
+    problems.push(`"workerClass" applies to gunicorn only; remove it or set "server": "gunicorn"${server === 'granian' ? ' (granian takes "interface": "asgi", "rsgi" or "wsgi")' : ''}.`);
+  }
+  const appInterface = def.interface;
+  if (appInterface !== undefined) {
+    if (typeof appInterface !== 'string' || !GRANIAN_INTERFACES.includes(appInterface as GranianInterface)) {
+      problems.push(`"interface" must be ${orList(GRANIAN_INTERFACES)}: how granian calls the app (got ${show(appInterface)}). Use "wsgi" for Flask or Django, "asgi" for FastAPI or Starlette.`);
+    } else if (server !== 'granian') {
+      problems.push('"interface" applies to granian only; remove it or set "server": "granian".');
+    }
   }
   const python = optionalString(def, 'python', problems) ?? context.defaultPython;
   const cwd = optionalString(def, 'cwd', problems) ?? context.defaultCwd;
@@ -233,6 +248,9 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
     } else {
       maxMemoryMb = def.maxMemoryMb;
     }
+    if (server === 'hypercorn') {
+      problems.push('"maxMemoryMb" is not available with hypercorn: hypercorn stops the whole server when one of its workers is stopped, so a worker cannot be recycled alone. Remove "maxMemoryMb", or use gunicorn, uvicorn or granian.');
+    }
   }
 
   const restart = def.restart ?? 'on-failure';
@@ -256,6 +274,7 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
     host,
     port,
     workerClass,
+    interface: server === 'granian' ? (appInterface as GranianInterface | undefined) ?? 'asgi' : undefined,
     python,
     cwd,
     env,
@@ -325,6 +344,12 @@ function optionalSeconds(def: Record<string, unknown>, key: string, problems: st
     return undefined;
   }
   return value;
+}
+
+/** "a", "b" or "c" */
+function orList(values: readonly string[]): string {
+  const quoted = values.map((v) => `"${v}"`);
+  return `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`;
 }
 
 function show(value: unknown): string {

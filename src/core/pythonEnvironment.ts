@@ -8,6 +8,8 @@ export interface PythonEnvironment {
     gunicorn?: string;
     uvicorn?: string;
     'uvicorn-worker'?: string;
+    granian?: string;
+    hypercorn?: string;
     debugpy?: string;
   };
   /** Gunicorn settings this version knows (its `--no-control-socket` and friends differ by version). */
@@ -30,7 +32,7 @@ const PROBE = `
 import json, sys
 from importlib import metadata
 out = {"pythonVersion": sys.version.split()[0], "packages": {}, "gunicornSettings": []}
-for name in ("gunicorn", "uvicorn", "uvicorn-worker", "debugpy"):
+for name in ("gunicorn", "uvicorn", "uvicorn-worker", "granian", "hypercorn", "debugpy"):
     try:
         out["packages"][name] = metadata.version(name)
     except Exception:

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Capabilities } from './adapters';
+import type { Capabilities, RunTraits } from './adapters';
 import { AgentLink, type JoinRequest } from './agent/agentLink';
 import type { AgentMessage } from './agent/agentServer';
 import type { ResolvedDefinition } from './definition';
@@ -16,12 +16,17 @@ import { BootTails } from './output/bootTails';
 import { discoverWorkers, FallbackAttribution } from './output/fallbackAttribution';
 import { type WorkerLines, WorkerStreams } from './output/workerStreams';
 import { MasterProcess } from './process/masterProcess';
-import { isAlive } from './process/procfs';
+import { isAlive, readProcStat } from './process/procfs';
 import { createRuntimeDir, sweepAbandonedRuntimeDirs } from './process/runtimeDirs';
 import type { OutputEvent, WorkerEvent } from './serverEvents';
 import { ExitEvidence } from './workers/exitEvidence';
 import { type Usage, UsageWatch } from './workers/usageWatch';
+import { WorkerPositions } from './workers/workerPositions';
 import { type WorkerChange, WorkerTable } from './workers/workerTable';
+
+const MIB = 1024 * 1024;
+/** How long a worker's output may trail the report of its exit. */
+const OUTPUT_AFTER_EXIT_MS = 500;
 
 export interface RunOptions {
   /** Folder of sitecustomize.py; the agent is off when undefined. */
@@ -30,6 +35,7 @@ export interface RunOptions {
   onWorkerBoot?: (worker: WorkerModel) => Promise<Record<string, unknown>>;
   statsIntervalMs: number;
   capabilities: Capabilities;
+  traits: RunTraits;
   /** The master serves by itself: its own connection makes it the one worker. */
   oneProcess: boolean;
   /** The server's arguments (the adapter's), given the run's private folder. */
@@ -59,21 +65,25 @@ export class ServerRun {
   readonly launchedWorkers: number;
   /** The supervisor's state, as it last said. */
   serverState: ServerState = 'starting';
+  /** The first worker whose death stopped the server (Hypercorn stops with it), said for people. */
+  lostWorker: string | undefined;
   private readonly streams = new WorkerStreams();
   private readonly usage = new UsageWatch();
   private readonly fallback: FallbackAttribution;
+  private readonly positions: WorkerPositions | undefined;
   private readonly agent: AgentLink | undefined;
   private runtimeDir: string | undefined;
   private spawned: MasterProcess | undefined;
   private masterUsage: Usage = { cpuPercent: 0, rssBytes: 0 };
   private statsTimer: NodeJS.Timeout | undefined;
   private released = false;
+  /** Workers that died booting whose output is still being read: it belongs to the failure report. */
+  private readonly lateBootOutput = new Set<number>();
 
   constructor(private readonly definition: ResolvedDefinition, private readonly options: RunOptions) {
     this.launchedWorkers = definition.workers;
-    const workerClass = definition.workerClass?.toLowerCase();
-    const uvicornWorkers = definition.server === 'uvicorn' || workerClass === undefined || workerClass.includes('uvicorn');
-    this.fallback = new FallbackAttribution(uvicornWorkers ? 'started' : 'booting');
+    this.fallback = new FallbackAttribution(options.traits.agentlessReadyAt);
+    this.positions = options.traits.positionedWorkers ? new WorkerPositions() : undefined;
     this.streams.onLines.on((event) => this.workerLines(event));
     this.streams.onClosed.on((pid) => setTimeout(() => this.checkExited(pid), 1000).unref());
     if (options.agentDir) {
@@ -159,6 +169,7 @@ export class ServerRun {
   private masterLine(line: string): void {
     this.tails.masterLine(line);
     this.evidence.observeLine(line);
+    if (this.positions) this.readPosition(line);
     if (!this.agent && this.attributeToWorker(line)) return;
     this.options.output.fire({ slot: 0, pid: this.spawned?.pid ?? 0, lines: [line] });
   }
@@ -177,9 +188,17 @@ export class ServerRun {
     return true;
   }
 
+  /** Granian hands a worker's position to a new process: the successor takes its slot (see WorkerPositions). */
+  private readPosition(line: string): void {
+    const event = this.positions!.read(line);
+    if (!event || !this.table.has(event.pid) || !isAlive(event.pid)) return; // after a crash the position's pid is gone
+    if (event.type === 'overMemory') this.announceRecycling(event.pid, ` (${this.definition.server} starts its successor first)`);
+    else this.table.expectReplacement(event.pid, event.because);
+  }
+
   private workerLines(event: WorkerLines): void {
     this.options.output.fire(event);
-    if (this.table.stateOf(event.pid) === 'booting') this.tails.bootingWorkerLines(event.lines);
+    if (this.table.stateOf(event.pid) === 'booting' || this.lateBootOutput.has(event.pid)) this.tails.bootingWorkerLines(event.lines);
     for (const line of event.lines) this.evidence.observeTimeout(line);
   }
 
@@ -239,14 +258,24 @@ export class ServerRun {
 
   private recordExit(pid: number, reason = this.evidence.reasonFor(pid)): void {
     const replaced = this.options.capabilities.respawnsWorkers || this.serverState !== 'running';
-    const change = this.table.exited(pid, reason, { replaced, serverKind: this.definition.server });
+    const stopsServer = this.options.capabilities.stopsWhenAWorkerDies;
+    const change = this.table.exited(pid, reason, { replaced, serverKind: this.definition.server, stopsServer });
     if (!change) {
       this.options.changed(); // an exit recorded earlier got its exact reason
       return;
     }
+    // Hypercorn stops when a worker ends other than cleanly, booting or serving (a reload's clean exits it survives).
+    const unasked = this.serverState !== 'stopping' && this.serverState !== 'restarting';
+    if (stopsServer && unasked && reason.code !== 0) this.lostWorker ??= `worker ${change.worker.slot} (pid ${pid}) ${reason.text}`;
     this.usage.keep(this.knownPids());
     this.apply(change);
-    if (change.diedBooting && this.serverState !== 'stopping' && this.serverState !== 'restarting') this.options.bootFailed();
+    if (!change.diedBooting) return;
+    // Its traceback may still wait for the read beat (a fast server reports the exit first): it goes in the report.
+    this.lateBootOutput.add(pid);
+    void this.streams.whenClosed(pid, OUTPUT_AFTER_EXIT_MS).then(() => {
+      this.lateBootOutput.delete(pid);
+      if (!this.released && this.serverState !== 'stopping' && this.serverState !== 'restarting') this.options.bootFailed();
+    });
   }
 
   /** A worker's streams closed, or /proc lost it: if its process is gone, record the exit with what is known. */
@@ -275,24 +304,34 @@ export class ServerRun {
     }
     for (const pid of gone) this.checkExited(pid);
     if (!this.agent && master && this.serverState !== 'stopping') {
-      for (const pid of discoverWorkers(master.pid, this.definition.server)) this.addWorker(pid);
+      for (const pid of discoverWorkers(master.pid, this.options.traits.spawnsWorkers)) this.addWorker(pid);
     }
     this.options.changed();
   }
 
-  /** A ready worker over the memory limit is recycled gracefully: SIGTERM, it finishes its requests, the server replaces it. */
+  /**
+   * A ready worker over the memory limit is recycled gracefully: SIGTERM, it finishes its requests, the server replaces
+   * it. A server that recycles by itself (Granian) is left to it: it starts the successor before it stops the worker.
+   */
   private enforceMemoryLimit(pid: number, rssBytes: number): void {
     const limitMb = this.definition.maxMemoryMb;
-    if (limitMb === undefined || this.table.stateOf(pid) !== 'ready' || this.table.isRecycled(pid) || this.serverState !== 'running') return;
-    const usedMb = rssBytes / (1024 * 1024);
-    if (usedMb <= limitMb) return;
-    const slot = this.table.slotOf(pid)!;
-    this.table.markRecycled(pid, `recycled: it used ${Math.round(usedMb)} MiB, over the ${limitMb} MiB limit`);
-    this.options.output.fire({ slot, pid, lines: [`── worker ${slot} (pid ${pid}) uses ${Math.round(usedMb)} MiB, over the ${limitMb} MiB limit: recycling it gracefully`], marker: true });
+    if (limitMb === undefined || this.options.capabilities.recyclesOverMemoryLimit) return;
+    if (this.table.stateOf(pid) !== 'ready' || this.table.isRecycled(pid) || this.serverState !== 'running') return;
+    if (rssBytes / MIB <= limitMb) return;
+    this.announceRecycling(pid, '', rssBytes);
     try {
       process.kill(pid, 'SIGTERM');
     } catch {
       // already gone
     }
+  }
+
+  /** The worker's exit reason and a marker line in its stream say it goes for using too much memory. */
+  private announceRecycling(pid: number, how: string, rssBytes = readProcStat(pid)?.rssBytes ?? 0): void {
+    const limitMb = this.definition.maxMemoryMb!;
+    const usedMb = Math.round(rssBytes / MIB);
+    const slot = this.table.slotOf(pid)!;
+    this.table.markRecycled(pid, `recycled: it used ${usedMb} MiB, over the ${limitMb} MiB limit`);
+    this.options.output.fire({ slot, pid, lines: [`── worker ${slot} (pid ${pid}) uses ${usedMb} MiB, over the ${limitMb} MiB limit: recycling it gracefully${how}`], marker: true });
   }
 }

@@ -114,7 +114,11 @@ export class Supervisor {
       }
       const { capabilities, run } = this.requireRunning('scale');
       this.definition = { ...this.definition, workers: count };
-      if (capabilities.scale === 'restart') return this.restartNow();
+      if (capabilities.scale === 'restart') {
+        const kind = this.definition.server;
+        this.onOutput.fire({ slot: 0, pid: run.master!.pid, lines: [`── scaling to ${count} workers: ${kind} cannot add or remove workers while it runs, so Server Workers restarts it with ${count}`], marker: true });
+        return this.restartNow();
+      }
       this.setState('scaling');
       await this.adjustWorkerCount(run, count);
       this.setState('running');
@@ -156,7 +160,8 @@ export class Supervisor {
           return current !== undefined && current.pid !== pid && current.state === 'ready';
         }, timeoutMs, `the replacement of worker ${slot}`);
       } else {
-        await this.waiters.waitFor(() => !run.table.has(pid), timeoutMs, `worker ${slot} to exit`);
+        // A server that stops when a worker dies (Hypercorn) may be gone before the exit is reported.
+        await this.waiters.waitFor(() => !run.table.has(pid) || !run.master!.running(), timeoutMs, `worker ${slot} to exit`);
       }
     });
   }
@@ -262,6 +267,7 @@ export class Supervisor {
       onWorkerBoot: this.options.onWorkerBoot,
       statsIntervalMs: this.options.statsIntervalMs ?? 1000,
       capabilities,
+      traits: this.adapter.runTraits(this.definition),
       oneProcess: this.adapter.runsInOneProcess(this.definition),
       argv: (runtimeDir) => this.adapter.argv(this.definition, pythonEnvironment, { runtimeDir }),
       output: this.onOutput,
@@ -297,9 +303,11 @@ export class Supervisor {
     const expected = this.state === 'stopping' || this.state === 'restarting';
     let error: string | undefined;
     let restart: { inMs: number; attempt: number } | undefined;
+    this.waiters.check(); // what the exit satisfies (a worker's end) settles before a failure rejects the rest
     if (!expected) {
       const tails = this.run!.tails;
-      const reason = tails.masterReason();
+      const lost = this.capabilities?.stopsWhenAWorkerDies ? this.run!.lostWorker : undefined;
+      const reason = tails.masterReason() ?? (lost && `${this.definition.server} stops every worker and itself when one dies, and ${lost}`);
       error = tails.report(`The ${this.definition.server} master (pid ${this.pid}) ${describeExit(code, signal).text}${reason ? `: ${reason}` : '.'}`);
       const wasServing = this.state === 'running' || this.state === 'scaling' || this.state === 'reloading';
       restart = wasServing ? this.policy.nextRestart(this.definition) : undefined;

@@ -20,7 +20,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each takes what VS Code passes it (a tree node, a name, a count)
   const commands: Record<string, (...args: any[]) => unknown> = {
     'serverWorkers.start': (arg?: string | ServerDefinition) => startWorkers(ctx, arg),
-    'serverWorkers.createTask': (answers?: TaskAnswers) => createTask(answers),
+    'serverWorkers.createTask': (answers?: TaskAnswers) => createTask(answers, (folder) => ctx.registry.interpreterFor(folder)),
     'serverWorkers.stop': (target?: Target) => withServer(ctx, target, async (s) => {
       await s.supervisor.stop();
       ctx.registry.remove(s.supervisor);
@@ -74,7 +74,7 @@ async function startWorkers(ctx: CommandContext, arg?: string | ServerDefinition
       );
       if (!picked) return undefined;
       if (picked === create) {
-        const label = await createTask();
+        const label = await createTask({}, (folder) => ctx.registry.interpreterFor(folder));
         if (!label) return undefined;
         task = (await vscode.tasks.fetchTasks({ type: TASK_TYPE })).find((t) => t.name === label);
       } else {

@@ -1,7 +1,9 @@
 /** "Create a task...": a few questions, then a `serverworkers` entry in the folder's .vscode/tasks.json. */
 import * as vscode from 'vscode';
+import { adapterFor, installedServers } from '../core/adapters';
 import { detectApps } from '../core/appDetection';
-import { MAX_WORKERS, parseBind, type ServerDefinition, type ServerKind } from '../core/definition';
+import { MAX_WORKERS, parseBind, SERVER_KINDS, type ServerDefinition, type ServerKind } from '../core/definition';
+import { detectEnvironment } from '../core/pythonEnvironment';
 import { TASK_TYPE } from './taskProvider';
 
 /** Answers given up front (by a caller or a test) skip their question. */
@@ -16,8 +18,11 @@ export interface TaskAnswers {
   env?: Record<string, string>;
 }
 
-/** Asks what is not answered, writes the task, and returns its label (undefined when the user cancels). */
-export async function createTask(answers: TaskAnswers = {}): Promise<string | undefined> {
+/**
+ * Asks what is not answered, writes the task, and returns its label (undefined when the user cancels). `interpreter`:
+ * the folder's interpreter, whose installed servers are offered first.
+ */
+export async function createTask(answers: TaskAnswers = {}, interpreter?: (folder: vscode.WorkspaceFolder) => Promise<string>): Promise<string | undefined> {
   const folder = await pickFolder(answers.folder);
   if (!folder) return undefined;
   const detected = folder.uri.scheme === 'file' ? await detectApps(folder.uri.fsPath) : [];
@@ -47,14 +52,8 @@ export async function createTask(answers: TaskAnswers = {}): Promise<string | un
     }
   }
   if (!server) {
-    const picked = await vscode.window.showQuickPick(
-      [
-        { label: 'gunicorn', description: vscode.l10n.t('forks workers; scale, reload and respawn by signals'), server: 'gunicorn' as const },
-        { label: 'uvicorn', description: vscode.l10n.t('uvicorn --workers; spawns workers'), server: 'uvicorn' as const },
-      ],
-      { title: vscode.l10n.t('Create a Server Workers task (2/4): the process manager') },
-    );
-    if (!picked) return undefined;
+    const picked = await vscode.window.showQuickPick(await serverChoices(folder, interpreter), { title: vscode.l10n.t('Create a Server Workers task (2/4): the process manager') });
+    if (!picked?.server) return undefined;
     server = picked.server;
   }
   let workers = answers.workers;
@@ -81,13 +80,46 @@ export async function createTask(answers: TaskAnswers = {}): Promise<string | un
 
   const config = vscode.workspace.getConfiguration('tasks', folder.uri);
   const existing = (config.get<Array<Record<string, unknown>>>('tasks') ?? []).slice();
-  const label = uniqueLabel(answers.label ?? (server === 'gunicorn' ? 'api' : 'api (uvicorn)'), existing);
+  const label = uniqueLabel(answers.label ?? (server === 'gunicorn' ? 'api' : `api (${server})`), existing);
   const task: Record<string, unknown> & Partial<ServerDefinition> = { label, type: TASK_TYPE, server, app, workers, bind };
   if (server === 'gunicorn' && workerClass && workerClass !== 'uvicorn_worker.UvicornWorker') task.workerClass = workerClass;
+  // The app detection names Gunicorn's "sync" class for WSGI apps (Flask, Django): Granian must be told.
+  if (server === 'granian' && workerClass === 'sync') task.interface = 'wsgi';
   if (answers.env) task.env = answers.env;
   if (!config.get('version')) await config.update('version', '2.0.0', vscode.ConfigurationTarget.WorkspaceFolder);
   await config.update('tasks', [...existing, task], vscode.ConfigurationTarget.WorkspaceFolder);
   return label;
+}
+
+interface ServerChoice extends vscode.QuickPickItem {
+  server?: ServerKind;
+}
+
+/** The servers installed in the folder's interpreter first; the others after, saying they are not installed there. */
+async function serverChoices(folder: vscode.WorkspaceFolder, interpreter: ((folder: vscode.WorkspaceFolder) => Promise<string>) | undefined): Promise<ServerChoice[]> {
+  const descriptions: Record<ServerKind, string> = {
+    gunicorn: vscode.l10n.t('forks workers; scale, reload and respawn by signals'),
+    uvicorn: vscode.l10n.t('uvicorn --workers; spawns workers'),
+    granian: vscode.l10n.t('Rust server, forks Python workers; respawns, reloads by signal, scales by restarting'),
+    hypercorn: vscode.l10n.t('hypercorn --workers; reloads by signal, scales by restarting, stops when a worker dies'),
+  };
+  let python: string | undefined;
+  let installed: ServerKind[] | undefined;
+  try {
+    python = interpreter ? await interpreter(folder) : undefined;
+    installed = python ? installedServers(await detectEnvironment(python)) : undefined;
+  } catch {
+    installed = undefined; // the interpreter could not be asked: offer every server alike
+  }
+  const choice = (server: ServerKind): ServerChoice => ({ label: server, description: descriptions[server], server });
+  if (!installed || !python) return SERVER_KINDS.map(choice);
+  const missing = SERVER_KINDS.filter((server) => !installed.includes(server));
+  if (missing.length === 0) return SERVER_KINDS.map(choice);
+  return [
+    ...installed.map(choice),
+    { label: vscode.l10n.t('not installed in {0}', python), kind: vscode.QuickPickItemKind.Separator },
+    ...missing.map((server) => ({ ...choice(server), detail: vscode.l10n.t('Install it with: {0} -m pip install {1}', python, adapterFor(server).packageName) })),
+  ];
 }
 
 function uniqueLabel(wanted: string, existing: Array<Record<string, unknown>>): string {

@@ -41,6 +41,11 @@ export class ServerRegistry implements vscode.Disposable {
     return resolveDefinition(raw, { ...launchContext(folderPath), defaultPython: python });
   }
 
+  /** The interpreter a server of `folder` runs with when its definition names none. */
+  interpreterFor(folder: vscode.WorkspaceFolder | undefined): Promise<string> {
+    return this.interpreters.resolve(folder, undefined);
+  }
+
   /**
    * Creates the supervisor of a server (not started); the caller starts it and shows its output. `options`: the
    * debugger's boot hook (launch-mode debugging) and its longer boot timeout.

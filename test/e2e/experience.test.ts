@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseJsonc } from '../../src/core/tasksFile';
 import type { WorkersNode } from '../../src/extension/workersTree';
+import { oldUvicornPython } from '../support/paths';
 import { alive, api, freePort, getJson, parentOf, readyServer, serverNamed, type TestApi, waitUntil } from './support';
 
 function folder(): vscode.WorkspaceFolder {
@@ -134,6 +135,37 @@ describe('The Workers view, channels and tasks', () => {
     } finally {
       fs.writeFileSync(tasksFile, original);
       fs.rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it('Create a task offers first the servers installed in the folder\'s interpreter', async () => {
+    await api();
+    const tasksFile = path.join(folder().uri.fsPath, '.vscode', 'tasks.json');
+    const settingsFile = path.join(folder().uri.fsPath, '.vscode', 'settings.json');
+    const original = fs.readFileSync(tasksFile, 'utf8');
+    const originalSettings = fs.existsSync(settingsFile) ? fs.readFileSync(settingsFile, 'utf8') : undefined;
+    const settings = vscode.workspace.getConfiguration('serverWorkers', folder());
+    // This virtualenv has Uvicorn 0.29 and no other server: uvicorn is the one choice offered first.
+    await settings.update('python', oldUvicornPython, vscode.ConfigurationTarget.WorkspaceFolder);
+    try {
+      const label = `installed-${await freePort()}`;
+      let created: unknown;
+      const creating = vscode.commands.executeCommand('serverWorkers.createTask', { label, app: 'main:app', workers: 2, bind: '127.0.0.1:8000' })
+        .then((value) => (created = value ?? null));
+      // The pick of the process manager is the one question left: take its first choice once it shows.
+      await waitUntil('the process manager\'s choice to be taken', () => {
+        if (created === undefined) void vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+        return created;
+      }, 20000);
+      await creating;
+      assert.strictEqual(created, label);
+      const written = parseJsonc(fs.readFileSync(tasksFile, 'utf8')) as { tasks: Array<Record<string, unknown>> };
+      assert.strictEqual(written.tasks.find((t) => t.label === label)?.server, 'uvicorn');
+    } finally {
+      await settings.update('python', undefined, vscode.ConfigurationTarget.WorkspaceFolder);
+      fs.writeFileSync(tasksFile, original);
+      if (originalSettings === undefined) fs.rmSync(settingsFile, { force: true });
+      else fs.writeFileSync(settingsFile, originalSettings);
     }
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The in-worker agent (python/) against real servers: Gunicorn (Uvicorn workers, sync workers), Uvicorn's own
- * supervisor (0.54 and 0.29). A plain `net` server stands in for the supervisor's end of docs/agent-protocol.md.
+ * supervisor (0.54 and 0.29), Granian, Hypercorn. A plain `net` server stands in for the supervisor's end of
+ * docs/agent-protocol.md.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -208,7 +209,7 @@ function privateDir(): string {
 
 interface ServerOptions {
   python: string;
-  server: 'gunicorn' | 'uvicorn';
+  server: 'gunicorn' | 'uvicorn' | 'granian' | 'hypercorn';
   args: (port: number) => string[];
   /** The agent's environment: a hub, or a socket path where nothing listens. */
   hub?: AgentHub;
@@ -477,6 +478,22 @@ const uvicornArgs = (workers: number) => (port: number) => [
   '--workers', String(workers),
 ];
 
+const granianArgs = (app: string, appInterface: string, workers: number) => (port: number) => [
+  app,
+  '--interface', appInterface,
+  '--workers', String(workers),
+  '--host', '127.0.0.1',
+  '--port', String(port),
+  '--respawn-failed-workers',
+  '--blocking-threads', '1',
+];
+const hypercornArgs = (workers: number) => (port: number) => ['echo_asgi:app', '--workers', String(workers), '--bind', `127.0.0.1:${port}`];
+
+/** Each worker's own log line that says it serves is in its own stream (the agent said ready once it was written). */
+async function assertServingLine(hub: AgentHub, workers: number[], line: RegExp): Promise<void> {
+  for (const pid of workers) await waitFor(`${String(line)} in worker ${pid}'s stream`, 2000, () => line.test(hub.data(pid)!.text));
+}
+
 /** Starts a server with a hub; runs `body`; always cleans up. */
 async function withServer(
   options: Omit<ServerOptions, 'hub'>,
@@ -527,6 +544,32 @@ test('uvicorn 0.29 --workers 2: hellos, ready, per-worker output', { timeout: 90
   }),
 );
 
+for (const [appInterface, app] of [['asgi', 'echo_asgi:app'], ['wsgi', 'flask_app:app']]) {
+  test(`granian --interface ${appInterface} --workers 2 (forked): hellos, ready once it serves, per-worker output, crash reported and respawned`, { timeout: 90000 }, () =>
+    withServer({ python: testPython, server: 'granian', args: granianArgs(app, appInterface, 2) }, async (hub, server) => {
+      const workers = await assertBooted(hub, server, 2);
+      await assertServingLine(hub, workers, /\[INFO\] Started worker-\d\n/);
+      const served = await logBursts(server.port, workers);
+      await assertPerWorkerOutput(hub, server, served);
+      await assertCrashAndRespawn(hub, server, workers);
+    }),
+  );
+}
+
+test('hypercorn --workers 2 (spawned): hellos, ready once it runs on the socket, per-worker output, a crash reported', { timeout: 90000 }, () =>
+  withServer({ python: testPython, server: 'hypercorn', args: hypercornArgs(2) }, async (hub, server) => {
+    const workers = await assertBooted(hub, server, 2);
+    await assertServingLine(hub, workers, /\[INFO\] Running on http:\/\/127\.0\.0\.1:\d+ \(CTRL \+ C to quit\)\n/);
+    const served = await logBursts(server.port, workers);
+    await assertPerWorkerOutput(hub, server, served);
+    await httpGet(server.port, '/crash').then((reply) => assert.fail(`GET /crash answered ${reply.status}`), () => undefined);
+    const exit = await waitFor('an exit message for the crashed worker', 5000, () =>
+      hub.master()!.messages.find((m) => m.t === 'exit' && workers.includes(m.pid as number)),
+    );
+    assert.deepEqual(exit, { t: 'exit', pid: exit.pid, code: null, signal: 'SIGKILL' });
+  }),
+);
+
 test('uvicorn in one process: the master says ready, nobody takes the worker role, output stays on the pipes', { timeout: 60000 }, () =>
   withServer({ python: testPython, server: 'uvicorn', args: (port) => ['echo_asgi:app', '--host', '127.0.0.1', '--port', String(port)] }, async (hub, server) => {
     const master = await waitFor(`the master to be ready${serverFailure(server)}`, 20000, () => {
@@ -565,12 +608,16 @@ test('control: ping answers pong with the pid, unknown commands an error, on mas
   }),
 );
 
-for (const kind of ['gunicorn', 'uvicorn'] as const) {
+const watchdogServers: Record<ServerOptions['server'], (port: number) => string[]> = {
+  gunicorn: gunicornArgs('uvicorn_worker.UvicornWorker', 'echo_asgi:app', 2),
+  uvicorn: uvicornArgs(2),
+  granian: granianArgs('echo_asgi:app', 'asgi', 2),
+  hypercorn: hypercornArgs(2),
+};
+for (const [kind, args] of Object.entries(watchdogServers) as Array<[ServerOptions['server'], (port: number) => string[]]>) {
   test(`watchdog (${kind}): the master's control connection closes -> nothing of the server is left within 2 s`, { timeout: 60000 }, () =>
     withServer(
-      kind === 'gunicorn'
-        ? { python: testPython, server: 'gunicorn', args: gunicornArgs('uvicorn_worker.UvicornWorker', 'echo_asgi:app', 2) }
-        : { python: testPython, server: 'uvicorn', args: uvicornArgs(2) },
+      { python: testPython, server: kind, args },
       async (hub, server) => {
         await assertBooted(hub, server, 2);
         server.remember();

@@ -64,6 +64,8 @@ const attachKinds: Array<[string, Partial<ServerDefinition>, string, string]> = 
   ['gunicorn + UvicornWorker', { app: 'echo_asgi:app', timeout: GUNICORN_TIMEOUT }, 'echo_asgi.py', 'query = parse_qs(scope'],
   ['gunicorn sync (Flask)', { app: 'flask_app:app', workerClass: 'sync', timeout: GUNICORN_TIMEOUT }, 'flask_app.py', 'return {"pid": os.getpid()}'],
   ['uvicorn --workers', { server: 'uvicorn', app: 'echo_asgi:app' }, 'echo_asgi.py', 'query = parse_qs(scope'],
+  // Not Granian: its Rust runtime goes on accepting connections for a worker paused at a breakpoint (they wait).
+  ['hypercorn --workers', { server: 'hypercorn', app: 'echo_asgi:app' }, 'echo_asgi.py', 'query = parse_qs(scope'],
 ];
 
 for (const [title, definition, appFile, breakpointText] of attachKinds) {
@@ -111,11 +113,14 @@ for (const [title, definition, appFile, breakpointText] of attachKinds) {
       assert.ok(answers.some((a) => a.pid === target.pid), 'the paused worker answered once it continued');
 
       await client.disconnect();
-      // A worker stays slower once debugpy has traced it: the extension recycles it when the session ends.
-      await server.supervisor.killWorker(2, 'SIGTERM');
-      assert.notStrictEqual(worker(server, 2).pid, target.pid, 'slot 2 has a new worker');
-      assert.ok(!isAlive(target.pid), 'the debugged worker is gone');
-      await eventually('the debugger socket to go with its worker', () => !fs.existsSync(socketPath), 15000);
+      // A worker stays slower once debugpy has traced it: the extension recycles it when the session ends, where the
+      // server replaces it (Hypercorn would stop with it).
+      if (server.supervisor.model().capabilities?.respawnsWorkers) {
+        await server.supervisor.killWorker(2, 'SIGTERM');
+        assert.notStrictEqual(worker(server, 2).pid, target.pid, 'slot 2 has a new worker');
+        assert.ok(!isAlive(target.pid), 'the debugged worker is gone');
+        await eventually('the debugger socket to go with its worker', () => !fs.existsSync(socketPath), 15000);
+      }
       await stopAndCheck(server);
     });
   });
@@ -124,6 +129,8 @@ for (const [title, definition, appFile, breakpointText] of attachKinds) {
 const launchKinds: Array<[string, Partial<ServerDefinition>]> = [
   ['gunicorn + UvicornWorker', { app: 'echo_asgi:app', timeout: GUNICORN_TIMEOUT }],
   ['uvicorn --workers', { server: 'uvicorn', app: 'echo_asgi:app' }],
+  ['granian --interface asgi', { server: 'granian', app: 'echo_asgi:app' }],
+  ['hypercorn --workers', { server: 'hypercorn', app: 'echo_asgi:app' }],
 ];
 
 for (const [title, definition] of launchKinds) {

@@ -35,7 +35,7 @@ async function started(definition: Partial<ServerDefinition>): Promise<TestServe
 }
 
 describe('HTTPS', { timeout: 60000 }, () => {
-  for (const server of ['gunicorn', 'uvicorn'] as const) {
+  for (const server of ['gunicorn', 'uvicorn', 'granian', 'hypercorn'] as const) {
     it(`${server} serves HTTPS with certfile and keyfile, and the model's URL says https`, async () => {
       const s = await started({ server, workers: 2, certfile: path.join(certDir, 'cert.pem'), keyfile: path.join(certDir, 'key.pem') });
       assert.strictEqual(s.supervisor.model().url, `https://127.0.0.1:${s.port}`);
@@ -85,22 +85,29 @@ describe('preLaunch', { timeout: 60000 }, () => {
 });
 
 describe('memory limit', { timeout: 60000 }, () => {
-  it('recycles a worker over the limit gracefully: the server replaces it and its channel says why', async () => {
-    const s = await started({ app: 'memory_asgi:app', workers: 2, maxMemoryMb: 100 });
-    const before = s.supervisor.model();
-    assert.strictEqual(before.memoryLimitBytes, 100 * 1024 * 1024);
-    const { pid } = (await (await fetch(`http://127.0.0.1:${s.port}/grow?mb=150`)).json()) as { pid: number };
-    const slot = before.workers.find((w) => w.pid === pid)!.slot;
-    await eventually('the worker to be replaced', () => {
-      const now = s.supervisor.model().workers.find((w) => w.slot === slot);
-      return now !== undefined && now.pid !== pid && now.state === 'ready';
-    }, 20000);
-    const replaced = s.supervisor.model().workers.find((w) => w.slot === slot)!;
-    assert.match(replaced.lastExit?.text ?? '', /^recycled: it used \d+ MiB, over the 100 MiB limit \((exited with code 0|killed by SIGTERM)\)$/);
-    assert.ok(linesOf(s, slot).some((l) => /over the 100 MiB limit: recycling it gracefully/.test(l)), 'the channel says why');
-    assert.ok(!isAlive(pid));
-    await stopAndCheck(s);
-  });
+  // Server Workers recycles Gunicorn's and Uvicorn's workers; Granian recycles its own (--workers-max-rss), successor first.
+  for (const server of ['gunicorn', 'granian'] as const) {
+    it(`${server}: recycles a worker over the limit gracefully: the server replaces it and its channel says why`, async () => {
+      const s = await started({ server, app: 'memory_asgi:app', workers: 2, maxMemoryMb: 100 });
+      const before = s.supervisor.model();
+      assert.strictEqual(before.memoryLimitBytes, 100 * 1024 * 1024);
+      const { pid } = (await (await fetch(`http://127.0.0.1:${s.port}/grow?mb=150`)).json()) as { pid: number };
+      const slot = before.workers.find((w) => w.pid === pid)!.slot;
+      await eventually('the worker to be replaced, and gone', () => {
+        const now = s.supervisor.model().workers.find((w) => w.slot === slot);
+        return now !== undefined && now.pid !== pid && now.state === 'ready' && !isAlive(pid) && s.supervisor.model().retiring.length === 0;
+      }, 20000);
+      const replaced = s.supervisor.model().workers.find((w) => w.slot === slot)!;
+      assert.match(replaced.lastExit?.text ?? '', /^recycled: it used \d+ MiB, over the 100 MiB limit \((exited with code 0|killed by SIGTERM)\)$/);
+      assert.ok(linesOf(s, slot).some((l) => /over the 100 MiB limit: recycling it gracefully/.test(l)), 'the channel says why');
+      if (server === 'granian') {
+        assert.ok(linesOf(s, slot).includes(`── worker ${slot} recycled: pid ${pid} retires → new pid ${replaced.pid}`), 'its successor took its slot before it went');
+        assert.strictEqual(replaced.restarts, 0, 'a recycle is not a restart');
+      }
+      assert.strictEqual(s.supervisor.model().workers.length, 2);
+      await stopAndCheck(s);
+    });
+  }
 });
 
 describe('restart policy', { timeout: 90000 }, () => {

@@ -102,6 +102,31 @@ describe('start errors', { timeout: 120000 }, () => {
     }
   });
 
+  for (const kind of ['granian', 'hypercorn'] as const) {
+    it(`${kind} is not installed in the interpreter: the error names its package (the Install action's) and nothing starts`, async () => {
+      const server = await createServer({ server: kind, python: oldUvicornPython, workers: 2 });
+      await assert.rejects(server.supervisor.start(), (error: Error) => {
+        assert.ok(error instanceof ServerError);
+        assert.strictEqual(error.reason, 'environment');
+        assert.strictEqual(error.details.missingPackage, kind);
+        assert.match(error.message, new RegExp(`^${kind} is not installed in the Python interpreter .*\\.venv-uvicorn-0\\.29/bin/python \\(Python 3\\.\\d+\\.\\d+\\)\\. Install it with: .* -m pip install ${kind}$`));
+        return true;
+      });
+      assert.strictEqual(server.supervisor.pid, undefined, 'no process was started');
+      await stopAndCheck(server);
+    });
+
+    it(`${kind}: the app fails at import in every worker: the worker's traceback, and nothing left running`, async () => {
+      const { error, state } = await startFails({ server: kind, app: 'boot_fails:app', workers: 2 });
+      assert.strictEqual(state, 'failed');
+      assert.match(error.message, kind === 'hypercorn'
+        ? /^The hypercorn master \(pid \d+\) exited with code \d+: hypercorn stops every worker and itself when one dies, and worker \d \(pid \d+\) exited with code 1\n/
+        : /^Workers keep failing at boot \(\d exited before they were ready\)|Worker crash loop detected: a worker died again within seconds of its respawn/);
+      assert.match(error.message, /A worker's last output:\nTraceback[^]*nonexistent_module_for_server_workers_tests/);
+      assert.match(error.message, /boot_fails\.py", line 2/);
+    });
+  }
+
   it('the interpreter does not exist', async () => {
     const { error } = await startFails({ python: '/nonexistent/bin/python', workers: 2 });
     assert.match(error.message, /The Python interpreter "\/nonexistent\/bin\/python" could not be run \(no such file\)/);

@@ -42,19 +42,30 @@ describe('resolveDefinition', () => {
     ['app :app', { app: ':app' }, /"app" must look like/],
     ['app with shell', { app: 'main:app; touch /tmp/x' }, /"app" must look like/],
     ['no app', {}, /"app" is required/],
-    ['server nginx', { app: 'main:app', server: 'nginx' }, /"server" must be "gunicorn" or "uvicorn"/],
+    ['server nginx', { app: 'main:app', server: 'nginx' }, /"server" must be "gunicorn", "uvicorn", "granian" or "hypercorn" \(got "nginx"\)/],
     ['env number', { app: 'main:app', env: { PORT: 8000 } }, /"env.PORT" must be a string/],
     ['env not object', { app: 'main:app', env: ['A=1'] }, /"env" must be an object/],
     ['args string', { app: 'main:app', args: '--reload' }, /"args" must be an array of strings/],
     ['empty python', { app: 'main:app', python: '' }, /"python" must be a non-empty string/],
     ['timeout negative', { app: 'main:app', timeout: -5 }, /"timeout" must be a whole number of seconds/],
     ['workerClass on uvicorn', { app: 'main:app', server: 'uvicorn', workerClass: 'sync' }, /applies to gunicorn only/],
+    ['workerClass on granian', { app: 'main:app', server: 'granian', workerClass: 'sync' }, /"workerClass" applies to gunicorn only.*granian takes "interface"/],
+    ['interface unknown', { app: 'main:app', server: 'granian', interface: 'asgi3' }, /"interface" must be "asgi", "asginl", "rsgi" or "wsgi": how granian calls the app \(got "asgi3"\)\. Use "wsgi" for Flask/],
+    ['interface not a string', { app: 'main:app', server: 'granian', interface: 3 }, /"interface" must be .*\(got 3\)/],
+    ['interface on gunicorn', { app: 'main:app', interface: 'wsgi' }, /"interface" applies to granian only; remove it or set "server": "granian"/],
+    ['maxMemoryMb on hypercorn', { app: 'main:app', server: 'hypercorn', maxMemoryMb: 512 }, /"maxMemoryMb" is not available with hypercorn: hypercorn stops the whole server/],
   ];
   for (const [title, raw, expected] of invalid) {
     it(`rejects ${title} with a message that says what and how`, () => {
       assert.match(problems(raw).join('\n'), expected);
     });
   }
+
+  it('granian calls the app by ASGI unless told; other servers have no interface', () => {
+    assert.strictEqual(resolveDefinition({ server: 'granian', app: 'main:app' }, context).interface, 'asgi');
+    assert.strictEqual(resolveDefinition({ server: 'granian', app: 'main:app', interface: 'wsgi' }, context).interface, 'wsgi');
+    assert.strictEqual(resolveDefinition({ server: 'hypercorn', app: 'main:app' }, context).interface, undefined);
+  });
 
   it('reports every problem at once', () => {
     assert.strictEqual(problems({ app: 'main', workers: 0, bind: 'x' }).length, 3);

@@ -97,6 +97,49 @@ describe('WorkerTable', () => {
     const table = readyTable(2);
     const exit = table.exited(101, killed, { replaced: false, serverKind: 'uvicorn' })!;
     assert.deepStrictEqual(exit.markers.map((m) => m.line), ['── worker 1 (pid 101) killed by SIGKILL; uvicorn does not replace it']);
+    const stopping = readyTable(2).exited(102, killed, { replaced: false, serverKind: 'hypercorn', stopsServer: true })!;
+    assert.deepStrictEqual(stopping.markers.map((m) => m.line), ['── worker 2 (pid 102) killed by SIGKILL; hypercorn does not replace it: it stops every worker and itself when one dies']);
+  });
+
+  it('a hand-over of one worker (Granian: its successor starts first): the successor takes that slot, the old one retires', () => {
+    const table = readyTable(3);
+    table.expectReplacement(102, 'reached its lifetime');
+    const up = table.add(200, 0)!;
+    assert.strictEqual(up.worker.slot, 2);
+    assert.strictEqual(up.worker.restarts, 0, 'a hand-over is not a restart');
+    assert.deepStrictEqual(up.markers.map((m) => m.line), ['── worker 2 reached its lifetime: pid 102 retires → new pid 200']);
+    assert.deepStrictEqual(table.snapshot().retiring.map((w) => [w.pid, w.state]), [[102, 'stopping']]);
+    assert.strictEqual(table.exited(102, describeExit(0, null), respawning)?.markers.length, 0);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 200, 'booting'], [3, 103, 'ready']]);
+    assert.ok(table.reloadSettled());
+  });
+
+  it('during a reload, the worker the server names next hands its slot over, whatever its slot number', () => {
+    const table = readyTable(3);
+    table.beginReload();
+    table.expectReplacement(103, 'recycled');
+    const up = table.add(300, 0)!;
+    assert.strictEqual(up.worker.slot, 3, 'the named worker\'s slot, not the lowest');
+    assert.deepStrictEqual(up.markers.map((m) => m.line), ['── worker 3 reloaded: pid 103 retires → new pid 300'], 'a reload keeps its reason');
+    assert.strictEqual(table.add(301, 0)!.worker.slot, 1, 'then the lowest outgoing slot');
+  });
+
+  it('a hand-over of a dead worker is no hand-over: its successor is a restart', () => {
+    const table = readyTable(2);
+    table.exited(102, killed, respawning);
+    table.expectReplacement(102, 'reloaded');
+    const up = table.add(200, 0)!;
+    assert.strictEqual(up.worker.restarts, 1);
+    assert.match(up.markers[0].line, /restarted: pid 102 killed by SIGKILL/);
+  });
+
+  it('a worker recycled by the server itself, successor first: the slot shows why its old worker went', () => {
+    const table = readyTable(2);
+    table.markRecycled(101, 'recycled: it used 600 MiB, over the 512 MiB limit');
+    table.expectReplacement(101, 'recycled');
+    table.add(200, 0);
+    table.exited(101, describeExit(0, null), respawning);
+    assert.strictEqual(table.inSlot(1)?.lastExit?.text, 'recycled: it used 600 MiB, over the 512 MiB limit (exited with code 0)');
   });
 
   it('a pid reported twice: one slot; a second exit only makes the reason exact', () => {

@@ -12,6 +12,23 @@ export interface Capabilities {
   respawnsWorkers: boolean;
   /** A reload goes back to the worker count the server was launched with (Gunicorn re-reads its config on HUP). */
   reloadRestoresLaunchCount?: boolean;
+  /**
+   * The manager stops itself and every other worker when one worker dies (Hypercorn): a lost worker ends the run, and
+   * the restart policy decides what follows.
+   */
+  stopsWhenAWorkerDies?: boolean;
+  /** The manager recycles a worker over `maxMemoryMb` itself, successor first (Granian's --workers-max-rss). */
+  recyclesOverMemoryLimit?: boolean;
+}
+
+/** How a run reads a server kind's processes and log lines. */
+export interface RunTraits {
+  /** Agent off: a worker is ready at the line announcing it ('booting'), or at the line its finished startup logs. */
+  agentlessReadyAt: 'booting' | 'started';
+  /** Its workers are spawned interpreters (`--multiprocessing-fork` on their command line), not forks of the master. */
+  spawnsWorkers: boolean;
+  /** The master names its workers by position (worker-1..N) and logs each hand-over of a position (Granian). */
+  positionedWorkers: boolean;
 }
 
 export interface LaunchPaths {
@@ -21,6 +38,8 @@ export interface LaunchPaths {
 
 export interface ServerAdapter {
   readonly kind: ServerKind;
+  /** pip's name of the server's package: its presence means the server is installed. */
+  readonly packageName: keyof PythonEnvironment['packages'];
   /** Checks the environment has what this definition needs; returns the problem (said for people) or undefined. */
   checkEnvironment(def: ResolvedDefinition, env: PythonEnvironment): EnvironmentProblem | undefined;
   /** The interpreter's arguments (after the python path). */
@@ -28,6 +47,7 @@ export interface ServerAdapter {
   capabilities(env: PythonEnvironment, def: ResolvedDefinition): Capabilities;
   /** The master process serves by itself, with no worker processes (uvicorn with one worker). */
   runsInOneProcess(def: ResolvedDefinition): boolean;
+  runTraits(def: ResolvedDefinition): RunTraits;
 }
 
 export function missingPackage(pkg: string, env: PythonEnvironment): EnvironmentProblem {

@@ -15,6 +15,7 @@ export function gunicornWorkerClass(def: ResolvedDefinition, env: PythonEnvironm
 
 export const gunicornAdapter: ServerAdapter = {
   kind: 'gunicorn',
+  packageName: 'gunicorn',
 
   checkEnvironment(def, env) {
     if (!env.packages.gunicorn) return missingPackage('gunicorn', env);
@@ -49,5 +50,11 @@ export const gunicornAdapter: ServerAdapter = {
 
   runsInOneProcess() {
     return false;
+  },
+
+  runTraits(def) {
+    // Uvicorn-based workers log `Started server process [N]` once their startup is done; Gunicorn's own ones only boot.
+    const uvicornWorkers = def.workerClass === undefined || def.workerClass.toLowerCase().includes('uvicorn');
+    return { agentlessReadyAt: uvicornWorkers ? 'started' : 'booting', spawnsWorkers: false, positionedWorkers: false };
   },
 };

@@ -9,6 +9,7 @@ export function uvicornHasManagedWorkers(env: PythonEnvironment): boolean {
 
 export const uvicornAdapter: ServerAdapter = {
   kind: 'uvicorn',
+  packageName: 'uvicorn',
 
   checkEnvironment(_def, env) {
     return env.packages.uvicorn ? undefined : missingPackage('uvicorn', env);
@@ -35,5 +36,9 @@ export const uvicornAdapter: ServerAdapter = {
 
   runsInOneProcess(def) {
     return def.workers === 1;
+  },
+
+  runTraits() {
+    return { agentlessReadyAt: 'started', spawnsWorkers: true, positionedWorkers: false };
   },
 };

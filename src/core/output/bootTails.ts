@@ -16,9 +16,16 @@ export class BootTails {
     push(this.workers, lines);
   }
 
-  /** Gunicorn logs "Reason: …" when it halts; 27.x can crash while halting and leave only the HaltServer repr. */
+  /**
+   * Gunicorn logs "Reason: …" when it halts (27.x can crash while halting and leave only the HaltServer repr); Granian
+   * "Worker crash loop detected, exiting" when a worker died again within seconds of its respawn.
+   */
   masterReason(): string | undefined {
-    return this.master.map((l) => /Reason: (.+)$|HaltServer '([^']+)'/.exec(l)).filter((m) => m !== null).map((m) => m[1] ?? m[2]).pop();
+    return this.master
+      .map((l) => /Reason: (.+)$|HaltServer '([^']+)'|(Worker crash loop detected)/.exec(l))
+      .filter((m) => m !== null)
+      .map((m) => m[1] ?? m[2] ?? `${m[3]}: a worker died again within seconds of its respawn`)
+      .pop();
   }
 
   /** A failure said for people: the summary, a worker's traceback (or its last lines), the master's last lines. */

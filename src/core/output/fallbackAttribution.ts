@@ -3,7 +3,6 @@
  * and the master's lines are attributed by the pids that Gunicorn's log prefix carries (a line without one goes with
  * the line before it). Uvicorn's lines carry none, so most stay in the master's stream.
  */
-import type { ServerKind } from '../definition';
 import { parseWorkerLogFact, pidOfLogLine } from '../logPatterns';
 import { childrenOf, commandLine } from '../process/procfs';
 
@@ -19,13 +18,14 @@ export class FallbackAttribution {
 
   /**
    * `readyWhen`: the log line that says a worker can serve: Uvicorn-based workers log `Started server process [N]`
-   * once their startup is done; Gunicorn's own workers are ready at `Booting worker with pid: N`.
+   * once their startup is done (Hypercorn's: `Running on`); Gunicorn's own workers are ready at `Booting worker with
+   * pid: N`, Granian's when its master logs `Spawning worker-K with PID: N`.
    */
   constructor(private readonly readyWhen: 'booting' | 'started') {}
 
   read(line: string): AttributedLine {
     const fact = parseWorkerLogFact(line);
-    const announced = fact && (fact.kind === 'booting' || fact.kind === 'started')
+    const announced = fact && (fact.kind === 'booting' || fact.kind === 'spawned' || fact.kind === 'started')
       ? { pid: fact.pid, ready: fact.kind === 'started' || this.readyWhen === 'booting' }
       : undefined;
     const pid = pidOfLogLine(line);
@@ -34,11 +34,14 @@ export class FallbackAttribution {
   }
 }
 
-/** The master's children that are workers (not multiprocessing's resource tracker; Uvicorn's are spawned with --multiprocessing-fork). */
-export function discoverWorkers(masterPid: number, kind: ServerKind): number[] {
+/**
+ * The master's children that are workers (not multiprocessing's resource tracker). `spawned`: the server spawns its
+ * workers (Uvicorn, Hypercorn), with --multiprocessing-fork on their command line.
+ */
+export function discoverWorkers(masterPid: number, spawned: boolean): number[] {
   return childrenOf(masterPid).filter((pid) => {
     const command = commandLine(pid);
     if (command.includes('resource_tracker')) return false;
-    return kind !== 'uvicorn' || command.includes('--multiprocessing-fork');
+    return !spawned || command.includes('--multiprocessing-fork');
   });
 }

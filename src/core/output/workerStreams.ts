@@ -51,6 +51,22 @@ export class WorkerStreams {
     });
   }
 
+  /** Settles once every data connection of `pid` has closed (at once when it has none), or after `timeoutMs`. */
+  whenClosed(pid: number, timeoutMs: number): Promise<void> {
+    if (!this.sockets.has(pid)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        off();
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      const off = this.onClosed.on((closed) => {
+        if (closed === pid) done();
+      });
+    });
+  }
+
   /** Closes every connection (the run is over). */
   closeAll(): void {
     for (const open of this.sockets.values()) for (const socket of open) socket.destroy();

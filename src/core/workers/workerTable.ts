@@ -25,6 +25,8 @@ interface WorkerRecord {
   recycledBecause?: string;
   /** The pid of the worker this one replaced in its slot. */
   previousPid?: number;
+  /** Why the server hands its slot to a successor, when it is not a reload (see expectReplacement). */
+  handoverBecause?: string;
 }
 
 const MAX_UNSEEN_EXITS = 256;
@@ -50,6 +52,8 @@ export interface ExitContext {
   replaced: boolean;
   /** Named in the marker of a worker that is not replaced. */
   serverKind: string;
+  /** The server stops every worker and itself when one dies (Hypercorn). */
+  stopsServer?: boolean;
 }
 
 export class WorkerTable {
@@ -57,8 +61,10 @@ export class WorkerTable {
   private readonly byPid = new Map<number, WorkerRecord>();
   /** An old generation's workers that a new one replaced, finishing their requests. */
   private readonly retiring = new Set<WorkerRecord>();
-  /** The generation being replaced by a reload: its workers hand their slots to the new ones. */
+  /** The generation being replaced by a reload (or one worker being replaced): they hand their slots to the new ones. */
   private outgoing = new Set<WorkerRecord>();
+  /** The outgoing worker whose slot the next new worker takes (the server said which one it replaces next). */
+  private nextHandover: WorkerRecord | undefined;
   /** Exits the server will make by scaling down: their slots close instead of waiting for a replacement. */
   private pendingRemovals = 0;
   private generation = 1;
@@ -78,7 +84,7 @@ export class WorkerTable {
       worker.previousPid = previous.pid;
       worker.restarts = previous.restarts + (replacedAfterDeath ? 1 : 0);
       worker.lastExit = previous.lastExit;
-      const why = replacedAfterDeath ? `restarted: pid ${previous.pid} ${previous.lastExit?.text ?? 'exited'}` : `reloaded: pid ${previous.pid} retires`;
+      const why = replacedAfterDeath ? `restarted: pid ${previous.pid} ${previous.lastExit?.text ?? 'exited'}` : `${previous.handoverBecause ?? 'reloaded'}: pid ${previous.pid} retires`;
       this.outgoing.delete(previous);
       if (previous.state !== 'exited') {
         previous.state = 'stopping';
@@ -117,7 +123,9 @@ export class WorkerTable {
     worker.cpuPercent = 0;
     const markers: MarkerLine[] = [];
     if (this.retiring.delete(worker)) {
-      // An old generation's worker finished: its slot already belongs to its successor.
+      // An old generation's worker finished: its slot already belongs to its successor, which shows why a recycled one went.
+      const successor = this.slots.get(worker.slot);
+      if (worker.recycledBecause && successor?.previousPid === pid) successor.lastExit = worker.lastExit;
     } else if (this.outgoing.delete(worker)) {
       // Retired by a reload before a successor took its slot: the slot closes; the next new worker takes the lowest free one.
       this.slots.delete(worker.slot);
@@ -126,7 +134,8 @@ export class WorkerTable {
       this.slots.delete(worker.slot);
       markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot} (pid ${pid}) removed by scaling down` });
     } else if (!context.replaced) {
-      markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot} (pid ${pid}) ${reason.text}; ${context.serverKind} does not replace it` });
+      const consequence = context.stopsServer ? ': it stops every worker and itself when one dies' : '';
+      markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot} (pid ${pid}) ${reason.text}; ${context.serverKind} does not replace it${consequence}` });
     }
     return { type: 'exit', worker: toModel(worker), markers, diedBooting };
   }
@@ -153,6 +162,18 @@ export class WorkerTable {
   beginReload(): void {
     this.generation++;
     this.outgoing = new Set([...this.slots.values()].filter((w) => w.state !== 'exited'));
+  }
+
+  /**
+   * The server is about to replace this live worker, its successor first (Granian hands a position over): the next new
+   * worker takes its slot, and it retires. A worker a reload replaces already is keeps that reason.
+   */
+  expectReplacement(pid: number, because: string): void {
+    const worker = this.byPid.get(pid);
+    if (!worker || worker.state === 'exited' || this.retiring.has(worker)) return;
+    if (!this.outgoing.has(worker)) worker.handoverBecause = because;
+    this.outgoing.add(worker);
+    this.nextHandover = worker;
   }
 
   /** The server was asked to stop one worker (scale down): the next exit closes its slot. */
@@ -203,6 +224,7 @@ export class WorkerTable {
     this.byPid.clear();
     this.retiring.clear();
     this.outgoing.clear();
+    this.nextHandover = undefined;
     this.pendingRemovals = 0;
     this.generation = 1;
     this.exitedUnseen.clear();
@@ -269,6 +291,9 @@ export class WorkerTable {
   /** The new worker takes the slot of the old generation during a reload, else of a dead worker, else the lowest free one. */
   private freeSlot(): { slot: number; previous?: WorkerRecord } {
     const byLowestSlot = (a: WorkerRecord, b: WorkerRecord) => a.slot - b.slot;
+    const next = this.nextHandover;
+    this.nextHandover = undefined;
+    if (next && this.outgoing.has(next) && this.slots.get(next.slot) === next) return { slot: next.slot, previous: next };
     const reloading = [...this.outgoing].filter((w) => this.slots.get(w.slot) === w).sort(byLowestSlot);
     if (reloading.length > 0) return { slot: reloading[0].slot, previous: reloading[0] };
     const dead = [...this.slots.values()].filter((w) => w.state === 'exited').sort(byLowestSlot);
