@@ -17,7 +17,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { killGroup, repoRoot, setup, SetupError, signalGroup } from './setup.mjs';
+import { repoRoot } from './lib/paths.mjs';
+import { killGroup, SetupError, signalGroup } from './lib/process.mjs';
+import { setup } from './setup.mjs';
 
 const ALL_PHASES = ['unit', 'integration', 'e2e', 'e2e-vsix', 'start'];
 // Minutes a phase may run before it is stopped and counted as failed (SERVER_WORKERS_TEST_TIMEOUT_MIN overrides).
@@ -240,7 +242,7 @@ async function main() {
   say(`phases: ${phases.join(', ')}`);
   const setupOk = step('setup', () => {
     try {
-      setup(phases.some((p) => p.startsWith('e2e') || p === 'start') ? undefined : ['venvs', 'links']);
+      setup(phases.some((p) => p.startsWith('e2e') || p === 'start') ? {} : { parts: ['venvs', 'links'] });
       return { exitCode: 0 };
     } catch (error) {
       if (!(error instanceof SetupError)) throw error;

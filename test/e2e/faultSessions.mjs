@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { repoRoot } from '../../scripts/setup.mjs';
+import { repoRoot } from '../../scripts/lib/paths.mjs';
 
 /** After the extension host ends, its servers have this long to be gone, ports free (issue 6). */
 const GONE_WITHIN_MS = 2000;

@@ -27,18 +27,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { format } from 'node:util';
 import { chromium } from 'playwright-core';
-import {
-  CHROMIUM,
-  chromiumLaunchOptions,
-  codeServerEntry,
-  codeServerProblem,
-  isolatedEnv,
-  repoRoot,
-  signalGroup,
-  startCodeServer,
-  vscodeTestDir,
-  workbenchUrl,
-} from '../../scripts/setup.mjs';
+import { CHROMIUM, chromiumLaunchOptions } from '../../scripts/lib/chromium.mjs';
+import { codeServerNode, codeServerProblem, DEFAULT_CODE_SERVER, isolatedEnv, startCodeServer, workbenchUrl } from '../../scripts/lib/codeServer.mjs';
+import { repoRoot, vscodeTestDir } from '../../scripts/lib/paths.mjs';
+import { signalGroup } from '../../scripts/lib/process.mjs';
 import { faultSessions, killLeftovers } from './faultSessions.mjs';
 
 const argv = process.argv.slice(2);
@@ -55,6 +47,7 @@ const resultsJson = path.join(resultsDir, 'e2e.json');
 const logsRoot = path.join(resultsDir, 'e2e-logs');
 const scratch = path.join(vscodeTestDir, `run-${process.pid}`);
 const grep = process.env.SERVER_WORKERS_E2E_GREP;
+const codeServer = DEFAULT_CODE_SERVER;
 
 // Errors that are noise in this setup (no marketplace, no network).
 const NOISE = [
@@ -87,7 +80,7 @@ function fail(message) {
 }
 
 function preflight() {
-  const problem = codeServerProblem();
+  const problem = codeServerProblem(codeServer);
   if (problem) fail(`code-server: ${problem}. Run: npm run setup`);
   if (!fs.existsSync(CHROMIUM)) fail(`${CHROMIUM} is missing. Run: npm run setup`);
   if (!fs.existsSync(`${testsModule}.js`)) fail(`${path.relative(repoRoot, testsModule)}.js is missing. Run: npm run compile`);
@@ -105,8 +98,8 @@ function preflight() {
 function installVsix(extensionsDir, scratch) {
   say(`installed-extension mode: installing ${vsix}`);
   const result = spawnSync(
-    process.execPath,
-    [codeServerEntry, '--extensions-dir', extensionsDir, '--user-data-dir', path.join(scratch, 'user-data'),
+    codeServerNode(codeServer),
+    [codeServer.entry, '--extensions-dir', extensionsDir, '--user-data-dir', path.join(scratch, 'user-data'),
       '--install-extension', path.resolve(vsix)],
     { env: isolatedEnv(scratch), encoding: 'utf8' },
   );
@@ -203,6 +196,7 @@ async function runSession({ name, session, workspace, workspaceTrust = false, en
     if (vsix) installVsix(extensionsDir, sessionScratch);
     const started = Date.now();
     state.server = await startCodeServer({
+      codeServer,
       scratch: sessionScratch,
       workspace,
       extensionsDir,
