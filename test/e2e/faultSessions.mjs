@@ -3,9 +3,9 @@
 // SIGKILL while servers run.
 // The tests inside the extension host are test/e2e/sessions/*.test.ts; the checks here run outside it, from /proc.
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { repoRoot } from '../../scripts/lib/paths.mjs';
+import { portFree } from '../../scripts/lib/ports.cjs';
 
 /** After the extension host ends, its servers have this long to be gone, ports free (issue 6). */
 const GONE_WITHIN_MS = 2000;
@@ -190,14 +190,6 @@ function serverProcesses(servers) {
 async function portsFree(servers) {
   for (const server of servers) if (!(await portFree(server.port))) return false;
   return true;
-}
-
-function portFree(port) {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
