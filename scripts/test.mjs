@@ -7,13 +7,15 @@
 //                a time)
 //   integration-node22, integration-node24
 //                the same on Node 22 and 24
-//   e2e          node test/e2e/harness.mjs                               (real VS Code: code-server + Chromium)
+//   e2e          node test/e2e/harness.mjs: real VS Code (code-server 4.100.3 = VS Code 1.100.3, the engines.vscode
+//                minimum) in headless Chromium, the main suite and the fault sessions
+//   e2e-1.139    the same in code-server 4.139.1 = VS Code 1.139.1, the newest (on Node 24)
 //   e2e-vsix     npm run package, then node test/e2e/harness.mjs --vsix server-workers.vsix: the packaged
 //                extension installed as users get it, a subset of the e2e suite (VSIX_GREP; the env var
 //                SERVER_WORKERS_E2E_VSIX_GREP overrides it, empty = all); results in test-results/e2e-vsix.json
 //   start        node scripts/start.mjs --check --no-build: what `npm start` serves opens the workbench with the
 //                Server Workers view (one check)
-// Counts come from node's TAP summary (test-results/<phase>.tap) and the e2e results (test-results/e2e.json).
+// Counts come from node's TAP summary (test-results/<phase>.tap) and the e2e results (test-results/<phase>.json).
 // Prints a per-phase summary and last one line `N passed, N failed` (totals). Exits non-zero when any phase or
 // test failed. SERVER_WORKERS_TEST_PHASES=unit,integration,e2e runs a subset (setup then installs only what those
 // phases need). Each phase runs in its own process group and is stopped after PHASE_TIMEOUT_MIN minutes
@@ -22,7 +24,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_CODE_SERVER } from './lib/codeServer.mjs';
+import { CODE_SERVERS, DEFAULT_CODE_SERVER } from './lib/codeServer.mjs';
 import { nodeBinary, runningNodeMajor } from './lib/nodeRuntimes.mjs';
 import { repoRoot } from './lib/paths.mjs';
 import { killGroup, SetupError, signalGroup } from './lib/process.mjs';
@@ -38,10 +40,15 @@ const nodeTestPhases = Object.keys(NODE_TEST_SUITES).flatMap((suite) => [
   { name: suite, suite, nodeMajor: runningNodeMajor },
   ...OTHER_NODE_MAJORS.map((nodeMajor) => ({ name: `${suite}-node${nodeMajor}`, suite, nodeMajor })),
 ]);
+// The e2e suite in each code-server: 'e2e' in the default one (VS Code 1.100), 'e2e-1.139' in 4.139.1.
+const e2ePhases = CODE_SERVERS.map((codeServer) => ({
+  name: codeServer === DEFAULT_CODE_SERVER ? 'e2e' : `e2e-${codeServer.vscode.split('.').slice(0, 2).join('.')}`,
+  codeServer,
+}));
 // Each phase's name and what runs it, in the order they run.
 const PHASE_RUNNERS = {
   ...Object.fromEntries(nodeTestPhases.map((phase) => [phase.name, () => nodeTestPhase(phase)])),
-  e2e: e2ePhase,
+  ...Object.fromEntries(e2ePhases.map((phase) => [phase.name, () => e2ePhase(phase)])),
   'e2e-vsix': e2eVsixPhase,
   start: startCheckPhase,
 };
@@ -49,7 +56,7 @@ const ALL_PHASES = Object.keys(PHASE_RUNNERS);
 // Minutes a phase may run before it is stopped and counted as failed (SERVER_WORKERS_TEST_TIMEOUT_MIN overrides).
 const PHASE_TIMEOUT_MIN = {
   ...Object.fromEntries(nodeTestPhases.map((p) => [p.name, NODE_TEST_SUITES[p.suite].timeoutMin])),
-  e2e: 15,
+  ...Object.fromEntries(e2ePhases.map((p) => [p.name, 15])),
   'e2e-vsix': 6,
   start: 3,
 };
@@ -194,8 +201,8 @@ async function nodeTestPhase({ name, suite, nodeMajor }) {
   return { name, passed: counts.passed, failed: counts.failed, skipped: counts.skipped, exitCode, timedOut, note };
 }
 
-async function e2ePhase() {
-  return harnessPhase('e2e', [], {});
+async function e2ePhase({ name, codeServer }) {
+  return harnessPhase(name, ['--code-server', codeServer.version], {});
 }
 
 /** The packaged extension: `npm run package`, then the harness in vsix mode on a subset of the suite. */
@@ -203,26 +210,16 @@ async function e2eVsixPhase() {
   const packaged = runChildSync('npm', ['run', 'package']);
   if (packaged !== 0) return { name: 'e2e-vsix', passed: 0, failed: 0, skipped: 0, exitCode: packaged, note: 'npm run package failed' };
   const grep = process.env.SERVER_WORKERS_E2E_VSIX_GREP ?? VSIX_GREP;
-  // The harness writes test-results/e2e.json and e2e-logs/: the development run's are set aside meanwhile.
-  const outputs = [['e2e.json', 'e2e-vsix.json'], ['e2e-logs', 'e2e-vsix-logs']].map((names) => names.map((n) => path.join(resultsDir, n)));
-  for (const [file] of outputs) if (fs.existsSync(file)) fs.renameSync(file, `${file}.keep`);
-  try {
-    return await harnessPhase('e2e-vsix', ['--vsix', VSIX_FILE], grep ? { SERVER_WORKERS_E2E_GREP: grep } : {});
-  } finally {
-    for (const [file, target] of outputs) {
-      fs.rmSync(target, { recursive: true, force: true });
-      if (fs.existsSync(file)) fs.renameSync(file, target);
-      if (fs.existsSync(`${file}.keep`)) fs.renameSync(`${file}.keep`, file);
-    }
-  }
+  return harnessPhase('e2e-vsix', ['--vsix', VSIX_FILE], grep ? { SERVER_WORKERS_E2E_GREP: grep } : {});
 }
 
+/** The e2e harness, writing test-results/<name>.json and <name>-logs/. */
 async function harnessPhase(name, harnessArgs, env) {
-  const json = path.join(resultsDir, 'e2e.json');
+  const json = path.join(resultsDir, `${name}.json`);
   fs.rmSync(json, { force: true });
   const { exitCode, timedOut } = await runPhaseChild(
     process.execPath,
-    [path.join('test', 'e2e', 'harness.mjs'), ...harnessArgs],
+    [path.join('test', 'e2e', 'harness.mjs'), ...harnessArgs, '--results-name', name],
     timeoutFor(name),
     env,
   );
@@ -231,7 +228,7 @@ async function harnessPhase(name, harnessArgs, env) {
     const results = JSON.parse(fs.readFileSync(json, 'utf8'));
     return { name, passed: results.passed, failed: results.failed, skipped: results.pending ?? 0, exitCode, timedOut, note };
   } catch {
-    return { name, passed: 0, failed: 0, skipped: 0, exitCode: exitCode || 1, note: note ?? 'no test-results/e2e.json' };
+    return { name, passed: 0, failed: 0, skipped: 0, exitCode: exitCode || 1, note: note ?? `no ${path.relative(repoRoot, json)}` };
   }
 }
 
@@ -244,12 +241,15 @@ async function startCheckPhase() {
 
 /** What the setup must provide for `phases`, and no more: the Node phases need no code-server nor Chromium. */
 function setupFor(phases) {
-  const usesVsCode = phases.some((p) => p.startsWith('e2e') || p === 'start');
-  const nodeMajors = nodeTestPhases.filter((p) => phases.includes(p.name)).map((p) => p.nodeMajor);
+  const nodeMajors = [...new Set(nodeTestPhases.filter((p) => phases.includes(p.name)).map((p) => p.nodeMajor))];
+  const codeServersUsed = [
+    ...e2ePhases.filter((p) => phases.includes(p.name)).map((p) => p.codeServer),
+    ...(phases.includes('e2e-vsix') || phases.includes('start') ? [DEFAULT_CODE_SERVER] : []),
+  ];
   return {
-    parts: ['venvs', 'links', 'node', ...(usesVsCode ? ['apt', 'code-server'] : [])],
-    nodeMajors: [...new Set(nodeMajors)],
-    codeServers: [DEFAULT_CODE_SERVER],
+    parts: ['venvs', 'links', ...(nodeMajors.length ? ['node'] : []), ...(codeServersUsed.length ? ['apt', 'code-server'] : [])],
+    nodeMajors,
+    codeServers: CODE_SERVERS.filter((codeServer) => codeServersUsed.includes(codeServer)),
   };
 }
 

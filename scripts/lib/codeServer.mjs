@@ -11,8 +11,9 @@ import { capture, cleanEnv, killGroup, SetupError } from './process.mjs';
 import { nodeBinary, nodeProblem } from './nodeRuntimes.mjs';
 
 /**
- * The code-servers, each in .vscode-test/code-server-<version>/: VS Code 1.100.3, the engines.vscode minimum. Each
- * runs on the Node major its release is built for (its postinstall refuses another, its native modules need it).
+ * The code-servers, each in .vscode-test/code-server-<version>/: VS Code 1.100.3, the engines.vscode minimum, and
+ * 1.139.1, the newest. Each runs on the Node major its release is built for (its postinstall refuses another, its
+ * native modules need it).
  */
 export const CODE_SERVERS = [
   {
@@ -30,6 +31,23 @@ export const CODE_SERVERS = [
     // @vscode/ripgrep@1.15.11's postinstall looks for this tarball before it downloads rg from GitHub.
     ripgrepCache: path.join('vscode-ripgrep-cache-1.15.11', 'ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz'),
     extraArgs: [],
+  },
+  {
+    version: '4.139.1',
+    vscode: '1.139.1',
+    nodeMajor: 24,
+    // Its native modules sit elsewhere than 4.100's: node-pty's prebuilt binary, @vscode/native-watchdog, and rg
+    // ships inside @vscode/ripgrep-universal (no download, no cache to fill).
+    nativeFiles: [
+      'lib/vscode/node_modules/node-pty/prebuilds/linux-x64/pty.node',
+      'lib/vscode/node_modules/@vscode/spdlog/build/Release/spdlog.node',
+      'lib/vscode/node_modules/@vscode/ripgrep-universal/bin/linux-x64/rg',
+      'lib/vscode/node_modules/kerberos/build/Release/kerberos.node',
+      'lib/vscode/node_modules/@vscode/native-watchdog/build/Release/watchdog.node',
+    ],
+    ripgrepCache: null,
+    // Without it, 1.139's workbench ignores the URL's payload (the extension under development, the tests module).
+    extraArgs: ['--vscode-option', 'enable-smoke-test-driver'],
   },
 ].map((server) => {
   const dir = path.join(vscodeTestDir, `code-server-${server.version}`);

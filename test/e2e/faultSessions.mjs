@@ -148,7 +148,7 @@ function lifetimeSession(scratch, name, title, fault) {
 
 /**
  * Closes the browser. code-server keeps the extension host of a closed window for its reconnection grace time (3
- * hours, fixed in 4.100), so when the host has not ended within CLOSED_WINDOW_HOST_MS, code-server is shut down
+ * hours in 4.100 and 4.139), so when the host has not ended within CLOSED_WINDOW_HOST_MS, code-server is shut down
  * (SIGTERM to its main process): it disposes the extension host as it would when the grace time ends.
  */
 async function closeWindow(state, extensionHostPid) {
