@@ -58,8 +58,12 @@ export const CODE_SERVERS = [
 /** What `npm start` and the main e2e phase use: the oldest VS Code the extension supports. */
 export const DEFAULT_CODE_SERVER = CODE_SERVERS[0];
 
-/** The code-server of this version (4.100.3) or VS Code version (1.100, 1.100.3); throws SetupError if none. */
+/**
+ * The code-server of this version (4.139.1) or VS Code version (1.139, 1.139.1), DEFAULT_CODE_SERVER when `version`
+ * is empty; throws SetupError when there is none.
+ */
 export function codeServerFor(version) {
+  if (!version) return DEFAULT_CODE_SERVER;
   const found = CODE_SERVERS.find((c) => c.version === version || c.vscode === version || c.vscode.startsWith(`${version}.`));
   if (!found) {
     const known = CODE_SERVERS.map((c) => `${c.version} (VS Code ${c.vscode})`).join(', ');

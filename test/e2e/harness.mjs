@@ -32,7 +32,7 @@ import * as path from 'node:path';
 import { format } from 'node:util';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, chromiumLaunchOptions } from '../../scripts/lib/chromium.mjs';
-import { codeServerFor, codeServerNode, codeServerProblem, DEFAULT_CODE_SERVER, isolatedEnv, startCodeServer, workbenchUrl } from '../../scripts/lib/codeServer.mjs';
+import { codeServerFor, codeServerNode, codeServerProblem, isolatedEnv, startCodeServer, workbenchUrl } from '../../scripts/lib/codeServer.mjs';
 import { repoRoot, vscodeTestDir } from '../../scripts/lib/paths.mjs';
 import { signalGroup } from '../../scripts/lib/process.mjs';
 import { faultSessions, killLeftovers } from './faultSessions.mjs';
@@ -91,9 +91,8 @@ function fail(message) {
 }
 
 function chosenCodeServer() {
-  const wanted = argValue('--code-server');
   try {
-    return wanted ? codeServerFor(wanted) : DEFAULT_CODE_SERVER;
+    return codeServerFor(argValue('--code-server'));
   } catch (error) {
     return fail(error.message);
   }
