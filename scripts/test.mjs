@@ -23,6 +23,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { CODE_SERVERS, DEFAULT_CODE_SERVER } from './lib/codeServer.mjs';
 import { nodeBinary, runningNodeMajor } from './lib/nodeRuntimes.mjs';
@@ -34,7 +35,9 @@ import { setup } from './setup.mjs';
 const OTHER_NODE_MAJORS = [22, 24];
 const NODE_TEST_SUITES = {
   unit: { args: [], timeoutMin: 10 },
-  integration: { args: ['--test-concurrency=1'], timeoutMin: 30 }, // real servers: one file at a time
+  // Real servers: one file at a time. About 2.5 min a run; 12 min leaves room for a slow machine, and a hang costs
+  // no more than that in each of the three Node phases.
+  integration: { args: ['--test-concurrency=1'], timeoutMin: 12 },
 };
 const nodeTestPhases = Object.keys(NODE_TEST_SUITES).flatMap((suite) => [
   { name: suite, suite, nodeMajor: runningNodeMajor },
@@ -182,6 +185,9 @@ async function nodeTestPhase({ name, suite, nodeMajor }) {
   fs.rmSync(tap, { force: true });
   const node = nodeBinary(nodeMajor);
   if (nodeMajor !== runningNodeMajor) say(`on Node ${nodeMajor}: ${path.relative(repoRoot, node)}`);
+  // A TMPDIR of the phase's own: the servers' runtime folders go there, and the tests that look for them see this
+  // run's only, not those of other runs on the machine (they share /tmp). A short path, for the Unix sockets in it.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `sw-${name}-`));
   const { exitCode, timedOut } = await runPhaseChild(
     node,
     [
@@ -194,7 +200,8 @@ async function nodeTestPhase({ name, suite, nodeMajor }) {
       ...files,
     ],
     timeoutFor(name),
-  );
+    { TMPDIR: tmp },
+  ).finally(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const counts = parseTap(tap);
   const note = timedOut ? `stopped after ${timeoutFor(name)} min` : counts?.partial ? 'no TAP summary' : undefined;
   if (!counts) return { name, passed: 0, failed: 0, skipped: 0, exitCode: exitCode || 1, note: note ?? 'no TAP output' };
