@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
-import { chromiumLaunchOptions, repoRoot } from './setup.mjs';
+import { chromiumLaunchOptions } from './lib/chromium.mjs';
+import { repoRoot } from './lib/paths.mjs';
 
 const SIZE = 128;
 const svg = fs.readFileSync(path.join(repoRoot, 'media', 'icon.svg'), 'utf8');

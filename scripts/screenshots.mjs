@@ -13,17 +13,12 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
-import {
-  chromiumLaunchOptions,
-  freePort,
-  repoRoot,
-  setup,
-  SetupError,
-  signalGroup,
-  startCodeServer,
-  vscodeTestDir,
-  workbenchUrl,
-} from './setup.mjs';
+import { chromiumLaunchOptions } from './lib/chromium.mjs';
+import { DEFAULT_CODE_SERVER, startCodeServer, workbenchUrl } from './lib/codeServer.mjs';
+import { repoRoot, vscodeTestDir } from './lib/paths.mjs';
+import { freePort } from './lib/ports.cjs';
+import { SetupError, signalGroup } from './lib/process.mjs';
+import { setupToRun } from './setup.mjs';
 
 const WORKERS = 3;
 const VIEWPORT = { width: 1280, height: 760 };
@@ -144,7 +139,7 @@ async function takeScreenshots(page, port) {
 }
 
 async function main() {
-  setup();
+  setupToRun(DEFAULT_CODE_SERVER);
   const port = await freePort();
   prepareWorkspace(port);
   const server = await startCodeServer({

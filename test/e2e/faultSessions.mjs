@@ -3,9 +3,9 @@
 // SIGKILL while servers run.
 // The tests inside the extension host are test/e2e/sessions/*.test.ts; the checks here run outside it, from /proc.
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { repoRoot } from '../../scripts/setup.mjs';
+import { repoRoot } from '../../scripts/lib/paths.mjs';
+import { portFree } from '../../scripts/lib/ports.cjs';
 
 /** After the extension host ends, its servers have this long to be gone, ports free (issue 6). */
 const GONE_WITHIN_MS = 2000;
@@ -36,6 +36,8 @@ export function faultSessions(scratch) {
       env: { SERVER_WORKERS_E2E_GREP: '' },
       afterTests: welcomeSaysUntrusted,
     },
+    interpreterSession(scratch, 'interpreter-environments', 'Interpreter from the Python Environments extension (stand-in)', ['python-environments', 'python']),
+    interpreterSession(scratch, 'interpreter-python', 'Interpreter from the Python extension (stand-in)', ['python']),
     lifetimeSession(scratch, 'window-closed', 'Window closed while servers run', closeWindow),
     lifetimeSession(scratch, 'host-killed', 'Extension host killed with SIGKILL while servers run', killExtensionHost),
   ];
@@ -79,6 +81,41 @@ function exampleCopy(dir, properties) {
 
 function writeJson(file, value) {
   fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The interpreter the Python extensions select
+
+/** Stand-ins of the Python extensions (test/fixtures/standins/), which cannot be installed here. */
+const standins = path.join(repoRoot, 'test', 'fixtures', 'standins');
+
+/**
+ * A copy of the example whose "api" task names no interpreter, and the `standins` loaded beside Server Workers. The
+ * interpreters they select are wrappers of the test virtualenv's Python that leave a mark in the server's environment
+ * (SERVER_WORKERS_INTERPRETER_SEEN), so the tests can tell which one started the server.
+ */
+function interpreterSession(scratch, name, title, standinNames) {
+  const dir = path.join(scratch, `${name}-workspace`);
+  exampleCopy(path.join(dir, 'app'), { workers: 1, bind: `127.0.0.1:${45000 + (process.pid % 5000) + standinNames.length}` });
+  const wrapper = (mark) => {
+    const file = path.join(dir, 'interpreters', `python-${mark}`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `#!/bin/sh\nSERVER_WORKERS_INTERPRETER_SEEN=${mark} exec "${path.join(example, '.venv', 'bin', 'python')}" "$@"\n`, { mode: 0o755 });
+    return file;
+  };
+  return {
+    name,
+    title,
+    session: 'interpreter',
+    workspace: path.join(dir, 'app'),
+    alsoLoad: standinNames.map((standin) => path.join(standins, standin)),
+    env: {
+      SERVER_WORKERS_E2E_GREP: '',
+      ...(standinNames.includes('python-environments') ? { SERVER_WORKERS_STANDIN_ENVS_PYTHON: wrapper('environments') } : {}),
+      SERVER_WORKERS_STANDIN_PYTHON: wrapper('python-extension'),
+      SERVER_WORKERS_STANDIN_OTHER_PYTHON: wrapper('other'),
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -148,7 +185,7 @@ function lifetimeSession(scratch, name, title, fault) {
 
 /**
  * Closes the browser. code-server keeps the extension host of a closed window for its reconnection grace time (3
- * hours, fixed in 4.100), so when the host has not ended within CLOSED_WINDOW_HOST_MS, code-server is shut down
+ * hours in 4.100 and 4.139), so when the host has not ended within CLOSED_WINDOW_HOST_MS, code-server is shut down
  * (SIGTERM to its main process): it disposes the extension host as it would when the grace time ends.
  */
 async function closeWindow(state, extensionHostPid) {
@@ -190,14 +227,6 @@ function serverProcesses(servers) {
 async function portsFree(servers) {
   for (const server of servers) if (!(await portFree(server.port))) return false;
   return true;
-}
-
-function portFree(port) {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

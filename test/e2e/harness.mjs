@@ -1,10 +1,14 @@
 #!/usr/bin/env node
-// Runs the e2e mocha suite (out/test/e2e/index.js) inside real VS Code: code-server 4.100.3 (VS Code 1.100.3
-// server + web workbench, Node extension host) driven by Debian's Chromium through playwright-core.
+// Runs the e2e mocha suite (out/test/e2e/index.js) inside real VS Code: code-server (VS Code's server + web
+// workbench, Node extension host) driven by Debian's Chromium through playwright-core. code-server 4.100.3 (VS Code
+// 1.100.3, the engines.vscode minimum) unless --code-server names another of scripts/lib/codeServer.mjs's, such as
+// 4.139.1 (VS Code 1.139.1, on Node 24).
 // Needs `npm run setup`, `npm run build` and `npm run compile` first (npm run test:e2e does the last two).
 //
-//   node test/e2e/harness.mjs [--vsix FILE] [--keep]
+//   node test/e2e/harness.mjs [--code-server VERSION] [--vsix FILE] [--results-name NAME] [--keep]
 //
+// --code-server VERSION           a code-server version (4.139.1) or VS Code version (1.139)
+// --results-name NAME             write test-results/NAME.json and NAME-logs/ (default: e2e)
 // Env:
 //   SERVER_WORKERS_E2E_TIMEOUT_MS   whole-run timeout (default 600000 = 10 min); a screenshot is taken when it fires
 //   SERVER_WORKERS_E2E_VSIX         installed-extension mode (same as --vsix): install this .vsix into the fresh
@@ -20,25 +24,17 @@
 // code-server of its own: a multi-root workspace, an untrusted workspace, a window closed and an extension host
 // killed with SIGKILL while servers run.
 // Prints each test's result, the extension host's errors, and last a line `N passed, N failed`; writes
-// test-results/e2e.json; exits 0 only when every test passed.
+// test-results/e2e.json (or NAME.json); exits 0 only when every test passed.
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { format } from 'node:util';
 import { chromium } from 'playwright-core';
-import {
-  CHROMIUM,
-  chromiumLaunchOptions,
-  codeServerEntry,
-  codeServerProblem,
-  isolatedEnv,
-  repoRoot,
-  signalGroup,
-  startCodeServer,
-  vscodeTestDir,
-  workbenchUrl,
-} from '../../scripts/setup.mjs';
+import { CHROMIUM, chromiumLaunchOptions } from '../../scripts/lib/chromium.mjs';
+import { codeServerFor, codeServerNode, codeServerProblem, isolatedEnv, startCodeServer, workbenchUrl } from '../../scripts/lib/codeServer.mjs';
+import { repoRoot, vscodeTestDir } from '../../scripts/lib/paths.mjs';
+import { signalGroup } from '../../scripts/lib/process.mjs';
 import { faultSessions, killLeftovers } from './faultSessions.mjs';
 
 const argv = process.argv.slice(2);
@@ -51,8 +47,9 @@ const extensionPath = path.resolve(process.env.SERVER_WORKERS_E2E_EXTENSION || r
 const workspace = path.join(repoRoot, 'examples', 'fastapi');
 const testsModule = path.join(repoRoot, 'out', 'test', 'e2e', 'index'); // VS Code resolves the .js
 const resultsDir = path.join(repoRoot, 'test-results');
-const resultsJson = path.join(resultsDir, 'e2e.json');
-const logsRoot = path.join(resultsDir, 'e2e-logs');
+const resultsName = argValue('--results-name') || 'e2e';
+const resultsJson = path.join(resultsDir, `${resultsName}.json`);
+const logsRoot = path.join(resultsDir, `${resultsName}-logs`);
 const scratch = path.join(vscodeTestDir, `run-${process.pid}`);
 const grep = process.env.SERVER_WORKERS_E2E_GREP;
 
@@ -65,6 +62,8 @@ const NOISE = [
   /Channel has been closed[\s\S]*json-language-features/,
   // The killed extension host: the workbench tries to reconnect to it.
   /Unknown reconnection token/,
+  // 1.139's chat and agent host look for a GitHub sign-in that this setup does not have.
+  /Timed out waiting for authentication provider 'github' to register/,
 ];
 // The workbench's own chatter on the console, hidden unless SERVER_WORKERS_E2E_VERBOSE=1 (mocha's output and the
 // extension's console lines are shown).
@@ -74,6 +73,11 @@ const QUIET = [
   /^Updating additional builtin extensions cache/,
   /^\[Service Worker\]/,
   /^ChatSessionStore:/,
+  // 1.139: its chat view and the agent host processes it starts (no model, no sign-in here)
+  /^\[AgentHost/,
+  /^\[ChatModelSelection\]/,
+  /^\[AccountPolicyGate\]/,
+  /^\[reconnection-grace-time\]/,
 ];
 
 function say(line) {
@@ -86,9 +90,18 @@ function fail(message) {
   process.exit(1);
 }
 
+function chosenCodeServer() {
+  try {
+    return codeServerFor(argValue('--code-server'));
+  } catch (error) {
+    return fail(error.message);
+  }
+}
+const codeServer = chosenCodeServer();
+
 function preflight() {
-  const problem = codeServerProblem();
-  if (problem) fail(`code-server: ${problem}. Run: npm run setup`);
+  const problem = codeServerProblem(codeServer);
+  if (problem) fail(`code-server ${codeServer.version}: ${problem}. Run: npm run setup`);
   if (!fs.existsSync(CHROMIUM)) fail(`${CHROMIUM} is missing. Run: npm run setup`);
   if (!fs.existsSync(`${testsModule}.js`)) fail(`${path.relative(repoRoot, testsModule)}.js is missing. Run: npm run compile`);
   if (!vsix) {
@@ -105,8 +118,8 @@ function preflight() {
 function installVsix(extensionsDir, scratch) {
   say(`installed-extension mode: installing ${vsix}`);
   const result = spawnSync(
-    process.execPath,
-    [codeServerEntry, '--extensions-dir', extensionsDir, '--user-data-dir', path.join(scratch, 'user-data'),
+    codeServerNode(codeServer),
+    [codeServer.entry, '--extensions-dir', extensionsDir, '--user-data-dir', path.join(scratch, 'user-data'),
       '--install-extension', path.resolve(vsix)],
     { env: isolatedEnv(scratch), encoding: 'utf8' },
   );
@@ -186,7 +199,7 @@ function keepLogs(server, scratch, webLogs, target) {
  * exists (the tests inside wait there for what the harness does next), `afterTests` may do more from outside (close
  * the window, kill the extension host) and returns its own test results. Returns the session's tests.
  */
-async function runSession({ name, session, workspace, workspaceTrust = false, env = {}, timeout, handoff, afterTests, logsTarget }) {
+async function runSession({ name, session, workspace, workspaceTrust = false, env = {}, alsoLoad = [], timeout, handoff, afterTests, logsTarget }) {
   const sessionScratch = name === 'main' ? scratch : path.join(scratch, name);
   const rawResults = path.join(sessionScratch, 'results.json');
   fs.mkdirSync(sessionScratch, { recursive: true });
@@ -203,19 +216,21 @@ async function runSession({ name, session, workspace, workspaceTrust = false, en
     if (vsix) installVsix(extensionsDir, sessionScratch);
     const started = Date.now();
     state.server = await startCodeServer({
+      codeServer,
       scratch: sessionScratch,
       workspace,
       extensionsDir,
       workspaceTrust,
       env: { SERVER_WORKERS_E2E_RESULTS: rawResults, SERVER_WORKERS_E2E: '1', ...(session ? { SERVER_WORKERS_E2E_SESSION: session } : {}), ...env },
     });
-    say(`${name}: code-server ${state.server.baseUrl} (pid ${state.server.child.pid}) up in ${Date.now() - started} ms`);
+    say(`${name}: code-server ${codeServer.version} (VS Code ${codeServer.vscode}) ${state.server.baseUrl} (pid ${state.server.child.pid}) up in ${Date.now() - started} ms`);
     const url = workbenchUrl({
       port: state.server.port,
       workspace,
       // VS Code runs a tests module only together with an extension under development: in vsix mode, a stub
       // that contributes nothing, so the extension under test is the installed one.
-      extensionDevelopmentPath: vsix ? writeRunnerStub(sessionScratch) : extensionPath,
+      // `alsoLoad`: other extensions the session loads beside it (stand-ins of extensions that cannot be installed here).
+      extensionDevelopmentPath: [vsix ? writeRunnerStub(sessionScratch) : extensionPath, ...alsoLoad],
       extensionTestsPath: testsModule,
     });
 
@@ -260,7 +275,7 @@ async function runSession({ name, session, workspace, workspaceTrust = false, en
     clearTimeout(timer);
     if (outcome === 'timeout') {
       timedOut = true;
-      const shot = path.join(resultsDir, `e2e-timeout-${name}.png`);
+      const shot = path.join(resultsDir, `${resultsName}-timeout-${name}.png`);
       await page.screenshot({ path: shot }).catch((e) => say(`screenshot failed: ${e.message}`));
       say(`${name}: timed out after ${timeout / 1000} s; screenshot: ${path.relative(repoRoot, shot)}`);
       exitCode = 1;

@@ -4,22 +4,23 @@
  * - "interpreter-environments": both stand-ins; the Python Environments extension's environment of the folder wins,
  *   and a change of it is used by the next start;
  * - "interpreter-python": the Python extension's stand-in only; its active environment is used.
- * The interpreters are links to the test virtualenv's Python with names of their own, so the master's command line
- * shows which one ran it.
+ * The interpreters are wrappers of the test virtualenv's Python that leave a mark in the server's environment
+ * (SERVER_WORKERS_INTERPRETER_SEEN), so the master's environment shows which one started it.
  */
 import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { api, readyServer, serverNamed, type TestApi, waitUntil } from '../support';
 
-/** The executable the master was started with: the first argument of its command line. */
-function masterInterpreter(workersApi: TestApi, name: string): string {
+/** Which of the session's interpreters started the master: the mark its wrapper left in the master's environment. */
+function masterInterpreter(workersApi: TestApi, name: string): string | undefined {
   const pid = serverNamed(workersApi, name)?.master?.pid;
   assert.ok(pid, `${name} has a master`);
-  return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+  const entries = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  return entries.find((entry) => entry.startsWith('SERVER_WORKERS_INTERPRETER_SEEN='))?.split('=')[1];
 }
 
-async function startAndStop(workersApi: TestApi): Promise<string> {
+async function startAndStop(workersApi: TestApi): Promise<string | undefined> {
   const task = (await vscode.tasks.fetchTasks({ type: 'serverworkers' })).find((t) => t.name === 'api');
   assert.ok(task, 'the workspace has the "api" task');
   await vscode.tasks.executeTask(task);
@@ -41,14 +42,14 @@ describe('The interpreter selected in the Python extensions (stand-ins)', () => 
     if (environmentsPython) {
       assert.ok(vscode.extensions.getExtension('ms-python.vscode-python-envs'), 'the Python Environments stand-in is loaded');
       assert.ok(vscode.extensions.getExtension('ms-python.python'), 'the Python extension stand-in is loaded too');
-      assert.strictEqual(await startAndStop(workersApi), environmentsPython, 'the Python Environments extension\'s environment, before the Python extension\'s');
+      assert.strictEqual(await startAndStop(workersApi), 'environments', 'the Python Environments extension\'s environment, before the Python extension\'s');
       await vscode.commands.executeCommand('serverWorkersStandin.selectEnvironment', otherPython);
     } else {
       assert.ok(pythonExtensionPython, 'the session names the Python extension stand-in\'s interpreter');
       assert.strictEqual(vscode.extensions.getExtension('ms-python.vscode-python-envs'), undefined, 'no Python Environments extension in this session');
-      assert.strictEqual(await startAndStop(workersApi), pythonExtensionPython, 'the Python extension\'s active environment');
+      assert.strictEqual(await startAndStop(workersApi), 'python-extension', 'the Python extension\'s active environment');
       await vscode.commands.executeCommand('serverWorkersStandin.selectInterpreter', otherPython);
     }
-    assert.strictEqual(await startAndStop(workersApi), otherPython, 'the next start uses the new selection');
+    assert.strictEqual(await startAndStop(workersApi), 'other', 'the next start uses the new selection');
   });
 });
