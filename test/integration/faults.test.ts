@@ -9,7 +9,7 @@ import * as readline from 'node:readline';
 import { describe, it } from 'node:test';
 import { DefinitionError, resolveDefinition, type ServerDefinition } from '../../src/core/definition';
 import { isAlive, processGroupMembers } from '../../src/core/process/procfs';
-import { sweepAbandonedRuntimeDirs } from '../../src/core/process/runtimeDirs';
+import { listRuntimeDirs, ownerOf, sweepAbandonedRuntimeDirs } from '../../src/core/process/runtimeDirs';
 import { repoRoot, testPython } from '../support/paths';
 import { appsDir, assertModelMatchesProc, createServer, eventually, freePort, get, linesOf, portFree, stopAndCheck } from './support';
 
@@ -44,26 +44,31 @@ describe('the supervising process dies', { timeout: 60000 }, () => {
   });
 
   it('the runtime folder a killed supervisor left is swept by the next one; a live server\'s folder is kept', async () => {
-    const runtimeDirs = () => new Set(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('server-workers-')).map((n) => path.join(os.tmpdir(), n)));
-    const before = runtimeDirs();
+    // Folders are told apart by their owner (other runs on the machine make folders too).
+    const ownedBy = (pid: number) => listRuntimeDirs().filter((dir) => ownerOf(dir)?.pid === pid);
+    const liveBefore = new Set(ownedBy(process.pid));
     const { cli, started } = await startCliServer(await freePort(), 1);
-    const masterPid = started.masterPid as number;
-    const abandoned = [...runtimeDirs()].filter((d) => !before.has(d));
-    assert.strictEqual(abandoned.length, 1, 'the CLI made one runtime folder');
-    cli.kill('SIGKILL');
-    await eventually('the server to be gone', () => !isAlive(masterPid) && processGroupMembers(masterPid).length === 0, 5000);
-    assert.ok(fs.existsSync(abandoned[0]), 'a SIGKILLed supervisor cannot remove its folder');
+    try {
+      const masterPid = started.masterPid as number;
+      const abandoned = ownedBy(cli.pid!);
+      assert.strictEqual(abandoned.length, 1, 'the CLI made one runtime folder');
+      cli.kill('SIGKILL');
+      await eventually('the server to be gone', () => !isAlive(masterPid) && processGroupMembers(masterPid).length === 0, 5000);
+      assert.ok(fs.existsSync(abandoned[0]), 'a SIGKILLed supervisor cannot remove its folder');
 
-    const live = await createServer({ workers: 1 });
-    await live.supervisor.start();
-    const liveDir = [...runtimeDirs()].find((d) => !before.has(d) && d !== abandoned[0]);
-    assert.ok(liveDir, 'the live server has its folder');
-    const removed = await sweepAbandonedRuntimeDirs(0);
-    assert.ok(removed.includes(abandoned[0]), `the abandoned folder is swept (${JSON.stringify(removed)})`);
-    assert.ok(!fs.existsSync(abandoned[0]));
-    assert.ok(!removed.includes(liveDir) && fs.existsSync(liveDir), 'the live server\'s folder is kept');
-    await stopAndCheck(live);
-    assert.ok(!fs.existsSync(liveDir), 'a stop removes its own folder');
+      const live = await createServer({ workers: 1 });
+      await live.supervisor.start();
+      const liveDir = ownedBy(process.pid).find((d) => !liveBefore.has(d));
+      assert.ok(liveDir, 'the live server has its folder');
+      const removed = await sweepAbandonedRuntimeDirs(0);
+      assert.ok(removed.includes(abandoned[0]), `the abandoned folder is swept (${JSON.stringify(removed)})`);
+      assert.ok(!fs.existsSync(abandoned[0]));
+      assert.ok(!removed.includes(liveDir) && fs.existsSync(liveDir), 'the live server\'s folder is kept');
+      await stopAndCheck(live);
+      assert.ok(!fs.existsSync(liveDir), 'a stop removes its own folder');
+    } finally {
+      cli.kill('SIGKILL');
+    }
   });
 });
 

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { detectEnvironment } from '../../src/core/pythonEnvironment';
 import { isAlive, processGroupMembers } from '../../src/core/process/procfs';
-import { sweepAbandonedRuntimeDirs } from '../../src/core/process/runtimeDirs';
+import { listRuntimeDirs, ownerOf, sweepAbandonedRuntimeDirs } from '../../src/core/process/runtimeDirs';
 import { canSwitchUsers, createOtherUser, type OtherUser } from '../support/otherUser';
 import { repoRoot, testPython } from '../support/paths';
 import { cli, pidsIn, run } from './cliSupport';
@@ -94,13 +94,12 @@ describe('the CLI runs tasks.json safely', { timeout: 90000 }, () => {
 describe('nothing survives a killed supervisor, with the agent off', { timeout: 60000 }, () => {
   it('the master goes with its supervisor (parent-death signal), the port is free, and its folder is swept', async () => {
     const port = await freePort();
-    const before = new Set(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('server-workers-')));
     const r = run(['run', '--app', 'echo_asgi:app', '--workers', '2', '--bind', `127.0.0.1:${port}`, '--python', testPython, '--no-agent', '--graceful-timeout', '3', '--json']);
     const started = await r.next((e) => e.event === 'started', 'started');
     const masterPid = started.masterPid as number;
     const pids = [masterPid, ...(started.workers as Array<{ pid: number }>).map((w) => w.pid)];
     assert.strictEqual(pids.length, 3);
-    const folders = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('server-workers-') && !before.has(n)).map((n) => path.join(os.tmpdir(), n));
+    const folders = listRuntimeDirs().filter((dir) => ownerOf(dir)?.pid === r.child.pid);
     assert.strictEqual(folders.length, 1, 'the run made one runtime folder');
     r.child.kill('SIGKILL');
     await eventually('every process of the server to be gone', () => pids.every((p) => !isAlive(p)) && processGroupMembers(masterPid).length === 0, 5000);

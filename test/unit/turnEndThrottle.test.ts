@@ -11,7 +11,8 @@ describe('TurnEndThrottle', () => {
     throttle.request();
     setImmediate(() => order.push('end of the turn, queued after the request'));
     order.push('rest of the turn');
-    await later(20);
+    // Queued after both: a timer could fire first in a stalled loop (the immediates then wait for the next turn).
+    await new Promise((resolve) => setImmediate(resolve));
     assert.deepStrictEqual(order, ['rest of the turn', 'run', 'end of the turn, queued after the request']);
   });
 

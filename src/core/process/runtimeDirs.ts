@@ -70,37 +70,40 @@ export function agentSocketPath(runtimeDir: string): string {
 export async function sweepAbandonedRuntimeDirs(minAgeMs = SWEEP_MIN_AGE_MS, parents = runtimeDirParents()): Promise<string[]> {
   const uid = process.getuid?.();
   const removed: string[] = [];
-  for (const parent of parents) {
-    let names: string[];
+  for (const dir of listRuntimeDirs(parents)) {
     try {
-      names = fs.readdirSync(parent).filter((name) => name.startsWith(PREFIX));
+      const stat = fs.lstatSync(dir);
+      if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || Date.now() - stat.mtimeMs < minAgeMs) continue;
+      if (!(await isAbandoned(dir))) continue;
+      fs.rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
     } catch {
-      continue;
-    }
-    for (const name of names) {
-      const dir = path.join(parent, name);
-      try {
-        const stat = fs.lstatSync(dir);
-        if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || Date.now() - stat.mtimeMs < minAgeMs) continue;
-        if (!(await isAbandoned(dir))) continue;
-        fs.rmSync(dir, { recursive: true, force: true });
-        removed.push(dir);
-      } catch {
-        // its owner, or another sweep, got there first
-      }
+      // its owner, or another sweep, got there first
     }
   }
   return removed;
 }
 
+/** The runtime folders (of any user, any run) in the folders they are made in. */
+export function listRuntimeDirs(parents = runtimeDirParents()): string[] {
+  return parents.flatMap((parent) => {
+    try {
+      return fs.readdirSync(parent).filter((name) => name.startsWith(PREFIX)).map((name) => path.join(parent, name));
+    } catch {
+      return [];
+    }
+  });
+}
+
 async function isAbandoned(dir: string): Promise<boolean> {
-  const owner = readOwner(dir);
+  const owner = ownerOf(dir);
   if (owner) return !isSameProcessAlive(owner);
   const socket = agentSocketPath(dir);
   return !fs.existsSync(socket) || !(await acceptsConnections(socket));
 }
 
-function readOwner(dir: string): ProcessIdentity | undefined {
+/** The supervising process that made the folder, as its owner file names it. */
+export function ownerOf(dir: string): ProcessIdentity | undefined {
   try {
     const raw = JSON.parse(fs.readFileSync(path.join(dir, OWNER_FILE), 'utf8')) as Partial<ProcessIdentity>;
     return Number.isInteger(raw.pid) && Number.isInteger(raw.startTicks) ? { pid: raw.pid!, startTicks: raw.startTicks! } : undefined;
