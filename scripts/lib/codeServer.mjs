@@ -226,14 +226,13 @@ export async function startCodeServer({
 }
 
 /**
- * The workbench URL that opens `workspace` with the extension(s) under development loaded (and its tests run, when
+ * The workbench URL that opens `workspace` with the extension under development loaded (and its tests run, when
  * extensionTestsPath is given): VS Code's web `payload`, as its own web integration tests use it.
  */
 export function workbenchUrl({ port, workspace, extensionDevelopmentPath, extensionTestsPath }) {
   const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
   const payload = [];
-  // One path, or several: VS Code loads every extensionDevelopmentPath of the payload.
-  for (const extension of [extensionDevelopmentPath ?? []].flat()) payload.push(['extensionDevelopmentPath', remote(extension)]);
+  if (extensionDevelopmentPath) payload.push(['extensionDevelopmentPath', remote(extensionDevelopmentPath)]);
   if (extensionTestsPath) payload.push(['extensionTestsPath', remote(extensionTestsPath)]);
   payload.push(['skipWelcome', 'true']);
   return (

@@ -13,11 +13,12 @@ export interface Settings {
 }
 
 export function settings(folder?: vscode.WorkspaceFolder): Settings {
-  const config = vscode.workspace.getConfiguration(SECTION, folder);
+  const forFolder = vscode.workspace.getConfiguration(SECTION, folder);
   return {
-    python: config.get<string>('python', '').trim(),
-    agent: config.get<boolean>('agent', true),
-    autoStart: config.get<string[]>('autoStart', []),
+    python: forFolder.get<string>('python', '').trim(),
+    // A window setting (package.json gives it no resource scope): read without the folder.
+    agent: vscode.workspace.getConfiguration(SECTION).get<boolean>('agent', true),
+    autoStart: forFolder.get<string[]>('autoStart', []),
   };
 }
 

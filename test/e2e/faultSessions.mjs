@@ -108,7 +108,7 @@ function interpreterSession(scratch, name, title, standinNames) {
     title,
     session: 'interpreter',
     workspace: path.join(dir, 'app'),
-    alsoLoad: standinNames.map((standin) => path.join(standins, standin)),
+    install: standinNames.map((standin) => path.join(standins, standin)),
     env: {
       SERVER_WORKERS_E2E_GREP: '',
       ...(standinNames.includes('python-environments') ? { SERVER_WORKERS_STANDIN_ENVS_PYTHON: wrapper('environments') } : {}),

@@ -115,17 +115,30 @@ function preflight() {
   }
 }
 
-function installVsix(extensionsDir, scratch) {
-  say(`installed-extension mode: installing ${vsix}`);
+function installVsix(extensionsDir, scratch, file = vsix) {
+  say(`installed-extension mode: installing ${file}`);
   const result = spawnSync(
     codeServerNode(codeServer),
     [codeServer.entry, '--extensions-dir', extensionsDir, '--user-data-dir', path.join(scratch, 'user-data'),
-      '--install-extension', path.resolve(vsix)],
+      '--install-extension', path.resolve(file)],
     { env: isolatedEnv(scratch), encoding: 'utf8' },
   );
   process.stdout.write(result.stdout ?? '');
   process.stderr.write(result.stderr ?? '');
-  if (result.status !== 0) throw new Error(`installing ${vsix} failed (${result.status})`);
+  if (result.status !== 0) throw new Error(`installing ${file} failed (${result.status})`);
+}
+
+/**
+ * Installs the extension folder `folder` (a stand-in of an extension that cannot be installed here) into the
+ * session's extensions: packaged with vsce, installed as users install a .vsix. (code-server loads one
+ * extensionDevelopmentPath only, so a second extension cannot come that way.)
+ */
+function installFolder(extensionsDir, scratch, folder) {
+  const file = path.join(scratch, `${path.basename(folder)}.vsix`);
+  const vsce = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--out', file],
+    { cwd: folder, encoding: 'utf8' });
+  if (vsce.status !== 0) throw new Error(`packaging ${folder} failed: ${vsce.stdout}${vsce.stderr}`);
+  installVsix(extensionsDir, scratch, file);
 }
 
 /** The [error] entries (with their continuation lines) of the extension host logs under `logsDir`. */
@@ -199,7 +212,7 @@ function keepLogs(server, scratch, webLogs, target) {
  * exists (the tests inside wait there for what the harness does next), `afterTests` may do more from outside (close
  * the window, kill the extension host) and returns its own test results. Returns the session's tests.
  */
-async function runSession({ name, session, workspace, workspaceTrust = false, env = {}, alsoLoad = [], timeout, handoff, afterTests, logsTarget }) {
+async function runSession({ name, session, workspace, workspaceTrust = false, env = {}, install = [], timeout, handoff, afterTests, logsTarget }) {
   const sessionScratch = name === 'main' ? scratch : path.join(scratch, name);
   const rawResults = path.join(sessionScratch, 'results.json');
   fs.mkdirSync(sessionScratch, { recursive: true });
@@ -214,6 +227,7 @@ async function runSession({ name, session, workspace, workspaceTrust = false, en
     const extensionsDir = path.join(sessionScratch, 'extensions');
     fs.mkdirSync(extensionsDir, { recursive: true });
     if (vsix) installVsix(extensionsDir, sessionScratch);
+    for (const folder of install) installFolder(extensionsDir, sessionScratch, folder);
     const started = Date.now();
     state.server = await startCodeServer({
       codeServer,
@@ -229,8 +243,7 @@ async function runSession({ name, session, workspace, workspaceTrust = false, en
       workspace,
       // VS Code runs a tests module only together with an extension under development: in vsix mode, a stub
       // that contributes nothing, so the extension under test is the installed one.
-      // `alsoLoad`: other extensions the session loads beside it (stand-ins of extensions that cannot be installed here).
-      extensionDevelopmentPath: [vsix ? writeRunnerStub(sessionScratch) : extensionPath, ...alsoLoad],
+      extensionDevelopmentPath: vsix ? writeRunnerStub(sessionScratch) : extensionPath,
       extensionTestsPath: testsModule,
     });
 

@@ -24,7 +24,10 @@ async function startAndStop(workersApi: TestApi): Promise<string | undefined> {
   const task = (await vscode.tasks.fetchTasks({ type: 'serverworkers' })).find((t) => t.name === 'api');
   assert.ok(task, 'the workspace has the "api" task');
   await vscode.tasks.executeTask(task);
-  await waitUntil('api with 1 ready worker', () => readyServer(workersApi, 'api', 1), 60000);
+  await waitUntil('api with 1 ready worker', () => readyServer(workersApi, 'api', 1), 90000).catch((error: Error) => {
+    const model = serverNamed(workersApi, 'api');
+    throw new Error(`${error.message}; api is ${model ? `${model.state}${model.error ? `: ${model.error}` : ''}` : 'not in the registry'}`);
+  });
   const interpreter = masterInterpreter(workersApi, 'api');
   await vscode.commands.executeCommand('serverWorkers.stop', 'api');
   await waitUntil('api to stop', () => serverNamed(workersApi, 'api') === undefined, 30000);
