@@ -6,7 +6,7 @@ import sys
 
 from . import forks, patches, readiness
 from .connection import connect, open_control
-from .state import state
+from .state import hooks, state
 
 
 def become_worker(worker=None):
@@ -28,6 +28,11 @@ def become_worker(worker=None):
         patches.install_import_hook()
     except Exception:
         pass
+    for hook in hooks.worker_started:
+        try:
+            hook()
+        except Exception:
+            pass
 
 
 def _redirect_output():

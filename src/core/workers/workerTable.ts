@@ -7,7 +7,7 @@
  * count + 1), a reload's new generation takes the old generation's slots one by one (the old worker retires and
  * finishes its requests), and a scale-down closes the slot of the worker the server chose to stop.
  */
-import type { ExitReason, WorkerModel, WorkerState } from '../model';
+import type { ExitReason, WorkerInsight, WorkerModel, WorkerState } from '../model';
 
 interface WorkerRecord {
   slot: number;
@@ -25,6 +25,8 @@ interface WorkerRecord {
   recycledBecause?: string;
   /** The pid of the worker this one replaced in its slot. */
   previousPid?: number;
+  /** Its agent's latest request summary (request insight). */
+  insight?: WorkerInsight;
 }
 
 const MAX_UNSEEN_EXITS = 256;
@@ -113,6 +115,7 @@ export class WorkerTable {
     this.byPid.delete(pid);
     const diedBooting = worker.state === 'booting';
     worker.state = 'exited';
+    worker.insight = undefined;
     worker.lastExit = worker.recycledBecause ? { ...reason, text: `${worker.recycledBecause} (${reason.text})` } : reason;
     worker.cpuPercent = 0;
     const markers: MarkerLine[] = [];
@@ -165,6 +168,14 @@ export class WorkerTable {
     if (!worker) return;
     worker.cpuPercent = cpuPercent;
     worker.rssBytes = rssBytes;
+  }
+
+  /** A live worker's latest request summary; false when the pid is not a live worker. */
+  setInsight(pid: number, insight: WorkerInsight): boolean {
+    const worker = this.byPid.get(pid);
+    if (!worker) return false;
+    worker.insight = insight;
+    return true;
   }
 
   /** True when it changed. The mark goes with the worker, not its slot. */
@@ -290,5 +301,6 @@ function toModel(worker: WorkerRecord): WorkerModel {
     cpuPercent: worker.cpuPercent,
     rssBytes: worker.rssBytes,
     debugging: worker.debugging,
+    ...(worker.insight ? { insight: worker.insight } : {}),
   });
 }
