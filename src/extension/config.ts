@@ -8,6 +8,8 @@ export interface Settings {
   python: string;
   /** Load the in-worker agent (exact per-worker output, debugging). */
   agent: boolean;
+  /** Request insight: the agent counts each worker's requests (a task's `insight: false` turns it off for that task). */
+  requestInsight: boolean;
   /** Labels of serverworkers tasks to start when the workspace opens. */
   autoStart: string[];
 }
@@ -17,6 +19,7 @@ export function settings(folder?: vscode.WorkspaceFolder): Settings {
   return {
     python: config.get<string>('python', '').trim(),
     agent: config.get<boolean>('agent', true),
+    requestInsight: config.get<boolean>('requestInsight', true),
     autoStart: config.get<string[]>('autoStart', []),
   };
 }
