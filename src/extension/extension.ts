@@ -51,7 +51,8 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
       treeRows: () => walk(tree).map(({ node, depth }) => {
         const item = tree.getTreeItem(node);
         const label = typeof item.label === 'string' ? item.label : item.label?.label ?? '';
-        return { depth, label, description: typeof item.description === 'string' ? item.description : '', contextValue: item.contextValue };
+        const tooltip = typeof item.tooltip === 'string' ? item.tooltip : item.tooltip?.value ?? '';
+        return { depth, label, description: typeof item.description === 'string' ? item.description : '', tooltip, contextValue: item.contextValue };
       }),
     },
   };
