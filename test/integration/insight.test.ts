@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import type { ServerDefinition } from '../../src/core/definition';
 import type { WorkerModel } from '../../src/core/model';
 import { sumInsights } from '../../src/core/workers/insight';
+import { oldUvicornPython } from '../support/paths';
 import { hanging, statusOf, workerServing } from './insightSupport';
 import { createServer, eventually, stopAndCheck, type TestServer } from './support';
 
@@ -17,6 +18,7 @@ const SERVERS: Array<{ name: string; definition: Partial<ServerDefinition> }> = 
   { name: 'gunicorn gthread', definition: { app: 'insight_wsgi:app', workerClass: 'gthread', args: ['--threads', '4'] } },
   { name: 'gunicorn asgi (its own ASGI worker)', definition: { app: 'insight_asgi:app', workerClass: 'asgi' } },
   { name: 'uvicorn --workers', definition: { server: 'uvicorn', app: 'insight_asgi:app' } },
+  { name: 'uvicorn 0.29 --workers', definition: { server: 'uvicorn', app: 'insight_asgi:app', python: oldUvicornPython } },
 ];
 
 const SLEEP_MS = 200;
