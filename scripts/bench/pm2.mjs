@@ -29,7 +29,8 @@ function pm2(home, args) {
 
 /** PM2 starts the server's argv (the adapter's, as for a, b and c) from an ecosystem file; resolves once its workers serve. */
 export async function startPm2Server(core, { app, cwd, workers, env = {}, args = [] }) {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'server-workers-bench-pm2-'));
+  // Not named server-workers-*: every supervisor of this user sweeps such folders once they are a minute old.
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-bench-pm2-'));
   const { port, definition, argv } = await plainServerArgv(core, { app, cwd, workers, env, args }, home);
   const ecosystem = path.join(home, 'ecosystem.json');
   fs.writeFileSync(ecosystem, JSON.stringify({
@@ -51,7 +52,7 @@ export async function startPm2Server(core, { app, cwd, workers, env = {}, args =
     daemonPid: undefined,
     logBytes: () => ['bench-out.log', 'bench-error.log'].reduce((sum, f) => sum + (fs.statSync(path.join(home, 'logs', f), { throwIfNoEntry: false })?.size ?? 0), 0),
     async stop() {
-      const left = masterPid ? processTree(masterPid) : [];
+      const left = [...(masterPid ? processTree(masterPid) : []), ...(server.daemonPid ? [server.daemonPid] : [])];
       await pm2(home, ['kill']).catch(() => undefined);
       for (const pid of left) {
         try {
