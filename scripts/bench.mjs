@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm run bench`: does the extension cost the server anything? One run, six sections, measured side by side:
 //   1 throughput   the example app, 4 workers, access log on, under autocannon: a direct (output to /dev/null),
-//                  b under the core (agent + per-worker separation + the output channels' batching), c on a pipe
-//                  drained by Node (a terminal); a, b, c alternated; ratios b/a and b/c round by round
+//                  b under the core (agent + per-worker separation + the output channels' batching; request insight
+//                  off), b' the same with request insight on, c on a pipe drained by Node (a terminal), d under PM2
+//                  (its log files); the five alternated; ratios b/a, b'/a, b'/b, b/c, d/a round by round
 //   2 latency      worker writes a timestamped line -> the line reaches the output sink: p50, p99, max
 //   3 flood        workers write 1,000,000 lines as fast as they can: delivered == written, time, memory
 //   4 reaction     worker's hello -> model event; SIGKILL -> exit / respawn / ready events

@@ -5,10 +5,11 @@ import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { bindsAllInterfaces, DefinitionError, resolveDefinition, type ResolvedDefinition, type ServerDefinition } from './core/definition';
 import { agentDirectory, launchContext } from './core/launchContext';
-import type { ServerModel, WorkerModel } from './core/model';
+import type { ServerModel, WorkerInsight, WorkerModel } from './core/model';
 import { ServerError, Supervisor } from './core/supervisor';
 import { readServerTasks } from './core/tasksFile';
 import { expandTaskVariables } from './core/taskVariables';
+import { sumInsights } from './core/workers/insight';
 
 const USAGE = `Usage: server-workers run [options] [-- extra server args]
 
@@ -33,9 +34,12 @@ Options (named like the serverworkers task properties):
   --tasks-file PATH           the tasks.json to read (default ./.vscode/tasks.json)
   --folder DIR                the workspace folder of the task (default: the folder of .vscode/)
   --no-agent                  attribute lines by the pids in log formats instead of the in-worker agent
-  --json                      JSON lines on stdout; commands as JSON lines on stdin:
+  --no-insight                do not count each worker's requests (request insight; as "insight": false)
+  --json                      JSON lines on stdout (a "stats" event each second: per-worker CPU, memory
+                              and requests); commands as JSON lines on stdin:
                               {"cmd":"scale","workers":N} {"cmd":"kill","slot":N} {"cmd":"reload"}
-                              {"cmd":"restart"} {"cmd":"stop"}; EOF on stdin stops the server
+                              {"cmd":"restart"} {"cmd":"stop"}; {"cmd":"stacks","slot":N} writes
+                              that worker's stacks as its log lines; EOF on stdin stops the server
   -h, --help                  this text
 
 Exit codes: 0 stopped as asked, 1 the server failed, 2 invalid options.`;
@@ -78,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
         'tasks-file': { type: 'string' },
         folder: { type: 'string' },
         'no-agent': { type: 'boolean' },
+        'no-insight': { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -168,6 +173,7 @@ function definitionFromFlags(values: FlagValues, positionals: string[]): Partial
     cwd: typeof values.cwd === 'string' ? path.resolve(values.cwd) : undefined,
     env: Object.keys(env).length > 0 ? env : undefined,
     args: positionals.length > 0 ? positionals : undefined,
+    insight: values['no-insight'] ? false : undefined,
   };
   for (const [flag, key] of [['workers', 'workers'], ['timeout', 'timeout'], ['graceful-timeout', 'gracefulTimeout']] as const) {
     const raw = values[flag];
@@ -265,11 +271,25 @@ function attachOutput(supervisor: Supervisor, options: CliOptions, emit: (event:
   }
 }
 
-function statsJson(model: ServerModel): Record<string, unknown> {
+function statsJson(model: ServerModel, now = Date.now()): Record<string, unknown> {
+  const totals = sumInsights(model.workers);
   return {
     state: model.state,
     master: model.master && { pid: model.master.pid, cpuPercent: round(model.master.cpuPercent), rssBytes: model.master.rssBytes },
-    workers: model.workers.map((w) => ({ slot: w.slot, pid: w.pid, state: w.state, cpuPercent: round(w.cpuPercent), rssBytes: w.rssBytes, restarts: w.restarts })),
+    workers: model.workers.map((w) => ({
+      slot: w.slot, pid: w.pid, state: w.state, cpuPercent: round(w.cpuPercent), rssBytes: w.rssBytes, restarts: w.restarts,
+      ...(w.insight ? { requests: requestsJson(w.insight, now) } : {}),
+    })),
+    ...(totals ? { requests: { served: totals.served, rate: totals.rate, inFlight: totals.inFlight, statuses: totals.statuses, exceptions: totals.exceptions, worstP99Ms: totals.worstP99Ms } } : {}),
+  };
+}
+
+/** A worker's request insight in `stats`: its figures, and its oldest requests in flight with their age. */
+function requestsJson(insight: WorkerInsight, now: number): Record<string, unknown> {
+  const { served, rate, p50Ms, p99Ms, statuses, exceptions, inFlight, timeoutSeconds } = insight;
+  return {
+    served, rate, p50Ms, p99Ms, statuses, exceptions, inFlight, timeoutSeconds,
+    inFlightRequests: insight.requests.map((r) => ({ method: r.method, path: r.path, startedAt: r.startedAt, ageSeconds: round(Math.max(0, now - r.startedAt) / 1000) })),
   };
 }
 
@@ -303,11 +323,17 @@ function listenForCommands(supervisor: Supervisor, emit: (event: Record<string, 
       case 'restart':
         work = supervisor.restart();
         break;
+      case 'stacks':
+        supervisor.showStacks(Number(command.slot)).then(
+          (result) => emit({ event: 'result', cmd, ok: true, slot: Number(command.slot), ...result }),
+          (error: Error) => emit({ event: 'result', cmd, ok: false, error: error.message }),
+        );
+        return;
       case 'stop':
         stop();
         return;
       default:
-        emit({ event: 'result', cmd, ok: false, error: `Unknown command ${JSON.stringify(cmd)}: use scale, kill, reload, restart or stop.` });
+        emit({ event: 'result', cmd, ok: false, error: `Unknown command ${JSON.stringify(cmd)}: use scale, kill, reload, restart, stacks or stop.` });
         return;
     }
     work.then(

@@ -12,12 +12,14 @@ The contract is docs/agent-protocol.md. In short:
 
 Its parts: ``state`` (what this process knows), ``connection`` (hello, control messages, commands), ``master``,
 ``forks``, ``worker``, ``readiness`` and ``patches``; debugging a worker (the ``debug`` and ``boot`` commands, the boot
-hold) is in ``debug`` and ``debug_socket``.
+hold) is in ``debug`` and ``debug_socket``; request insight (the app's wrappers, the ``insight`` summaries) in
+``insight``; stacks on demand and before a timeout kill in ``stacks``.
 
 Stdlib only, Python 3.9+. Fail open: whatever goes wrong, the process carries on as it would without the agent.
 ``sitecustomize.py`` calls :func:`start`.
 """
 
+import importlib
 import os
 import sys
 
@@ -73,8 +75,10 @@ def _start():
 
 
 
-# Debugging registers its commands and hooks when imported; a failure to import it leaves the rest of the agent working.
-try:
-    from . import debug  # noqa: F401
-except Exception:
-    pass
+# Debugging, request insight and stacks register their commands and hooks when imported; a failure to import one leaves
+# the rest of the agent working.
+for _part in ("debug", "insight", "stacks"):
+    try:
+        importlib.import_module("." + _part, __name__)
+    except Exception:
+        pass

@@ -8,7 +8,7 @@ import sys
 from . import readiness
 from .state import PATCHED
 
-def _patch_method(cls, name, wrap):
+def patch_method(cls, name, wrap):
     """Replaces ``cls.name`` (its own, not an inherited one) with ``wrap(original)``, once."""
     original = cls.__dict__.get(name)
     if original is None or getattr(original, PATCHED, False):
@@ -28,7 +28,7 @@ def _patch_gunicorn_worker(module):
 
         return load_wsgi
 
-    _patch_method(module.Worker, "load_wsgi", wrap)
+    patch_method(module.Worker, "load_wsgi", wrap)
 
 
 def _patch_uvicorn_server(module):
@@ -45,20 +45,27 @@ def _patch_uvicorn_server(module):
 
         return startup
 
-    _patch_method(module.Server, "startup", wrap)
+    patch_method(module.Server, "startup", wrap)
 
 
 def _patch_uvicorn_config(module):
-    """Uvicorn's workers import the app in ``Config.load``: the boot hold comes first."""
+    """Uvicorn's workers import the app in ``Config.load``: the boot hold comes first, the app's wrappers after."""
 
     def wrap(original):
         def load(self, *args, **kwargs):
             readiness.boot_hold()
-            return original(self, *args, **kwargs)
+            result = original(self, *args, **kwargs)
+            try:
+                if getattr(self, "loaded_app", None) is not None:
+                    self.loaded_app = readiness.wrapped_app(self.loaded_app, "asgi")
+                readiness.app_loaded()
+            except Exception:
+                pass
+            return result
 
         return load
 
-    _patch_method(module.Config, "load", wrap)
+    patch_method(module.Config, "load", wrap)
 
 
 class _ReadyWhenServing:
@@ -115,7 +122,7 @@ def _patch_hypercorn_logger(module):
 
         return info
 
-    _patch_method(module.Logger, "info", wrap)
+    patch_method(module.Logger, "info", wrap)
 
 
 def _hold_before(module, name):
@@ -143,6 +150,14 @@ _PATCHES = {
     "hypercorn.utils": lambda module: _hold_before(module, "load_application"),
     "hypercorn.logging": _patch_hypercorn_logger,
 }
+
+
+def add_patch(name, patch):
+    """Another part of the agent patches module ``name`` (``patch(module)``) when it is imported."""
+    _PATCHES[name] = patch
+    module = sys.modules.get(name)
+    if module is not None and any(isinstance(finder, _PatchFinder) for finder in sys.meta_path):
+        _apply_patch(name, module)
 
 
 def _apply_patch(name, module):

@@ -29,10 +29,40 @@ def gunicorn_app_loaded(worker, from_instance):
             state.worker = worker
         if state.instance_load_wsgi and not from_instance:
             return  # the instance's wrapper reports once the outermost load_wsgi returns
-        if not is_uvicorn_worker_class(worker):  # those are ready when Uvicorn's startup is done
-            send_ready()
+        if not is_uvicorn_worker_class(worker):  # those serve Uvicorn's Config.load app: wrapped there
+            _wrap_gunicorn_app(worker)
+            send_ready()  # the others are ready when Uvicorn's startup is done
+        app_loaded()
     except Exception:
         pass
+
+
+def _wrap_gunicorn_app(worker):
+    """Gunicorn's ``asgi`` worker serves ``worker.asgi``, its WSGI workers ``worker.wsgi``."""
+    for attribute, interface in (("asgi", "asgi"), ("wsgi", "wsgi")):
+        app = getattr(worker, attribute, None)
+        if callable(app):
+            setattr(worker, attribute, wrapped_app(app, interface))
+            return
+
+
+def wrapped_app(app, interface):
+    """The app as the agent's other parts wrap it (request insight); the app itself when none does. Never raises."""
+    for wrap in hooks.wrap_app:
+        try:
+            app = wrap(app, interface)
+        except Exception:
+            pass
+    return app
+
+
+def app_loaded():
+    """Right after the server loaded the app (its signal handlers are installed by then). Never raises."""
+    for hook in hooks.app_loaded:
+        try:
+            hook()
+        except Exception:
+            pass
 
 
 def watch_load_wsgi(worker):

@@ -28,6 +28,11 @@ def become_worker(worker=None):
         patches.install_import_hook()
     except Exception:
         pass
+    for hook in hooks.worker_started:
+        try:
+            hook()
+        except Exception:
+            pass
 
 
 def _redirect_output():

@@ -118,13 +118,14 @@ let serverCount = 0;
 
 /**
  * A server under the core, with the extension's full per-worker pipeline: the Supervisor with the agent, and the
- * output channels' batching (WorkerChannels) writing to the sink. `onCreate(supervisor)` runs before the start.
+ * output channels' batching (WorkerChannels) writing to the sink; request insight on unless `insight: false` (the
+ * throughput section's b, against which b' measures its cost). `onCreate(supervisor)` runs before the start.
  */
-export async function startCoreServer(core, { app, cwd, workers, env = {}, args = [], statsIntervalMs, onCreate }) {
+export async function startCoreServer(core, { app, cwd, workers, env = {}, args = [], insight = true, statsIntervalMs, onCreate }) {
   const port = await freePort();
   const name = `bench-${++serverCount}`;
   const definition = core.resolveDefinition(
-    { name, app, workers, cwd, env, args, bind: `127.0.0.1:${port}`, gracefulTimeout: 3 },
+    { name, app, workers, cwd, env, args, insight, bind: `127.0.0.1:${port}`, gracefulTimeout: 3 },
     { defaultPython: python, defaultCwd: cwd, defaultWorkers: workers },
   );
   const supervisor = new core.Supervisor(definition, { agentDir, ...(statsIntervalMs ? { statsIntervalMs } : {}) });
@@ -162,19 +163,24 @@ export async function startCoreServer(core, { app, cwd, workers, env = {}, args 
   return server;
 }
 
-/**
- * The same server without the extension: the adapter's argv, the same environment minus the agent, its output
- * to /dev/null (`output: 'null'`) or to pipes that this process drains (`output: 'pipe'`, as a terminal does).
- */
-export async function startPlainServer(core, { app, cwd, workers, env = {}, args = [], output }) {
+/** The server's argv as the adapter makes it (the core's own), on a free port, for a server started without the core. */
+export async function plainServerArgv(core, { app, cwd, workers, env = {}, args = [] }, runtimeDir) {
   const port = await freePort();
   const definition = core.resolveDefinition(
     { app, workers, cwd, env, args, bind: `127.0.0.1:${port}`, gracefulTimeout: 3 },
     { defaultPython: python, defaultCwd: cwd, defaultWorkers: workers },
   );
   const environment = await core.detectEnvironment(python);
+  return { port, definition, argv: core.adapterFor(definition.server).argv(definition, environment, { runtimeDir }) };
+}
+
+/**
+ * The same server without the extension: the adapter's argv, the same environment minus the agent, its output
+ * to /dev/null (`output: 'null'`) or to pipes that this process drains (`output: 'pipe'`, as a terminal does).
+ */
+export async function startPlainServer(core, { app, cwd, workers, env = {}, args = [], output }) {
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'server-workers-bench-'));
-  const argv = core.adapterFor(definition.server).argv(definition, environment, { runtimeDir });
+  const { port, definition, argv } = await plainServerArgv(core, { app, cwd, workers, env, args }, runtimeDir);
   const devNull = output === 'null' ? fs.openSync('/dev/null', 'w') : undefined;
   const child = spawn(python, argv, {
     cwd,
@@ -229,7 +235,7 @@ export async function startPlainServer(core, { app, cwd, workers, env = {}, args
 }
 
 /** Until the master has `workers` children that answer on the port (each worker's import done). */
-async function waitForWorkers(masterPid, workers, hasExited, timeoutMs = 120000) {
+export async function waitForWorkers(masterPid, workers, hasExited, timeoutMs = 120000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (hasExited()) throw new Error(`the server (pid ${masterPid}) exited while starting`);

@@ -34,6 +34,8 @@ export interface ServerDefinition {
   restart?: RestartPolicy;
   /** How many such restarts in a row before giving up. */
   restartMax?: number;
+  /** Request insight: the agent counts each worker's requests (default true; needs the agent). */
+  insight?: boolean;
 }
 
 export type RestartPolicy = 'never' | 'on-failure';
@@ -61,6 +63,7 @@ export interface ResolvedDefinition {
   maxMemoryMb?: number;
   restart: RestartPolicy;
   restartMax: number;
+  insight: boolean;
   /** `workers` was not given: it came from the CPU count. */
   workersDefaulted: boolean;
 }
@@ -264,6 +267,8 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
     }
   }
 
+  if (def.insight !== undefined && typeof def.insight !== 'boolean') problems.push(`"insight" must be true or false (got ${show(def.insight)}).`);
+
   if (problems.length === 0) checkProcessLimits({ app, python, cwd, workerClass, certfile, keyfile, env, args, preLaunch }, problems);
   if (problems.length > 0) throw new DefinitionError(problems);
   return {
@@ -287,6 +292,7 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
     maxMemoryMb,
     restart: restart as RestartPolicy,
     restartMax,
+    insight: def.insight !== false,
     workersDefaulted: def.workers === undefined,
   };
 }

@@ -8,11 +8,48 @@ export type WorkerState = 'booting' | 'ready' | 'stopping' | 'exited';
 export interface ExitReason {
   code: number | null;
   signal: string | null;
-  /** Gunicorn reported WORKER TIMEOUT for it before it died. */
+  /** Gunicorn reported WORKER TIMEOUT for it, or Uvicorn killed it for failing its health check. */
   timedOut: boolean;
-  /** Said for people: "killed by SIGKILL", "exited with code 3", "WORKER TIMEOUT (killed by SIGABRT)". */
+  /** The request it was on when it timed out: "GET /report, 31.0 s" (request insight). */
+  request?: string;
+  /** Said for people: "killed by SIGKILL", "exited with code 3", "WORKER TIMEOUT (GET /report, 31.0 s; exited with code 1)". */
   text: string;
 }
+
+/** A request a worker is serving (request insight). */
+export interface InFlightRequest {
+  method: string;
+  /** Without the query string. */
+  path: string;
+  /** ms since the epoch */
+  startedAt: number;
+}
+
+/** What a worker's agent counts of the requests it serves (request insight); see docs/agent-protocol.md. */
+export interface WorkerInsight {
+  /** Requests served since the worker started. */
+  served: number;
+  /** Requests per second, over the last 5 full seconds. */
+  rate: number;
+  /** Latency percentiles of the requests that ended in the last minute (null when none did). */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** How many requests the percentiles cover. */
+  latencyCount: number;
+  /** Responses by status class ("1xx" also counts unknown statuses); a request that raised before answering is a 5xx. */
+  statuses: Readonly<Record<StatusClass, number>>;
+  /** Requests whose app raised (unhandled exceptions). */
+  exceptions: number;
+  /** Requests in flight now. */
+  inFlight: number;
+  /** The oldest requests in flight (at most 20), oldest first. */
+  requests: readonly InFlightRequest[];
+  /** Gunicorn's worker timeout in seconds (0: off), in a Gunicorn worker. */
+  timeoutSeconds?: number;
+}
+
+export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
+export const STATUS_CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 
 export interface ProcessModel {
   pid: number;
@@ -30,6 +67,8 @@ export interface WorkerModel extends ProcessModel {
   lastExit?: ExitReason;
   /** A debugger is attached (or waited for) in this worker. */
   debugging: boolean;
+  /** Its requests, while it runs with request insight on (from its agent's last summary). */
+  insight?: WorkerInsight;
 }
 
 export interface ServerModel {
@@ -53,7 +92,16 @@ export interface ServerModel {
   error?: string;
 }
 
-export function describeExit(code: number | null, signal: string | null, timedOut = false): ExitReason {
+/** How a timeout came about, for its text: Uvicorn's health check (else Gunicorn's timeout), the request it was on. */
+export interface TimeoutContext {
+  healthCheck?: boolean;
+  request?: string;
+}
+
+export function describeExit(code: number | null, signal: string | null, timedOut = false, context: TimeoutContext = {}): ExitReason {
   const base = signal ? `killed by ${signal}` : code === null ? 'exited (reason unknown)' : `exited with code ${code}`;
-  return { code, signal, timedOut, text: timedOut ? `WORKER TIMEOUT (${base})` : base };
+  if (!timedOut) return { code, signal, timedOut, text: base };
+  const label = context.healthCheck ? 'HEALTH CHECK FAILED' : 'WORKER TIMEOUT';
+  const text = `${label} (${context.request ? `${context.request}; ` : ''}${base})`;
+  return context.request ? { code, signal, timedOut, request: context.request, text } : { code, signal, timedOut, text };
 }

@@ -10,6 +10,7 @@ import type { Capabilities, RunTraits } from './adapters';
 import { AgentLink, type JoinRequest } from './agent/agentLink';
 import type { AgentMessage } from './agent/agentServer';
 import type { ResolvedDefinition } from './definition';
+import { ServerError } from './errors';
 import type { Emitter } from './events';
 import type { ProcessModel, ServerState, WorkerModel } from './model';
 import { BootTails } from './output/bootTails';
@@ -19,7 +20,8 @@ import { MasterProcess } from './process/masterProcess';
 import { isAlive, readProcStat } from './process/procfs';
 import { createRuntimeDir, sweepAbandonedRuntimeDirs } from './process/runtimeDirs';
 import type { OutputEvent, WorkerEvent } from './serverEvents';
-import { ExitEvidence } from './workers/exitEvidence';
+import { ExitEvidence, type ExitStatus } from './workers/exitEvidence';
+import { WorkerInsights } from './workers/insight';
 import { type Usage, UsageWatch } from './workers/usageWatch';
 import { WorkerPositions } from './workers/workerPositions';
 import { type WorkerChange, WorkerTable } from './workers/workerTable';
@@ -27,6 +29,17 @@ import { type WorkerChange, WorkerTable } from './workers/workerTable';
 const MIB = 1024 * 1024;
 /** How long a worker's output may trail the report of its exit. */
 const OUTPUT_AFTER_EXIT_MS = 500;
+
+/** How long Show Stack waits for the worker's agent before it sends the stack signal instead. */
+export const STACKS_ANSWER_MS = 2000;
+
+/** What Show Stack did: the agent wrote the stacks (threads and asyncio tasks), or the stack signal made faulthandler do it. */
+export interface StacksResult {
+  pid: number;
+  via: 'agent' | 'signal';
+  /** Pending asyncio tasks written (via the agent). */
+  tasks?: number;
+}
 
 export interface RunOptions {
   /** Folder of sitecustomize.py; the agent is off when undefined. */
@@ -61,6 +74,7 @@ export class ServerRun {
   readonly table = new WorkerTable();
   readonly tails = new BootTails();
   readonly evidence = new ExitEvidence();
+  private readonly insights = new WorkerInsights();
   /** The worker count on the command line of the master. */
   readonly launchedWorkers: number;
   /** The supervisor's state, as it last said. */
@@ -90,7 +104,9 @@ export class ServerRun {
       this.agent = new AgentLink(this.streams);
       this.agent.onJoin.on((request) => this.admit(request));
       this.agent.onReady.on((pid) => this.markReady(pid));
-      this.agent.onExitReport.on(({ pid, status }) => this.recordExit(pid, this.evidence.reasonFor(pid, status)));
+      this.agent.onExitReport.on(({ pid, status }) => this.recordExit(pid, status));
+      this.agent.onInsight.on(({ pid, message }) => this.recordInsight(pid, message));
+      this.agent.onHung.on((pid) => this.evidence.healthCheckFailed(pid));
     }
   }
 
@@ -106,6 +122,7 @@ export class ServerRun {
         SERVER_WORKERS_ROLE: 'master',
         SERVER_WORKERS_SERVER: def.server,
         SERVER_WORKERS_WATCH_PID: String(process.pid),
+        SERVER_WORKERS_INSIGHT: def.insight ? '1' : '0',
         ...(this.options.onWorkerBoot ? { SERVER_WORKERS_BOOT_HOLD: '1' } : {}),
         PYTHONPATH: [this.options.agentDir, env.PYTHONPATH].filter(Boolean).join(path.delimiter),
       });
@@ -146,6 +163,30 @@ export class ServerRun {
     return pid === undefined ? undefined : this.agent?.request(pid, message, timeoutMs);
   }
 
+  /**
+   * Writes every thread's stack of the worker in `slot` (and, in an asyncio worker, every pending task's) into its
+   * output, after a marker line. Its agent does it; when the agent does not answer within STACKS_ANSWER_MS (its
+   * Python holds the GIL in C code), the stack signal makes faulthandler do it from a signal handler.
+   */
+  async showStacks(slot: number): Promise<StacksResult> {
+    const worker = this.table.inSlot(slot);
+    if (!worker || worker.state === 'exited') throw new ServerError(`There is no running worker in slot ${slot}.`, 'state');
+    const { pid } = worker;
+    const agent = this.agent;
+    if (!agent) throw new ServerError(`Show Stack needs the agent in the workers, and it is off (serverWorkers.agent, or --no-agent).`, 'state');
+    this.marker(slot, pid, `── stacks of worker ${slot} (pid ${pid}), most recent call first:`);
+    const deadline = Date.now() + STACKS_ANSWER_MS;
+    const reply = await agent.request(pid, { t: 'stacks', deadline }, STACKS_ANSWER_MS + 500)?.catch(() => undefined);
+    if (reply?.t === 'stacks' && reply.late !== true) return { pid, via: 'agent', tasks: typeof reply.tasks === 'number' ? reply.tasks : 0 };
+    const signal = agent.stackSignal(pid);
+    if (signal === undefined || !this.table.has(pid)) {
+      throw new ServerError(`Worker ${slot} (pid ${pid}) did not answer within ${STACKS_ANSWER_MS / 1000} s, and its agent registered no stack signal (the app uses it, or the worker is still starting). Try again, or look at its output for what it is doing.`, 'state');
+    }
+    this.marker(slot, pid, `── worker ${slot} did not answer within ${STACKS_ANSWER_MS / 1000} s (its Python holds the GIL, in C code?): its threads' stacks come from a signal (faulthandler); asyncio tasks cannot be listed`);
+    process.kill(pid, signal);
+    return { pid, via: 'signal' };
+  }
+
   /** Stops every process of the run (see MasterProcess.stop) and releases it. */
   async stop(graceMs: number): Promise<void> {
     this.table.stopAll();
@@ -168,7 +209,8 @@ export class ServerRun {
 
   private masterLine(line: string): void {
     this.tails.masterLine(line);
-    this.evidence.observeLine(line);
+    const timedOut = this.evidence.observeLine(line);
+    if (timedOut !== undefined) this.timeoutMarker(timedOut);
     if (this.positions) this.readPosition(line);
     if (!this.agent && this.attributeToWorker(line)) return;
     this.options.output.fire({ slot: 0, pid: this.spawned?.pid ?? 0, lines: [line] });
@@ -224,6 +266,25 @@ export class ServerRun {
     }
   }
 
+  /** Gunicorn says a worker timed out (it sends SIGABRT next): its channel says so, and on which request, before the stack. */
+  private timeoutMarker(pid: number): void {
+    const slot = this.table.slotOf(pid);
+    if (slot === undefined) return;
+    const request = this.insights.requestAt(pid, Date.now());
+    const timeout = this.definition.timeout;
+    this.marker(slot, pid, `── worker ${slot} (pid ${pid}): Gunicorn's WORKER TIMEOUT${timeout ? ` (--timeout ${timeout})` : ''}${request ? ` on ${request}` : ''}; SIGABRT, its stack follows`);
+  }
+
+  private marker(slot: number, pid: number, line: string): void {
+    this.options.output.fire({ slot, pid, lines: [line], marker: true });
+  }
+
+  /** An agent's request summary: the worker's row shows it from the next model on. */
+  private recordInsight(pid: number, message: AgentMessage): void {
+    const insight = this.insights.record(pid, message);
+    if (insight && this.table.setInsight(pid, insight)) this.options.changed();
+  }
+
   // ---- the workers ------------------------------------------------------------------------------------------------
 
   /**
@@ -256,7 +317,9 @@ export class ServerRun {
     if (change) this.apply(change);
   }
 
-  private recordExit(pid: number, reason = this.evidence.reasonFor(pid)): void {
+  /** `reported`: the master's report of the exit; the reason names the request the worker was on if it timed out. */
+  private recordExit(pid: number, reported?: ExitStatus): void {
+    const reason = this.evidence.reasonFor(pid, reported, this.insights.requestAt(pid, Date.now()));
     const replaced = this.options.capabilities.respawnsWorkers || this.serverState !== 'running';
     const stopsServer = this.options.capabilities.stopsWhenAWorkerDies;
     const change = this.table.exited(pid, reason, { replaced, serverKind: this.definition.server, stopsServer });
@@ -285,7 +348,7 @@ export class ServerRun {
 
   /** A change of the worker table: its marker lines to the slot's stream, its event, then the new model. */
   private apply(change: WorkerChange): void {
-    for (const marker of change.markers) this.options.output.fire({ slot: marker.slot, pid: marker.pid, lines: [marker.line], marker: true });
+    for (const marker of change.markers) this.marker(marker.slot, marker.pid, marker.line);
     this.options.workers.fire({ type: change.type, worker: change.worker });
     this.options.changed();
   }

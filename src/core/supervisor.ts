@@ -19,11 +19,12 @@ import { runPreLaunchSteps } from './process/preLaunch';
 import type { PythonEnvironment } from './pythonEnvironment';
 import { RestartPolicy } from './restartPolicy';
 import type { ExitEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
-import { ServerRun } from './serverRun';
+import { ServerRun, type StacksResult } from './serverRun';
 import { Waiters } from './waiters';
 
 export { ServerError } from './errors';
 export type { ExitEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
+export type { StacksResult } from './serverRun';
 
 const DEFAULT_BOOT_TIMEOUT_MS = 120000;
 let nextServerId = 1;
@@ -170,6 +171,17 @@ export class Supervisor {
   requestWorker(slot: number, message: AgentMessage, timeoutMs?: number): Promise<AgentMessage> {
     return this.run?.request(slot, message, timeoutMs)
       ?? Promise.reject(new ServerError(`Worker ${slot} has no agent connection (is serverWorkers.agent off?).`, 'state'));
+  }
+
+  /**
+   * Writes the stacks of the worker in `slot` (every thread's; an asyncio worker's pending tasks too) into its output,
+   * also when it is stuck. Not queued behind other operations: a stuck worker is when it is needed.
+   */
+  showStacks(slot: number): Promise<StacksResult> {
+    if (!this.run || this.state === 'stopped' || this.state === 'failed') {
+      return Promise.reject(new ServerError(`Cannot show a worker's stacks while the server "${this.definition.name}" is ${this.state}.`, 'state'));
+    }
+    return this.run.showStacks(slot);
   }
 
   /** Marks a worker as being debugged (the tree shows it); the mark goes with the worker, not its slot. */

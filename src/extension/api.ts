@@ -14,8 +14,8 @@ export interface ServerWorkersApi {
 
 /** What the e2e tests read of the views: what a user would see. */
 export interface ServerWorkersTesting {
-  /** The Workers view's rows as the tree shows them: label and description of each node, depth-first. */
-  treeRows(): Array<{ depth: number; label: string; description: string; contextValue?: string }>;
+  /** The Workers view's rows as the tree shows them: label, description and tooltip of each node, depth-first. */
+  treeRows(): Array<{ depth: number; label: string; description: string; tooltip: string; contextValue?: string }>;
   /** The node objects of the Workers view, for commands that take a tree node. */
   treeNodes(): WorkersNode[];
   /** How many lines a server's channel holds (slot 0: master). */

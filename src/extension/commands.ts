@@ -6,6 +6,7 @@ import { createTask, type TaskAnswers } from './createTask';
 import type { WorkerChannels } from './outputChannels';
 import type { RunningServer, ServerRegistry } from './serverRegistry';
 import { untrustedWorkspaceMessage } from './serverTerminal';
+import { showStack } from './showStack';
 import { createServerTask, type ServerTaskDefinition, TASK_TYPE } from './taskProvider';
 import type { WorkersNode } from './workersTree';
 
@@ -35,6 +36,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     'serverWorkers.runAutoStart': () => startAutoStartTasks(),
     'serverWorkers.killWorker': (target?: WorkersNode) => withWorker(ctx, target, (s, slot) => progress(vscode.l10n.t('Killing worker {0}', slot), s.supervisor.killWorker(slot))),
     'serverWorkers.copyPid': (target?: WorkersNode) => copyPid(ctx, target),
+    'serverWorkers.showStack': (target?: WorkersNode) => showStack(ctx.registry, ctx.channels, () => pickServer(ctx, undefined), target),
     'serverWorkers.openInBrowser': (target?: Target) => withServer(ctx, target, async (s) => {
       const uri = await vscode.env.asExternalUri(vscode.Uri.parse(s.supervisor.model().url));
       await vscode.env.openExternal(uri);

@@ -8,16 +8,20 @@ export interface Settings {
   python: string;
   /** Load the in-worker agent (exact per-worker output, debugging). */
   agent: boolean;
+  /** Request insight: the agent counts each worker's requests (a task's `insight: false` turns it off for that task). */
+  requestInsight: boolean;
   /** Labels of serverworkers tasks to start when the workspace opens. */
   autoStart: string[];
 }
 
 export function settings(folder?: vscode.WorkspaceFolder): Settings {
   const forFolder = vscode.workspace.getConfiguration(SECTION, folder);
+  const forWindow = vscode.workspace.getConfiguration(SECTION);
   return {
     python: forFolder.get<string>('python', '').trim(),
-    // A window setting (package.json gives it no resource scope): read without the folder.
-    agent: vscode.workspace.getConfiguration(SECTION).get<boolean>('agent', true),
+    // Window settings (package.json gives them no resource scope): read without the folder.
+    agent: forWindow.get<boolean>('agent', true),
+    requestInsight: forWindow.get<boolean>('requestInsight', true),
     autoStart: forFolder.get<string[]>('autoStart', []),
   };
 }

@@ -9,6 +9,7 @@ import { notifyInterpreterChanges, notifyMasterDeaths } from './notifications';
 import { PythonInterpreters } from './python';
 import { ServerRegistry } from './serverRegistry';
 import { ServerStatusItems } from './statusBar';
+import { registerPythonFrameLinks } from './showStack';
 import { ServerTaskProvider, TASK_TYPE } from './taskProvider';
 import { type WorkersNode, WorkersTreeProvider } from './workersTree';
 
@@ -32,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     vscode.window.createTreeView('serverWorkers.workers', { treeDataProvider: tree, showCollapseAll: false }),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new ServerTaskProvider(registry)),
     ...registerCommands({ registry, channels }),
+    registerPythonFrameLinks(),
     ...registerDebugging(registry, context),
     registry.onDidAdd((server) => server.disposables.push(notifyMasterDeaths(server.supervisor, channels))),
     notifyInterpreterChanges(interpreters, registry),
@@ -50,7 +52,8 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
       treeRows: () => walk(tree).map(({ node, depth }) => {
         const item = tree.getTreeItem(node);
         const label = typeof item.label === 'string' ? item.label : item.label?.label ?? '';
-        return { depth, label, description: typeof item.description === 'string' ? item.description : '', contextValue: item.contextValue };
+        const tooltip = typeof item.tooltip === 'string' ? item.tooltip : item.tooltip?.value ?? '';
+        return { depth, label, description: typeof item.description === 'string' ? item.description : '', tooltip, contextValue: item.contextValue };
       }),
     },
   };

@@ -60,8 +60,9 @@ export class ServerRegistry implements vscode.Disposable {
       const state = old.supervisor.serverState;
       if (old.supervisor.name === resolved.name && (state === 'failed' || state === 'stopped')) this.remove(old.supervisor);
     }
-    const agentOn = settings(folder).agent;
-    const supervisor = new Supervisor(resolved, { ...options, agentDir: agentOn ? agentDirectory() : undefined });
+    const { agent, requestInsight } = settings(folder);
+    const definition = requestInsight ? resolved : { ...resolved, insight: false };
+    const supervisor = new Supervisor(definition, { ...options, agentDir: agent ? agentDirectory() : undefined });
     const entry: RunningServer = { supervisor, folder, label, latest: supervisor.model(), disposables: [] };
     this.servers.set(supervisor.id, entry);
     entry.disposables.push(onCore(supervisor.onDidChange, (model) => {

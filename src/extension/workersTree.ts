@@ -1,7 +1,9 @@
 /** The "Workers" view: server -> master -> workers, refreshed per server when its model changes. */
 import * as vscode from 'vscode';
 import type { ProcessModel, ServerModel, WorkerModel } from '../core/model';
+import { sumInsights } from '../core/workers/insight';
 import { formatBytes, formatCpu, formatUptime, serverStateIcon, workerStateIcon } from './format';
+import { serverGlance, serverInsightLines, timeoutWarning, workerGlance, workerInsightLines } from './insightText';
 import type { ServerRegistry } from './serverRegistry';
 
 export type WorkersNode =
@@ -127,6 +129,8 @@ function serverItem(model: ServerModel): vscode.TreeItem {
   const item = new vscode.TreeItem(model.name, vscode.TreeItemCollapsibleState.Expanded);
   item.id = `${model.id}/`;
   item.description = vscode.l10n.t('{0} · {1}/{2} ready · {3}', model.url, ready, model.desiredWorkers, model.state);
+  const totals = sumInsights(model.workers);
+  if (totals) item.description = `${item.description} · ${serverGlance(totals)}`;
   const { icon, color } = serverStateIcon(model.state);
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
   const flags = [
@@ -138,6 +142,7 @@ function serverItem(model: ServerModel): vscode.TreeItem {
   const paragraphs = [`**${model.name}** (${model.kind}) · ${model.state}`, model.url, vscode.l10n.t('{0} of {1} workers ready', ready, model.desiredWorkers)];
   if (model.workersFormula) paragraphs.push(vscode.l10n.t('Worker count from the CPU count: {0}', model.workersFormula));
   if (model.memoryLimitBytes) paragraphs.push(vscode.l10n.t('Memory limit per worker: {0}', formatBytes(model.memoryLimitBytes)));
+  if (totals) paragraphs.push(serverInsightLines(totals).join('  \n'));
   const tooltip = new vscode.MarkdownString(paragraphs.join('\n\n'));
   if (model.error) tooltip.appendCodeblock(model.error, 'text');
   item.tooltip = tooltip;
@@ -154,12 +159,13 @@ function processItem(model: ServerModel, label: string, proc: ProcessModel | und
   return item;
 }
 
-function workerItem(model: ServerModel, worker: WorkerModel, retiring: boolean): vscode.TreeItem {
+function workerItem(model: ServerModel, worker: WorkerModel, retiring: boolean, now = Date.now()): vscode.TreeItem {
   const item = new vscode.TreeItem(retiring ? vscode.l10n.t('worker {0} (retiring)', worker.slot) : vscode.l10n.t('worker {0}', worker.slot), vscode.TreeItemCollapsibleState.None);
   item.id = retiring ? `${model.id}/retiring/${worker.pid}` : `${model.id}/worker/${worker.slot}`;
   const live = worker.state !== 'exited';
+  const glance = live && worker.insight ? workerGlance(worker.insight, now) : undefined;
   item.description = live
-    ? `pid ${worker.pid} · ${worker.state} · ${formatUptime(worker.startedAt)} · ${formatCpu(worker.cpuPercent)} · ${formatBytes(worker.rssBytes)}`
+    ? `pid ${worker.pid} · ${worker.state}${glance ? ` · ${glance}` : ''} · ${formatUptime(worker.startedAt)} · ${formatCpu(worker.cpuPercent)} · ${formatBytes(worker.rssBytes)}`
     : `pid ${worker.pid} · ${worker.lastExit?.text ?? vscode.l10n.t('exited')}`;
   const { icon, color } = worker.debugging && live ? { icon: 'debug', color: 'debugIcon.startForeground' } : workerStateIcon(worker.state);
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
@@ -169,9 +175,13 @@ function workerItem(model: ServerModel, worker: WorkerModel, retiring: boolean):
     item.description = vscode.l10n.t('{0}% of memory limit · {1}', Math.round(memoryShare * 100), item.description);
     if (!worker.debugging) item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
   }
+  const slow = live ? timeoutWarning(worker.insight, now) : undefined;
+  if (slow && !worker.debugging) item.iconPath = new vscode.ThemeIcon('watch', new vscode.ThemeColor('list.warningForeground'));
   item.contextValue = live ? (worker.debugging ? 'worker debugging' : 'worker') : 'workerExited';
   const lines = [vscode.l10n.t('Worker {0} · pid {1} · {2}', worker.slot, worker.pid, worker.state), vscode.l10n.t('Restarts: {0}', worker.restarts)];
   if (worker.lastExit) lines.push(vscode.l10n.t('Last exit: {0}', worker.lastExit.text));
+  if (slow) lines.push(`⚠ ${slow}`);
+  if (live && worker.insight) lines.push(...workerInsightLines(worker.insight, now));
   item.tooltip = lines.join('\n');
   item.command = { command: 'serverWorkers.showLogs', title: vscode.l10n.t('Show Logs'), arguments: [{ kind: 'worker', serverId: model.id, slot: worker.slot }] };
   return item;

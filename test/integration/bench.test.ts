@@ -9,6 +9,17 @@ import { repoRoot } from '../support/paths';
 
 const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension'];
 
+/** Pids whose command line mentions `text` (PM2's daemon names its home in its title). */
+function processesMentioning(text: string): number[] {
+  return fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).flatMap((entry) => {
+    try {
+      return fs.readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes(text) ? [Number(entry)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 function runBench(jsonFile: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(repoRoot, 'scripts', 'bench.mjs'), '--smoke', '--json', jsonFile], { cwd: repoRoot });
@@ -57,7 +68,11 @@ describe('benchmark (smoke)', { timeout: 180000 }, () => {
       const latency = report.results.latency as { linesWritten: number; linesReceived: number };
       assert.strictEqual(latency.linesReceived, latency.linesWritten, 'every timestamped line arrived');
       const throughput = report.results.throughput as { rounds: Array<Record<string, { rps: number }>>; errors: number };
-      assert.ok(throughput.rounds.length > 0 && throughput.rounds.every((r) => r.a.rps > 0 && r.b.rps > 0 && r.c.rps > 0), 'a, b and c each served');
+      assert.ok(throughput.rounds.length > 0 && throughput.rounds.every((r) => ['a', 'b', 'bi', 'c', 'd'].every((m) => r[m].rps > 0)), 'a, b, b\' (insight), c and d (PM2) each served');
+      const counted = report.results.throughput as { insightRequestsCounted: number; pm2LogBytes: number };
+      assert.ok(counted.insightRequestsCounted > 0, 'b\' counted its requests');
+      assert.ok(counted.pm2LogBytes > 0, 'PM2 wrote the access lines to its log files');
+      assert.deepStrictEqual(processesMentioning('sw-bench-pm2-'), [], 'PM2\'s daemon of the benchmark is gone');
       assert.strictEqual(throughput.errors, 0, 'no request failed');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -1,8 +1,8 @@
 /**
  * The agent's side of one run: its socket in the run's private folder, every process's connections, what they say.
  * A connection joins only when the supervisor admits it (the pid is one of the server's); a worker's data connection
- * becomes its output stream, its control connection carries `ready` and the supervisor's commands; the master's
- * carries the exits it reaps.
+ * becomes its output stream, its control connection carries `ready`, request summaries (`insight`), its stack signal
+ * and the supervisor's commands; the master's carries the exits it reaps and the workers Uvicorn kills as hung.
  */
 import type * as net from 'node:net';
 import { Emitter } from '../events';
@@ -22,7 +22,13 @@ export class AgentLink {
   readonly onReady = new Emitter<number>();
   /** The master reaped a child. */
   readonly onExitReport = new Emitter<{ pid: number; status: ExitStatus }>();
+  /** A worker's request summary (or a master's that serves by itself): the message as it came. */
+  readonly onInsight = new Emitter<{ pid: number; message: AgentMessage }>();
+  /** Uvicorn's master is about to kill a worker that failed its health check. */
+  readonly onHung = new Emitter<number>();
   private readonly controls = new Map<number, ControlConnection>();
+  /** The signal that makes a worker dump every thread's stack (faulthandler), once its agent registered it. */
+  private readonly stackSignals = new Map<number, number>();
   private masterControl: ControlConnection | undefined;
   private server: AgentServer | undefined;
 
@@ -40,7 +46,17 @@ export class AgentLink {
 
   /** Sends a command to a worker's agent and returns its reply; undefined when the worker has no control connection. */
   request(pid: number, message: AgentMessage, timeoutMs?: number): Promise<AgentMessage> | undefined {
-    return this.controls.get(pid)?.request(message, timeoutMs);
+    return this.control(pid)?.request(message, timeoutMs);
+  }
+
+  /** The stack signal `pid`'s agent registered (see stacks in docs/agent-protocol.md). */
+  stackSignal(pid: number): number | undefined {
+    return this.stackSignals.get(pid);
+  }
+
+  /** A worker's control connection, or the master's when the master serves by itself. */
+  private control(pid: number): ControlConnection | undefined {
+    return this.controls.get(pid) ?? (this.masterControl?.hello.pid === pid ? this.masterControl : undefined);
   }
 
   send(pid: number, message: AgentMessage): void {
@@ -75,10 +91,14 @@ export class AgentLink {
     }
     this.controls.set(hello.pid, connection);
     connection.onClose(() => {
-      if (this.controls.get(hello.pid) === connection) this.controls.delete(hello.pid);
+      if (this.controls.get(hello.pid) !== connection) return;
+      this.controls.delete(hello.pid);
+      this.stackSignals.delete(hello.pid);
     });
     connection.onMessage((message) => {
-      if (message.t === 'ready') this.onReady.fire(hello.pid);
+      if (message.t === 'insight') this.onInsight.fire({ pid: hello.pid, message });
+      else if (message.t === 'ready') this.onReady.fire(hello.pid);
+      else if (message.t === 'stack-signal' && isSignalNumber(message.signal)) this.stackSignals.set(hello.pid, message.signal);
     });
   }
 
@@ -97,6 +117,15 @@ export class AgentLink {
       this.onExitReport.fire({ pid: message.pid, status });
     } else if (message.t === 'ready') {
       this.onReady.fire(masterPid);
+    } else if (message.t === 'insight') {
+      this.onInsight.fire({ pid: masterPid, message });
+    } else if (message.t === 'hung' && typeof message.pid === 'number') {
+      this.onHung.fire(message.pid);
     }
   }
+}
+
+/** A real-time signal (Linux: 34 to 64): the only ones the agent registers, and the only ones worth sending. */
+function isSignalNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 32 && value <= 64;
 }

@@ -7,7 +7,7 @@
  * count + 1), a reload's new generation takes the old generation's slots one by one (the old worker retires and
  * finishes its requests), and a scale-down closes the slot of the worker the server chose to stop.
  */
-import type { ExitReason, WorkerModel, WorkerState } from '../model';
+import type { ExitReason, WorkerInsight, WorkerModel, WorkerState } from '../model';
 
 interface WorkerRecord {
   slot: number;
@@ -27,6 +27,8 @@ interface WorkerRecord {
   previousPid?: number;
   /** Why the server hands its slot to a successor, when it is not a reload (see expectReplacement). */
   handoverBecause?: string;
+  /** Its agent's latest request summary (request insight). */
+  insight?: WorkerInsight;
 }
 
 const MAX_UNSEEN_EXITS = 256;
@@ -119,6 +121,7 @@ export class WorkerTable {
     this.byPid.delete(pid);
     const diedBooting = worker.state === 'booting';
     worker.state = 'exited';
+    worker.insight = undefined;
     worker.lastExit = worker.recycledBecause ? { ...reason, text: `${worker.recycledBecause} (${reason.text})` } : reason;
     worker.cpuPercent = 0;
     const markers: MarkerLine[] = [];
@@ -186,6 +189,14 @@ export class WorkerTable {
     if (!worker) return;
     worker.cpuPercent = cpuPercent;
     worker.rssBytes = rssBytes;
+  }
+
+  /** A live worker's latest request summary; false when the pid is not a live worker. */
+  setInsight(pid: number, insight: WorkerInsight): boolean {
+    const worker = this.byPid.get(pid);
+    if (!worker) return false;
+    worker.insight = insight;
+    return true;
   }
 
   /** True when it changed. The mark goes with the worker, not its slot. */
@@ -315,5 +326,6 @@ function toModel(worker: WorkerRecord): WorkerModel {
     cpuPercent: worker.cpuPercent,
     rssBytes: worker.rssBytes,
     debugging: worker.debugging,
+    ...(worker.insight ? { insight: worker.insight } : {}),
   });
 }
