@@ -188,6 +188,9 @@ async function nodeTestPhase({ name, suite, nodeMajor }) {
   // A TMPDIR of the phase's own: the servers' runtime folders go there, and the tests that look for them see this
   // run's only, not those of other runs on the machine (they share /tmp). A short path, for the Unix sockets in it.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `sw-${name}-`));
+  // Others may pass through, as through /tmp (the runtime folders inside are 0700 each): the security tests run a
+  // second local user against a server, and it must reach the server's folder to be refused by it.
+  fs.chmodSync(tmp, 0o755);
   const { exitCode, timedOut } = await runPhaseChild(
     node,
     [

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../../scripts/lib/paths.mjs';
-import { portFree } from '../../scripts/lib/ports.cjs';
+import { freePort, portFree } from '../../scripts/lib/ports.cjs';
 
 /** After the extension host ends, its servers have this long to be gone, ports free (issue 6). */
 const GONE_WITHIN_MS = 2000;
@@ -18,13 +18,14 @@ const example = path.join(repoRoot, 'examples', 'fastapi');
 /** Every server process group the lifetime sessions started: killed at the end, whatever the tests found. */
 const startedGroups = new Set();
 
-export function faultSessions(scratch) {
+/** The sessions, each with ports nothing listened on when they were made (fixed ranges collided between sessions). */
+export async function faultSessions(scratch) {
   return [
     {
       name: 'multi-root',
       title: 'Multi-root workspace',
       session: 'multiroot',
-      workspace: multiRootWorkspace(path.join(scratch, 'multi-root-workspace')),
+      workspace: multiRootWorkspace(path.join(scratch, 'multi-root-workspace'), [await freePort(), await freePort()]),
       env: { SERVER_WORKERS_E2E_GREP: '' },
     },
     {
@@ -32,12 +33,12 @@ export function faultSessions(scratch) {
       title: 'Untrusted workspace',
       session: 'untrusted',
       workspaceTrust: true,
-      workspace: untrustedWorkspace(path.join(scratch, 'untrusted-workspace')),
+      workspace: untrustedWorkspace(path.join(scratch, 'untrusted-workspace'), await freePort()),
       env: { SERVER_WORKERS_E2E_GREP: '' },
       afterTests: welcomeSaysUntrusted,
     },
-    interpreterSession(scratch, 'interpreter-environments', 'Interpreter from the Python Environments extension (stand-in)', ['python-environments', 'python']),
-    interpreterSession(scratch, 'interpreter-python', 'Interpreter from the Python extension (stand-in)', ['python']),
+    interpreterSession(scratch, 'interpreter-environments', 'Interpreter from the Python Environments extension (stand-in)', ['python-environments', 'python'], await freePort()),
+    interpreterSession(scratch, 'interpreter-python', 'Interpreter from the Python extension (stand-in)', ['python'], await freePort()),
     lifetimeSession(scratch, 'window-closed', 'Window closed while servers run', closeWindow),
     lifetimeSession(scratch, 'host-killed', 'Extension host killed with SIGKILL while servers run', killExtensionHost),
   ];
@@ -61,10 +62,9 @@ export function killLeftovers() {
  * Two folders, "shop" (Gunicorn) and "blog" (Uvicorn), each a copy of the example with a task labelled "api" on a
  * port of its own; returns the .code-workspace file.
  */
-function multiRootWorkspace(dir) {
-  const base = 40000 + (process.pid % 10000) * 2;
+function multiRootWorkspace(dir, ports) {
   for (const [index, [name, server]] of [['shop', 'gunicorn'], ['blog', 'uvicorn']].entries()) {
-    exampleCopy(path.join(dir, name), { server, bind: `127.0.0.1:${base + index}` });
+    exampleCopy(path.join(dir, name), { server, bind: `127.0.0.1:${ports[index]}` });
   }
   const file = path.join(dir, 'servers.code-workspace');
   writeJson(file, { folders: [{ path: 'shop' }, { path: 'blog' }] });
@@ -94,9 +94,9 @@ const standins = path.join(repoRoot, 'test', 'fixtures', 'standins');
  * interpreters they select are wrappers of the test virtualenv's Python that leave a mark in the server's environment
  * (SERVER_WORKERS_INTERPRETER_SEEN), so the tests can tell which one started the server.
  */
-function interpreterSession(scratch, name, title, standinNames) {
+function interpreterSession(scratch, name, title, standinNames, port) {
   const dir = path.join(scratch, `${name}-workspace`);
-  exampleCopy(path.join(dir, 'app'), { workers: 1, bind: `127.0.0.1:${45000 + (process.pid % 5000) + standinNames.length}` });
+  exampleCopy(path.join(dir, 'app'), { workers: 1, bind: `127.0.0.1:${port}` });
   const wrapper = (mark) => {
     const file = path.join(dir, 'interpreters', `python-${mark}`);
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -122,8 +122,8 @@ function interpreterSession(scratch, name, title, standinNames) {
 // Untrusted workspace
 
 /** A copy of the example whose settings autoStart its "api" task, on a port nothing else uses. */
-function untrustedWorkspace(dir) {
-  exampleCopy(dir, { bind: `127.0.0.1:${20000 + (process.pid % 20000)}` });
+function untrustedWorkspace(dir, port) {
+  exampleCopy(dir, { bind: `127.0.0.1:${port}` });
   writeJson(path.join(dir, '.vscode', 'settings.json'), { 'serverWorkers.autoStart': ['api'] });
   return dir;
 }

@@ -362,7 +362,7 @@ async function main() {
   const results = [await runSession({ name: 'main', workspace, timeout: timeoutMs, logsTarget: logsRoot })];
   // The sessions that break their window (trust on, a closed window, a killed extension host), each in its own
   // code-server after the main suite. A grep that names none of them skips them.
-  for (const faultSession of faultSessions(scratch)) {
+  for (const faultSession of await faultSessions(scratch)) {
     if (grep && !new RegExp(grep).test(faultSession.title)) continue;
     results.push(await runSession({ ...faultSession, timeout: Math.min(timeoutMs, 180_000), logsTarget: path.join(logsRoot, faultSession.name) }));
   }

@@ -24,7 +24,8 @@ function serversOfWorkspace(): FolderServer[] {
 }
 
 describe('Multi-root workspace', () => {
-  it('runs an "api" task of each folder at once: a tree node, channels and a status item each, named after the folder; Stop leaves nothing', async () => {
+  it('runs an "api" task of each folder at once: a tree node, channels and a status item each, named after the folder; Stop leaves nothing', async function () {
+    this.timeout(180000); // two servers start at once: on a loaded machine more than mocha's 60 s
     const workersApi = await api();
     const servers = serversOfWorkspace();
     assert.deepStrictEqual(servers.map((s) => s.folder.name), ['shop', 'blog'], 'the harness opened the two-folder workspace');
