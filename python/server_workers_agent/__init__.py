@@ -11,7 +11,7 @@ The contract is docs/agent-protocol.md. In short:
 
 Its parts: ``state`` (what this process knows), ``connection`` (hello, control messages, commands), ``master``,
 ``forks``, ``worker``, ``readiness`` and ``patches``; debugging a worker (the ``debug`` and ``boot`` commands, the boot
-hold) is in ``debug`` and ``debug_socket``.
+hold) is in ``debug`` and ``debug_socket``; pdb in a worker (``breakpoint()``) in ``pdb_hook`` and ``pdb_session``.
 
 Stdlib only, Python 3.9+. Fail open: whatever goes wrong, the process carries on as it would without the agent.
 ``sitecustomize.py`` calls :func:`start`.
@@ -75,5 +75,11 @@ def _start():
 # Debugging registers its commands and hooks when imported; a failure to import it leaves the rest of the agent working.
 try:
     from . import debug  # noqa: F401
+except Exception:
+    pass
+
+# pdb in a worker (breakpoint()) registers its hooks when imported, in the same way.
+try:
+    from . import pdb_hook  # noqa: F401
 except Exception:
     pass

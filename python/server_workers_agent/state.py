@@ -55,6 +55,18 @@ class Hooks:
     def __init__(self):
         self.before_app_import = []  # in a worker, right before it imports the app (the boot hold)
         self.in_forked_child = []  # in every child forked from the master or a worker, after the state's own reset
+        self.role_taken = []  # right after this process took the master or the worker role (pdb's breakpoint hook)
+        self.paused = []  # predicates: true while this worker is paused (in pdb); the debugger's keeper keeps it alive
+        self.debugger_listens = []  # after debugpy started listening in this process (it replaces sys.breakpointhook)
+
+
+def run_hooks(functions):
+    """Calls each hook; one that fails does not stop the others. Never raises."""
+    for function in functions:
+        try:
+            function()
+        except Exception:
+            pass
 
 
 state = State()

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { Capabilities } from './adapters';
 import { AgentLink, type JoinRequest } from './agent/agentLink';
 import type { AgentMessage } from './agent/agentServer';
+import { type PdbSession, PdbSessions } from './agent/pdbSessions';
 import type { ResolvedDefinition } from './definition';
 import type { Emitter } from './events';
 import type { ProcessModel, ServerState, WorkerModel } from './model';
@@ -37,6 +38,8 @@ export interface RunOptions {
   /** The supervisor's events, fired by the run for what its processes report. */
   output: Emitter<OutputEvent>;
   workers: Emitter<WorkerEvent>;
+  /** A pdb session opened (breakpoint() in a worker, or in a master that serves by itself). */
+  pdb: Emitter<PdbSession>;
   /** Something in the run changed: the supervisor publishes a new model. */
   changed(): void;
   /** A worker died before it was ready. */
@@ -61,6 +64,7 @@ export class ServerRun {
   serverState: ServerState = 'starting';
   private readonly streams = new WorkerStreams();
   private readonly usage = new UsageWatch();
+  private readonly pdb = new PdbSessions();
   private readonly fallback: FallbackAttribution;
   private readonly agent: AgentLink | undefined;
   private runtimeDir: string | undefined;
@@ -81,6 +85,9 @@ export class ServerRun {
       this.agent.onJoin.on((request) => this.admit(request));
       this.agent.onReady.on((pid) => this.markReady(pid));
       this.agent.onExitReport.on(({ pid, status }) => this.recordExit(pid, this.evidence.reasonFor(pid, status)));
+      this.agent.onPdb.on(({ slot, connection }) => this.pdb.open(slot, connection));
+      this.pdb.onSession.on((session) => options.pdb.fire(session));
+      this.pdb.onChange.on((pid) => this.pdbChanged(pid));
     }
   }
 
@@ -114,7 +121,9 @@ export class ServerRun {
   /** The master as the model shows it: while it runs. */
   masterModel(): ProcessModel | undefined {
     const master = this.spawned;
-    return master?.running() ? Object.freeze({ pid: master.pid, startedAt: master.startedAt, ...this.masterUsage }) : undefined;
+    if (!master?.running()) return undefined;
+    const pdb = this.pdb.stopOf(master.pid);
+    return Object.freeze({ pid: master.pid, startedAt: master.startedAt, ...this.masterUsage, ...(pdb ? { pdb } : {}) });
   }
 
   /** Every pid of the run the model believes alive: master, workers, retiring workers. */
@@ -136,8 +145,19 @@ export class ServerRun {
     return pid === undefined ? undefined : this.agent?.request(pid, message, timeoutMs);
   }
 
+  /** The pdb sessions not ended yet, oldest first. */
+  pdbSessions(): PdbSession[] {
+    return this.pdb.all();
+  }
+
+  /** A process of the run waits in pdb: a person holds it, so the supervisor's waits do not time out meanwhile. */
+  inPdb(): boolean {
+    return this.pdb.anyPaused();
+  }
+
   /** Stops every process of the run (see MasterProcess.stop) and releases it. */
   async stop(graceMs: number): Promise<void> {
+    this.pdb.detachAll('the server is stopping'); // they finish their requests and exit with the others
     this.table.stopAll();
     this.options.changed();
     await this.spawned?.stop(graceMs, () => this.table.livePids());
@@ -149,6 +169,7 @@ export class ServerRun {
     if (this.released) return;
     this.released = true;
     if (this.statsTimer) clearInterval(this.statsTimer);
+    this.pdb.closeAll('the server stopped');
     this.table.endRun();
     await this.agent?.close();
     if (this.runtimeDir) fs.rmSync(this.runtimeDir, { recursive: true, force: true });
@@ -186,6 +207,11 @@ export class ServerRun {
   /** A connection of the agent asks to join: the master's own, or one of the server's workers (else it is closed). */
   private admit(request: JoinRequest): void {
     const { hello } = request;
+    if (hello.channel === 'pdb') {
+      const slot = this.pdbSlot(hello.pid, hello.role);
+      if (slot !== undefined) request.admit(slot);
+      return;
+    }
     if (hello.role === 'master') {
       if (hello.pid !== this.spawned?.pid) return;
       request.admit(0);
@@ -203,6 +229,21 @@ export class ServerRun {
         () => this.agent?.send(hello.pid, { t: 'boot' }),
       );
     }
+  }
+
+  /**
+   * A pdb session joins for a process already known: a worker (its slot), or the master (slot 0, or its worker slot
+   * when it serves by itself). Its hello never makes a process a worker.
+   */
+  private pdbSlot(pid: number, role: 'master' | 'worker'): number | undefined {
+    if (role === 'master') return pid === this.spawned?.pid ? this.table.slotOf(pid) ?? 0 : undefined;
+    return this.table.slotOf(pid);
+  }
+
+  /** A process's pdb state changed: the worker table (or the master's model) shows where it waits. */
+  private pdbChanged(pid: number): void {
+    this.table.setPdb(pid, this.pdb.stopOf(pid));
+    this.options.changed();
   }
 
   // ---- the workers ------------------------------------------------------------------------------------------------
@@ -256,6 +297,7 @@ export class ServerRun {
 
   /** A change of the worker table: its marker lines to the slot's stream, its event, then the new model. */
   private apply(change: WorkerChange): void {
+    if (change.type === 'exit') this.pdb.processExited(change.worker.pid, change.worker.lastExit?.text ?? 'exited');
     for (const marker of change.markers) this.options.output.fire({ slot: marker.slot, pid: marker.pid, lines: [marker.line], marker: true });
     this.options.workers.fire({ type: change.type, worker: change.worker });
     this.options.changed();

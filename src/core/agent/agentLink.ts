@@ -2,7 +2,7 @@
  * The agent's side of one run: its socket in the run's private folder, every process's connections, what they say.
  * A connection joins only when the supervisor admits it (the pid is one of the server's); a worker's data connection
  * becomes its output stream, its control connection carries `ready` and the supervisor's commands; the master's
- * carries the exits it reaps.
+ * carries the exits it reaps. A pdb connection (breakpoint() in a worker or the master) is handed on as it joins.
  */
 import type * as net from 'node:net';
 import { Emitter } from '../events';
@@ -22,6 +22,8 @@ export class AgentLink {
   readonly onReady = new Emitter<number>();
   /** The master reaped a child. */
   readonly onExitReport = new Emitter<{ pid: number; status: ExitStatus }>();
+  /** A pdb session's connection joined, admitted for `slot`; whoever listens owns it (and closes it). */
+  readonly onPdb = new Emitter<{ slot: number; connection: ControlConnection }>();
   private readonly controls = new Map<number, ControlConnection>();
   private masterControl: ControlConnection | undefined;
   private server: AgentServer | undefined;
@@ -34,6 +36,7 @@ export class AgentLink {
     this.server = await AgentServer.listen(runtimeDir, {
       onData: (hello, socket, initial) => this.joinData(hello, socket, initial),
       onControl: (connection) => this.joinControl(connection),
+      onPdb: (connection) => this.joinPdb(connection),
     });
     return this.server.environment();
   }
@@ -80,6 +83,15 @@ export class AgentLink {
     connection.onMessage((message) => {
       if (message.t === 'ready') this.onReady.fire(hello.pid);
     });
+  }
+
+  private joinPdb(connection: ControlConnection): void {
+    const slot = this.askToJoin(connection.hello);
+    if (slot === undefined) {
+      connection.close();
+      return;
+    }
+    this.onPdb.fire({ slot, connection });
   }
 
   private askToJoin(hello: AgentHello): number | undefined {
