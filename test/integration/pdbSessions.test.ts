@@ -1,12 +1,17 @@
 /**
  * pdb sessions through the core's API (Supervisor.onPdb), as the views drive them: completion, Ctrl-C at the prompt
  * and during a command, `c` with a breakpoint set (the same session stops again), a detach (a closed terminal), EOF,
- * a worker that dies in pdb, the model's `pdb` mark, and breakpoint() going to debugpy while a client is attached.
+ * a worker that dies in pdb, the model's `pdb` mark, breakpoint() going to debugpy while a client is attached, and
+ * who may open a pdb connection at all (the token, a process the server knows).
  */
 import * as assert from 'node:assert';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { PdbSession } from '../../src/core/supervisor';
 import { DapClient, debugSocketOf, threadOf } from './dapClient';
+import { isAlive } from '../../src/core/process/procfs';
 import { lineOf, request, settled, sleep } from './pdbSupport';
 import { createServer, eventually, stopAndCheck, type TestServer } from './support';
 
@@ -183,5 +188,40 @@ describe('breakpoint() with a debugpy client attached (gunicorn + UvicornWorker)
     view.session.input('c\n');
     assert.deepStrictEqual((await again).body, { pid: worker.pid, y: 'VALUE-8' });
     await stopAndCheck(server);
+  });
+});
+
+describe('the pdb channel admits only a process of the server, with the token', { timeout: 60000 }, () => {
+  it('a wrong token, a pid outside the server, or a worker claiming the master\'s role: closed, no session', async () => {
+    const bystander = spawn('sleep', ['60'], { stdio: 'ignore' });
+    after(() => bystander.kill('SIGKILL'));
+    const { server, views } = await startWith(2);
+    const masterPid = server.supervisor.pid!;
+    const environ = new Map(fs.readFileSync(`/proc/${masterPid}/environ`, 'utf8').split('\0').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const [socketPath, token] = [environ.get('SERVER_WORKERS_SOCKET')!, environ.get('SERVER_WORKERS_TOKEN')!];
+    const worker = server.supervisor.model().workers[0];
+    const hello = (claim: Record<string, unknown>) => new Promise<boolean>((resolve) => {
+      const socket = net.connect(socketPath, () => socket.write(`${JSON.stringify({ token, channel: 'pdb', role: 'worker', ppid: masterPid, ...claim })}\n`));
+      socket.on('error', () => undefined);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve(false);
+      }, 2000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    const refused = await Promise.all([
+      hello({ token: 'f'.repeat(32), pid: worker.pid }),
+      hello({ pid: bystander.pid }),
+      hello({ role: 'master', pid: worker.pid }),
+    ]);
+    assert.deepStrictEqual(refused, [true, true, true], 'each connection was closed');
+    assert.strictEqual(views.length, 0, 'no session opened');
+    assert.strictEqual(await hello({ pid: worker.pid }), false, 'the same hello from a worker\'s pid stays open');
+    await eventually('its session', () => views.length === 1);
+    await stopAndCheck(server);
+    assert.ok(isAlive(bystander.pid!), 'the process a hello named was not touched');
   });
 });
