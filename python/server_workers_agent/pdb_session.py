@@ -189,6 +189,13 @@ class _Pdb(pdb.Pdb):
         self._sw_continued = True
         super().set_continue()
 
+    def trace_dispatch(self, frame, event, arg):
+        if self._sw_session.ended:
+            # Detached while it ran with breakpoints: only this thread can stop tracing itself, at its next event.
+            sys.settrace(None)
+            return None
+        return super().trace_dispatch(frame, event, arg)
+
     def precmd(self, line):
         if line == _DETACH_LINE:
             self._sw_detaching = True

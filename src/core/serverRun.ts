@@ -145,11 +145,6 @@ export class ServerRun {
     return pid === undefined ? undefined : this.agent?.request(pid, message, timeoutMs);
   }
 
-  /** The pdb sessions not ended yet, oldest first. */
-  pdbSessions(): PdbSession[] {
-    return this.pdb.all();
-  }
-
   /** A process of the run waits in pdb: a person holds it, so the supervisor's waits do not time out meanwhile. */
   inPdb(): boolean {
     return this.pdb.anyPaused();

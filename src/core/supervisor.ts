@@ -172,11 +172,6 @@ export class Supervisor {
       ?? Promise.reject(new ServerError(`Worker ${slot} has no agent connection (is serverWorkers.agent off?).`, 'state'));
   }
 
-  /** The pdb sessions of the run, oldest first (breakpoint() in its workers). */
-  pdbSessions(): readonly PdbSession[] {
-    return this.run?.pdbSessions() ?? [];
-  }
-
   /** Marks a worker as being debugged (the tree shows it); the mark goes with the worker, not its slot. */
   setDebugging(pid: number, debugging: boolean): void {
     if (this.run?.table.setDebugging(pid, debugging)) this.changed();
