@@ -204,19 +204,21 @@ class _Pdb(pdb.Pdb):
         return super().precmd(line)
 
     def onecmd(self, line):
-        """Runs a command with sys.stdin and sys.stdout on the session, as in a terminal: what it prints and what it
-        asks with input() (``clear``'s "Clear all breaks?", ``interact``) go through pdb's connection."""
+        """Runs a command with sys.stdin and sys.stdout on the session for pdb's thread, as in a terminal: what it
+        prints and what it asks with input() (``clear``'s "Clear all breaks?", ``interact``) go through pdb's
+        connection. Other threads keep the process's streams."""
         session = self._sw_session
         saved = sys.stdin, sys.stdout
+        routed = _ThreadStream(self.stdin, saved[0], session.thread), _ThreadStream(self.stdout, saved[1], session.thread)
         with session.lock:
             session.in_command = True
         try:
-            sys.stdin, sys.stdout = self.stdin, self.stdout
+            sys.stdin, sys.stdout = routed
             return super().onecmd(line)
         finally:
             with session.lock:
                 session.in_command = False
-            if sys.stdin is self.stdin and sys.stdout is self.stdout:
+            if sys.stdin is routed[0] and sys.stdout is routed[1]:
                 sys.stdin, sys.stdout = saved
 
 
@@ -278,6 +280,32 @@ class _Output:
 
     def writable(self):
         return True
+
+
+class _ThreadStream:
+    """A stream that is the session's in pdb's thread and the process's own in every other."""
+
+    def __init__(self, session_stream, original, thread):
+        self._session_stream = session_stream
+        self._original = original
+        self._thread = thread
+
+    def _stream(self):
+        return self._session_stream if threading.current_thread() is self._thread else self._original
+
+    def write(self, text):
+        return self._stream().write(text)
+
+    def readline(self, *args):
+        return self._stream().readline(*args)
+
+    def flush(self):
+        stream = self._stream()
+        if stream is not None:
+            stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._stream(), name)
 
 
 def _completions(debugger, line):
