@@ -1,7 +1,7 @@
 /**
  * pdb in a worker, in a real VS Code: breakpoint() in a request handler opens a terminal of its own for that worker,
- * focused, at pdb's prompt; what is typed there reaches pdb; `c` completes the request; closing the terminal lets
- * the worker go on. The worker's row says `in pdb` meanwhile.
+ * focused, at pdb's prompt; what is typed there reaches pdb (Tab completes, up recalls, Ctrl-C drops the line); `c`
+ * completes the request; closing the terminal lets the worker go on. The worker's row says `in pdb` meanwhile.
  */
 import * as assert from 'node:assert';
 import * as http from 'node:http';
@@ -43,7 +43,7 @@ function waitingTerminal(workersApi: TestApi) {
 }
 
 describe('pdb in a worker', () => {
-  it('breakpoint() opens the worker\'s pdb terminal at the prompt; `p x` shows the value; `c` completes the request; closing the terminal continues the worker', async function () {
+  it('breakpoint() opens the worker\'s pdb terminal at the prompt; `p x` shows the value; Tab, up and Ctrl-C work; `c` completes the request; closing the terminal continues the worker', async function () {
     this.timeout(120000);
     const workersApi = await api();
     const port = await freePort();
@@ -66,6 +66,17 @@ describe('pdb in a worker', () => {
       const view = workersApi.pdbTerminals().find((t) => t.name === opened.name);
       return view?.waiting && view.text.endsWith("(Pdb) p x\n'value-7'\n(Pdb) ") ? view : undefined;
     }, 15000);
+    const view = () => workersApi.pdbTerminals().find((t) => t.name === opened.name)!;
+    // Tab: pdb in the worker completes the attribute; up: the last line again; Ctrl-C: the line goes, pdb prompts again.
+    terminal.sendText('p x.upp', false);
+    terminal.sendText('\t', false);
+    await waitUntil('Tab to complete', () => view().typed === 'p x.upper ' || undefined, 10000);
+    terminal.sendText('()');
+    await waitUntil('the completed line\'s answer', () => view().text.endsWith("(Pdb) p x.upper ()\n'VALUE-7'\n(Pdb) ") || undefined, 10000);
+    terminal.sendText('\x1b[A', false);
+    await waitUntil('up to recall it', () => view().typed === 'p x.upper ()' || undefined, 10000);
+    terminal.sendText('\x03', false);
+    await waitUntil('Ctrl-C to drop it', () => view().text.endsWith('^C\n--KeyboardInterrupt--\n(Pdb) ') || undefined, 10000);
     terminal.sendText('c');
     assert.deepStrictEqual(await pausing, { body: { pid: opened.pid, y: 'VALUE-7' } }, '`c` completed the request');
     await waitUntil('the row to leave pdb', () => !/in pdb/.test(workerRow(workersApi, name, opened.pid)?.description ?? 'in pdb'), 10000);

@@ -17,6 +17,8 @@ export interface PdbTerminalView {
   text: string;
   /** pdb waits for a line. */
   waiting: boolean;
+  /** The line being typed at the prompt. */
+  typed: string;
 }
 
 export class PdbTerminals implements vscode.Disposable {
@@ -28,7 +30,7 @@ export class PdbTerminals implements vscode.Disposable {
   }
 
   views(): PdbTerminalView[] {
-    return [...this.terminals].map((t) => ({ name: t.name, pid: t.pid, text: t.transcript, waiting: t.waiting }));
+    return [...this.terminals].map((t) => ({ name: t.name, pid: t.pid, text: t.transcript, waiting: t.waiting, typed: t.typed }));
   }
 
   dispose(): void {

@@ -48,6 +48,11 @@ export class LineEditor {
     return this.prompt !== undefined;
   }
 
+  /** The line being typed. */
+  get line(): string {
+    return this.buffer;
+  }
+
   setColumns(columns: number): void {
     if (Number.isInteger(columns) && columns > 0) this.columns = columns;
   }

@@ -47,6 +47,11 @@ export class PdbTerminal implements vscode.Pseudoterminal {
     return this.editor.waiting;
   }
 
+  /** The line being typed at the prompt. */
+  get typed(): string {
+    return this.editor.line;
+  }
+
   /** A session of this worker begins here. */
   attach(session: PdbSession): void {
     this.detachListeners();
