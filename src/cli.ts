@@ -9,11 +9,13 @@ import type { ServerModel, WorkerInsight, WorkerModel } from './core/model';
 import { ServerError, Supervisor } from './core/supervisor';
 import { readServerTasks } from './core/tasksFile';
 import { expandTaskVariables } from './core/taskVariables';
+import { CliPdb, PeopleStdout } from './cliPdb';
 import { sumInsights } from './core/workers/insight';
 
 const USAGE = `Usage: server-workers run [options] [-- extra server args]
 
 Runs a multi-worker Python web server (gunicorn, uvicorn, granian or hypercorn) and separates each worker's output.
+breakpoint() in a worker opens pdb here: lines you type go to it (":slot N" picks among workers in pdb).
 
 Options (named like the serverworkers task properties):
   --server gunicorn|uvicorn|granian|hypercorn
@@ -39,7 +41,8 @@ Options (named like the serverworkers task properties):
                               and requests); commands as JSON lines on stdin:
                               {"cmd":"scale","workers":N} {"cmd":"kill","slot":N} {"cmd":"reload"}
                               {"cmd":"restart"} {"cmd":"stop"}; {"cmd":"stacks","slot":N} writes
-                              that worker's stacks as its log lines; EOF on stdin stops the server
+                              that worker's stacks as its log lines; {"cmd":"input","slot":N,"text":"p x\n"}
+                              (a line for that worker's pdb); EOF on stdin stops the server
   -h, --help                  this text
 
 Exit codes: 0 stopped as asked, 1 the server failed, 2 invalid options.`;
@@ -50,6 +53,9 @@ interface CliOptions {
   json: boolean;
   color: boolean;
 }
+
+/** What people read: lines written whole, and pdb's prompt without its newline. */
+const stdout = new PeopleStdout();
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -114,6 +120,12 @@ export async function main(argv: string[]): Promise<number> {
 
   const supervisor = new Supervisor(resolved, { agentDir: values['no-agent'] ? undefined : agentDirectory() });
   attachOutput(supervisor, options, emit);
+  const pdb = new CliPdb(supervisor, {
+    json: options.json,
+    emit,
+    slotLine: (slot, text, partial) => stdout.write(`${prefix(options, slot)}${text}${partial ? '' : '\n'}`, partial),
+    info: (text) => info(options, text),
+  });
 
   let stopRequested = false;
   const stop = () => {
@@ -122,7 +134,14 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  if (options.json) listenForCommands(supervisor, emit, stop);
+  if (options.json) listenForCommands(supervisor, pdb, emit, stop);
+  else {
+    // Read stdin only once a worker is in pdb: a CLI run in a shell's background must not stop for reading the tty.
+    const off = supervisor.onPdb.on(() => {
+      off();
+      listenForTypedLines(pdb);
+    });
+  }
 
   const finished = new Promise<number>((resolve) => {
     supervisor.onDidChange.on((model) => {
@@ -243,9 +262,8 @@ function attachOutput(supervisor: Supervisor, options: CliOptions, emit: (event:
       for (const line of event.lines) emit({ event: event.marker ? 'marker' : 'log', slot: event.slot, pid: event.pid, stream: 'output', line });
       return;
     }
-    const source = event.slot === 0 ? 'master' : `worker.${event.slot}`;
-    const prefix = options.color ? `\x1b[${COLORS[event.slot % COLORS.length]}m${source.padEnd(9)}|\x1b[0m ` : `${source.padEnd(9)}| `;
-    process.stdout.write(event.lines.map((line) => prefix + line).join('\n') + '\n');
+    const linePrefix = prefix(options, event.slot);
+    stdout.write(event.lines.map((line) => linePrefix + line).join('\n') + '\n');
   });
   supervisor.onWorker.on(({ type, worker }) => {
     if (options.json) emit({ event: `worker-${type}`, ...workerJson(worker) });
@@ -271,6 +289,11 @@ function attachOutput(supervisor: Supervisor, options: CliOptions, emit: (event:
   }
 }
 
+function prefix(options: CliOptions, slot: number): string {
+  const source = slot === 0 ? 'master' : `worker.${slot}`;
+  return options.color ? `\x1b[${COLORS[slot % COLORS.length]}m${source.padEnd(9)}|\x1b[0m ` : `${source.padEnd(9)}| `;
+}
+
 function statsJson(model: ServerModel, now = Date.now()): Record<string, unknown> {
   const totals = sumInsights(model.workers);
   return {
@@ -279,6 +302,7 @@ function statsJson(model: ServerModel, now = Date.now()): Record<string, unknown
     workers: model.workers.map((w) => ({
       slot: w.slot, pid: w.pid, state: w.state, cpuPercent: round(w.cpuPercent), rssBytes: w.rssBytes, restarts: w.restarts,
       ...(w.insight ? { requests: requestsJson(w.insight, now) } : {}),
+      ...(w.pdb ? { pdb: { file: w.pdb.file, line: w.pdb.line } } : {}),
     })),
     ...(totals ? { requests: { served: totals.served, rate: totals.rate, inFlight: totals.inFlight, statuses: totals.statuses, exceptions: totals.exceptions, worstP99Ms: totals.worstP99Ms } } : {}),
   };
@@ -297,7 +321,15 @@ function round(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
-function listenForCommands(supervisor: Supervisor, emit: (event: Record<string, unknown>) => void, stop: () => void): void {
+/** For people: what they type goes to a worker's pdb (stdin's end does not stop the server: Ctrl-C does). */
+function listenForTypedLines(pdb: CliPdb): void {
+  readline.createInterface({ input: process.stdin }).on('line', (line) => {
+    if (process.stdin.isTTY) stdout.typed(); // the terminal echoed the line and its Enter
+    pdb.typed(line);
+  });
+}
+
+function listenForCommands(supervisor: Supervisor, pdb: CliPdb, emit: (event: Record<string, unknown>) => void, stop: () => void): void {
   const input = readline.createInterface({ input: process.stdin });
   input.on('line', (line) => {
     if (line.trim() === '') return;
@@ -332,8 +364,13 @@ function listenForCommands(supervisor: Supervisor, emit: (event: Record<string, 
       case 'stop':
         stop();
         return;
+      case 'input': {
+        const error = pdb.input(command.slot, command.text);
+        emit(error === undefined ? { event: 'result', cmd, ok: true } : { event: 'result', cmd, ok: false, error });
+        return;
+      }
       default:
-        emit({ event: 'result', cmd, ok: false, error: `Unknown command ${JSON.stringify(cmd)}: use scale, kill, reload, restart, stacks or stop.` });
+        emit({ event: 'result', cmd, ok: false, error: `Unknown command ${JSON.stringify(cmd)}: use scale, kill, reload, restart, stacks, stop or input.` });
         return;
     }
     work.then(
@@ -355,5 +392,5 @@ if (require.main === module) {
 }
 
 function info(options: CliOptions, text: string): void {
-  process.stdout.write(options.color ? `\x1b[2m${'sw'.padEnd(9)}| ${text}\x1b[0m\n` : `${'sw'.padEnd(9)}| ${text}\n`);
+  stdout.write(options.color ? `\x1b[2m${'sw'.padEnd(9)}| ${text}\x1b[0m\n` : `${'sw'.padEnd(9)}| ${text}\n`);
 }

@@ -13,7 +13,8 @@ The contract is docs/agent-protocol.md. In short:
 Its parts: ``state`` (what this process knows), ``connection`` (hello, control messages, commands), ``master``,
 ``forks``, ``worker``, ``readiness`` and ``patches``; debugging a worker (the ``debug`` and ``boot`` commands, the boot
 hold) is in ``debug`` and ``debug_socket``; request insight (the app's wrappers, the ``insight`` summaries) in
-``insight``; stacks on demand and before a timeout kill in ``stacks``.
+``insight``; stacks on demand and before a timeout kill in ``stacks``; pdb in a worker (``breakpoint()``) in
+``pdb_hook`` and ``pdb_session``.
 
 Stdlib only, Python 3.9+. Fail open: whatever goes wrong, the process carries on as it would without the agent.
 ``sitecustomize.py`` calls :func:`start`.
@@ -75,9 +76,9 @@ def _start():
 
 
 
-# Debugging, request insight and stacks register their commands and hooks when imported; a failure to import one leaves
-# the rest of the agent working.
-for _part in ("debug", "insight", "stacks"):
+# Debugging, request insight, stacks and pdb in a worker (breakpoint()) register their commands and hooks when
+# imported; a failure to import one leaves the rest of the agent working.
+for _part in ("debug", "insight", "stacks", "pdb_hook"):
     try:
         importlib.import_module("." + _part, __name__)
     except Exception:

@@ -1,5 +1,5 @@
 """Debugging a worker (docs/agent-protocol.md, "Debugging"), for the Server Workers agent: the ``debug`` and ``boot``
-commands, the boot hold, and what keeps a paused worker alive.
+commands, the boot hold, and what keeps a paused worker alive (for debugpy, and for pdb: see pdb_session).
 
 debugpy runs inside the worker and listens on a Unix socket in the server's private runtime folder, for this user
 only (debug_socket.py); the editor connects to it directly. No TCP port, no ptrace.
@@ -15,7 +15,7 @@ import time
 
 from . import debug_socket
 from .connection import command, gunicorn_worker, send, start_daemon_thread
-from .state import hooks, state
+from .state import hooks, run_hooks, state
 
 ENV_BOOT_HOLD = "SERVER_WORKERS_BOOT_HOLD"
 BOOT_WAIT = 30.0  # seconds a held worker waits for the supervisor's boot message
@@ -132,13 +132,14 @@ def _listen(debugpy_path=None):
                 debug.error = None
                 if threading.current_thread() is not threading.main_thread():
                     _trace_main_loop(debugpy)
+                run_hooks(hooks.debugger_listens)
             except debug_socket.DebugUnavailable as error:
                 debug.error = str(error)
                 debug.error_code = "debugpy-missing" if isinstance(error, DebugpyMissing) else None
             except Exception as error:
                 debug.error = "%s: %s" % (type(error).__name__, error)
         if debug.path is not None:
-            _start_keeper()
+            start_keeper()
         return debug.path
 
 
@@ -189,9 +190,10 @@ def _untrace_server_threads():
 # Paused workers stay alive; held workers wait for their debugger
 
 
-def _start_keeper():
+def start_keeper():
     """In a Gunicorn worker: Gunicorn kills a worker that has not notified it within its timeout, and a worker paused
-    at a breakpoint cannot. While the worker is held at boot or a debugger's client is connected, notify for it."""
+    at a breakpoint cannot. While the worker is held at boot, a debugger's client is connected, or a ``hooks.paused``
+    predicate holds (pdb), notify for it. One keeper per process, started by the first that needs it."""
     debug = _debug
     worker = gunicorn_worker()
     if debug.keeper is not None or worker is None or getattr(worker, "tmp", None) is None:
@@ -206,12 +208,22 @@ def _keep_alive(worker, debug):
         timeout = 30.0
     period = max(0.1, min(1.0, timeout / 4.0))
     while _debug is debug:  # a forked child gets a fresh state: this thread is not in it anyway
-        if debug.holding or _client_connected():
+        if debug.holding or _client_connected() or _paused():
             try:
                 worker.tmp.notify()
             except Exception:
                 pass
         time.sleep(period)
+
+
+def _paused():
+    for paused in hooks.paused:
+        try:
+            if paused():
+                return True
+        except Exception:
+            pass
+    return False
 
 
 def _wait_for_client(debugpy, seconds):
@@ -306,7 +318,7 @@ def boot_hold():
         if state.control is None:
             return
         debug.holding = True
-        _start_keeper()
+        start_keeper()
         restore_signals = _catch_stop_signals(debug)
         try:
             if not debug.boot_received.wait(BOOT_WAIT) or debug.stop_requested:

@@ -8,7 +8,7 @@ import time
 
 from . import forks, patches
 from .connection import open_control, send, start_daemon_thread
-from .state import ENV_MASTER_PID, ENV_ROLE, ENV_WATCH_PID, PATCHED, state
+from .state import ENV_MASTER_PID, ENV_ROLE, ENV_WATCH_PID, PATCHED, hooks, run_hooks, state
 
 KILL_GRACE = 5.0  # seconds between the watchdog's SIGTERM and its SIGKILL
 WATCH_INTERVAL = 1.0  # the fallback watchdog's polling period
@@ -27,6 +27,7 @@ def become_master():
         open_control("master", on_eof=_supervisor_gone)
     except Exception:
         _start_pid_watch()
+    run_hooks(hooks.role_taken)
 
 
 def _supervisor_gone():

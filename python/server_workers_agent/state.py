@@ -41,11 +41,7 @@ class State:
         """In a forked child: the role and connection were the parent's. Returns the inherited connection."""
         inherited = self.control
         self._reset_role()
-        for reset in hooks.in_forked_child:
-            try:
-                reset()
-            except Exception:
-                pass
+        run_hooks(hooks.in_forked_child)
         return inherited
 
 
@@ -60,6 +56,18 @@ class Hooks:
         self.app_loaded = []  # in a worker (or a master that serves), right after the server loaded the app
         # ``wrap(app, interface) -> app`` for the app a worker is about to serve; interface is "asgi" or "wsgi"
         self.wrap_app = []
+        self.role_taken = []  # right after this process took the master or the worker role (pdb's breakpoint hook)
+        self.paused = []  # predicates: true while this worker is paused (in pdb); the debugger's keeper keeps it alive
+        self.debugger_listens = []  # after debugpy started listening in this process (it replaces sys.breakpointhook)
+
+
+def run_hooks(functions):
+    """Calls each hook; one that fails does not stop the others. Never raises."""
+    for function in functions:
+        try:
+            function()
+        except Exception:
+            pass
 
 
 state = State()

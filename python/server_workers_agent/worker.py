@@ -6,7 +6,7 @@ import sys
 
 from . import forks, patches, readiness
 from .connection import connect, open_control
-from .state import hooks, state
+from .state import hooks, run_hooks, state
 
 
 def become_worker(worker=None):
@@ -28,11 +28,8 @@ def become_worker(worker=None):
         patches.install_import_hook()
     except Exception:
         pass
-    for hook in hooks.worker_started:
-        try:
-            hook()
-        except Exception:
-            pass
+    run_hooks(hooks.worker_started)
+    run_hooks(hooks.role_taken)
 
 
 def _redirect_output():

@@ -57,6 +57,16 @@ export interface ProcessModel {
   startedAt: number;
   cpuPercent: number;
   rssBytes: number;
+  /** Where the process waits in pdb (breakpoint()); absent when it is not in pdb. */
+  pdb?: PdbStop;
+}
+
+/** Where a pdb session stopped: the file and line of the frame, its function, the thread. */
+export interface PdbStop {
+  file: string;
+  line: number;
+  function: string;
+  thread: string;
 }
 
 export interface WorkerModel extends ProcessModel {

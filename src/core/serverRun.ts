@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { Capabilities, RunTraits } from './adapters';
 import { AgentLink, type JoinRequest } from './agent/agentLink';
 import type { AgentMessage } from './agent/agentServer';
+import { type PdbSession, PdbSessions } from './agent/pdbSessions';
 import type { ResolvedDefinition } from './definition';
 import { ServerError } from './errors';
 import type { Emitter } from './events';
@@ -56,6 +57,8 @@ export interface RunOptions {
   /** The supervisor's events, fired by the run for what its processes report. */
   output: Emitter<OutputEvent>;
   workers: Emitter<WorkerEvent>;
+  /** A pdb session opened (breakpoint() in a worker, or in a master that serves by itself). */
+  pdb: Emitter<PdbSession>;
   /** Something in the run changed: the supervisor publishes a new model. */
   changed(): void;
   /** A worker died before it was ready. */
@@ -83,6 +86,7 @@ export class ServerRun {
   lostWorker: string | undefined;
   private readonly streams = new WorkerStreams();
   private readonly usage = new UsageWatch();
+  private readonly pdb = new PdbSessions();
   private readonly fallback: FallbackAttribution;
   private readonly positions: WorkerPositions | undefined;
   private readonly agent: AgentLink | undefined;
@@ -107,6 +111,9 @@ export class ServerRun {
       this.agent.onExitReport.on(({ pid, status }) => this.recordExit(pid, status));
       this.agent.onInsight.on(({ pid, message }) => this.recordInsight(pid, message));
       this.agent.onHung.on((pid) => this.evidence.healthCheckFailed(pid));
+      this.agent.onPdb.on(({ slot, connection }) => this.pdb.open(slot, connection));
+      this.pdb.onSession.on((session) => options.pdb.fire(session));
+      this.pdb.onChange.on((pid) => this.pdbChanged(pid));
     }
   }
 
@@ -141,7 +148,9 @@ export class ServerRun {
   /** The master as the model shows it: while it runs. */
   masterModel(): ProcessModel | undefined {
     const master = this.spawned;
-    return master?.running() ? Object.freeze({ pid: master.pid, startedAt: master.startedAt, ...this.masterUsage }) : undefined;
+    if (!master?.running()) return undefined;
+    const pdb = this.pdb.stopOf(master.pid);
+    return Object.freeze({ pid: master.pid, startedAt: master.startedAt, ...this.masterUsage, ...(pdb ? { pdb } : {}) });
   }
 
   /** Every pid of the run the model believes alive: master, workers, retiring workers. */
@@ -161,6 +170,11 @@ export class ServerRun {
   request(slot: number, message: AgentMessage, timeoutMs?: number): Promise<AgentMessage> | undefined {
     const pid = this.table.inSlot(slot)?.pid;
     return pid === undefined ? undefined : this.agent?.request(pid, message, timeoutMs);
+  }
+
+  /** A process of the run waits in pdb: a person holds it, so the supervisor's waits do not time out meanwhile. */
+  inPdb(): boolean {
+    return this.pdb.anyPaused();
   }
 
   /**
@@ -189,6 +203,7 @@ export class ServerRun {
 
   /** Stops every process of the run (see MasterProcess.stop) and releases it. */
   async stop(graceMs: number): Promise<void> {
+    this.pdb.detachAll('the server is stopping'); // they finish their requests and exit with the others
     this.table.stopAll();
     this.options.changed();
     await this.spawned?.stop(graceMs, () => this.table.livePids());
@@ -200,6 +215,7 @@ export class ServerRun {
     if (this.released) return;
     this.released = true;
     if (this.statsTimer) clearInterval(this.statsTimer);
+    this.pdb.closeAll('the server stopped');
     this.table.endRun();
     await this.agent?.close();
     if (this.runtimeDir) fs.rmSync(this.runtimeDir, { recursive: true, force: true });
@@ -247,6 +263,11 @@ export class ServerRun {
   /** A connection of the agent asks to join: the master's own, or one of the server's workers (else it is closed). */
   private admit(request: JoinRequest): void {
     const { hello } = request;
+    if (hello.channel === 'pdb') {
+      const slot = this.pdbSlot(hello.pid, hello.role);
+      if (slot !== undefined) request.admit(slot);
+      return;
+    }
     if (hello.role === 'master') {
       if (hello.pid !== this.spawned?.pid) return;
       request.admit(0);
@@ -283,6 +304,21 @@ export class ServerRun {
   private recordInsight(pid: number, message: AgentMessage): void {
     const insight = this.insights.record(pid, message);
     if (insight && this.table.setInsight(pid, insight)) this.options.changed();
+  }
+
+  /**
+   * A pdb session joins for a process already known: a worker (its slot), or the master (slot 0, or its worker slot
+   * when it serves by itself). Its hello never makes a process a worker.
+   */
+  private pdbSlot(pid: number, role: 'master' | 'worker'): number | undefined {
+    if (role === 'master') return pid === this.spawned?.pid ? this.table.slotOf(pid) ?? 0 : undefined;
+    return this.table.slotOf(pid);
+  }
+
+  /** A process's pdb state changed: the worker table (or the master's model) shows where it waits. */
+  private pdbChanged(pid: number): void {
+    this.table.setPdb(pid, this.pdb.stopOf(pid));
+    this.options.changed();
   }
 
   // ---- the workers ------------------------------------------------------------------------------------------------
@@ -348,6 +384,7 @@ export class ServerRun {
 
   /** A change of the worker table: its marker lines to the slot's stream, its event, then the new model. */
   private apply(change: WorkerChange): void {
+    if (change.type === 'exit') this.pdb.processExited(change.worker.pid, change.worker.lastExit?.text ?? 'exited');
     for (const marker of change.markers) this.marker(marker.slot, marker.pid, marker.line);
     this.options.workers.fire({ type: change.type, worker: change.worker });
     this.options.changed();

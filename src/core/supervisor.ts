@@ -9,6 +9,7 @@
 import * as os from 'node:os';
 import { adapterFor, type Capabilities, type ServerAdapter } from './adapters';
 import type { AgentMessage } from './agent/agentServer';
+import type { PdbSession } from './agent/pdbSessions';
 import { type ResolvedDefinition, serverUrl } from './definition';
 import { ServerError } from './errors';
 import { Emitter } from './events';
@@ -25,6 +26,7 @@ import { Waiters } from './waiters';
 export { ServerError } from './errors';
 export type { ExitEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
 export type { StacksResult } from './serverRun';
+export type { PdbCompletion, PdbEnd, PdbSession } from './agent/pdbSessions';
 
 const DEFAULT_BOOT_TIMEOUT_MS = 120000;
 let nextServerId = 1;
@@ -35,6 +37,8 @@ export class Supervisor {
   readonly onOutput = new Emitter<OutputEvent>();
   readonly onWorker = new Emitter<WorkerEvent>();
   readonly onExit = new Emitter<ExitEvent>();
+  /** breakpoint() in a worker opened a pdb session (docs/agent-protocol.md, "pdb"): a view drives it. */
+  readonly onPdb = new Emitter<PdbSession>();
 
   private state: ServerState = 'stopped';
   private error: string | undefined;
@@ -43,7 +47,8 @@ export class Supervisor {
   private readonly adapter: ServerAdapter;
   private capabilities: Capabilities | undefined;
   private run: ServerRun | undefined;
-  private readonly waiters = new Waiters(() => this.definition.name);
+  // A worker in pdb is held by a person: what the supervisor waits for (a boot, a replacement) waits with it.
+  private readonly waiters = new Waiters(() => this.definition.name, () => this.run?.inPdb() ?? false);
   private readonly policy = new RestartPolicy();
   private preLaunchAbort: AbortController | undefined;
   private stopping: Promise<void> | undefined;
@@ -196,6 +201,7 @@ export class Supervisor {
       output: this.onOutput.listenerCount,
       worker: this.onWorker.listenerCount,
       exit: this.onExit.listenerCount,
+      pdb: this.onPdb.listenerCount,
       waiters: this.waiters.size,
     };
   }
@@ -284,6 +290,7 @@ export class Supervisor {
       argv: (runtimeDir) => this.adapter.argv(this.definition, pythonEnvironment, { runtimeDir }),
       output: this.onOutput,
       workers: this.onWorker,
+      pdb: this.onPdb,
       changed: () => this.changed(),
       bootFailed: () => this.countBootFailure(),
     });

@@ -11,21 +11,22 @@ interface Waiter {
 export class Waiters {
   private readonly waiting = new Set<Waiter>();
 
-  constructor(private readonly serverName: () => string) {}
+  /** `paused()`: a person holds the server (a process waits in pdb): a timeout that comes meanwhile starts again. */
+  constructor(private readonly serverName: () => string, private readonly paused: () => boolean = () => false) {}
 
   /** Settles when `done()` is true, checked now and at each `check()`; rejects after `timeoutMs`. */
   waitFor(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
     if (done()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        done,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.waiting.delete(waiter);
-          reject(new ServerError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what} (server "${this.serverName()}").`, 'timeout'));
-        }, timeoutMs),
+      const expire = () => {
+        if (this.paused()) {
+          waiter.timer = setTimeout(expire, timeoutMs);
+          return;
+        }
+        this.waiting.delete(waiter);
+        reject(new ServerError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what} (server "${this.serverName()}").`, 'timeout'));
       };
+      const waiter: Waiter = { done, resolve, reject, timer: setTimeout(expire, timeoutMs) };
       this.waiting.add(waiter);
     });
   }

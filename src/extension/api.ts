@@ -1,6 +1,7 @@
 /** What activate() returns: the live model for other extensions; and, apart, what only this extension's tests use. */
 import type * as vscode from 'vscode';
 import type { ServerModel } from '../core/model';
+import type { PdbTerminalView } from './pdb';
 import type { WorkersNode } from './workersTree';
 
 export interface ServerWorkersApi {
@@ -24,4 +25,6 @@ export interface ServerWorkersTesting {
   channelLines(serverName: string, slot: number): string[];
   /** What the status-bar items of the servers show. */
   statusTexts(): string[];
+  /** The pdb terminals open (breakpoint() in a worker): name, worker pid, what each showed, whether pdb waits. */
+  pdbTerminals(): PdbTerminalView[];
 }

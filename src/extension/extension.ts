@@ -6,6 +6,7 @@ import { registerDebugging } from './debug';
 import { WorkerChannels } from './outputChannels';
 import { startAutoStartTasks } from './autoStart';
 import { notifyInterpreterChanges, notifyMasterDeaths } from './notifications';
+import { PdbTerminals } from './pdb';
 import { PythonInterpreters } from './python';
 import { ServerRegistry } from './serverRegistry';
 import { ServerStatusItems } from './statusBar';
@@ -21,6 +22,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
   const channels = new WorkerChannels(registry);
   const tree = new WorkersTreeProvider(registry);
   const statusItems = new ServerStatusItems(registry);
+  const pdbTerminals = new PdbTerminals(registry);
   const changeEmitter = new vscode.EventEmitter<void>();
   context.subscriptions.push(
     interpreters,
@@ -28,6 +30,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     channels,
     tree,
     statusItems,
+    pdbTerminals,
     changeEmitter,
     registry.onDidChange(() => changeEmitter.fire()),
     vscode.window.createTreeView('serverWorkers.workers', { treeDataProvider: tree, showCollapseAll: false }),
@@ -48,6 +51,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
       channelLineCount: (serverName, slot) => channels.lineCount(serverName, slot),
       channelLines: (serverName, slot) => channels.lines(serverName, slot),
       statusTexts: () => Object.values(statusItems.texts()),
+      pdbTerminals: () => pdbTerminals.views(),
       treeNodes: () => walk(tree).map((row) => row.node),
       treeRows: () => walk(tree).map(({ node, depth }) => {
         const item = tree.getTreeItem(node);

@@ -156,7 +156,14 @@ function processItem(model: ServerModel, label: string, proc: ProcessModel | und
   item.iconPath = new vscode.ThemeIcon('server-process');
   item.contextValue = 'master';
   item.tooltip = proc ? vscode.l10n.t('{0} master, pid {1}', model.kind, proc.pid) : undefined;
+  if (proc?.pdb) markInPdb(item);
   return item;
+}
+
+/** A process that waits in pdb (breakpoint()): its row says so first. */
+function markInPdb(item: vscode.TreeItem): void {
+  item.description = vscode.l10n.t('in pdb · {0}', typeof item.description === 'string' ? item.description : '');
+  item.iconPath = new vscode.ThemeIcon('debug-pause', new vscode.ThemeColor('debugIcon.pauseForeground'));
 }
 
 function workerItem(model: ServerModel, worker: WorkerModel, retiring: boolean, now = Date.now()): vscode.TreeItem {
@@ -177,8 +184,10 @@ function workerItem(model: ServerModel, worker: WorkerModel, retiring: boolean, 
   }
   const slow = live ? timeoutWarning(worker.insight, now) : undefined;
   if (slow && !worker.debugging) item.iconPath = new vscode.ThemeIcon('watch', new vscode.ThemeColor('list.warningForeground'));
+  if (worker.pdb && live) markInPdb(item);
   item.contextValue = live ? (worker.debugging ? 'worker debugging' : 'worker') : 'workerExited';
   const lines = [vscode.l10n.t('Worker {0} · pid {1} · {2}', worker.slot, worker.pid, worker.state), vscode.l10n.t('Restarts: {0}', worker.restarts)];
+  if (worker.pdb && live) lines.push(vscode.l10n.t('In pdb at {0}:{1}', worker.pdb.file, worker.pdb.line));
   if (worker.lastExit) lines.push(vscode.l10n.t('Last exit: {0}', worker.lastExit.text));
   if (slow) lines.push(`⚠ ${slow}`);
   if (live && worker.insight) lines.push(...workerInsightLines(worker.insight, now));

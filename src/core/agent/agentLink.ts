@@ -2,7 +2,8 @@
  * The agent's side of one run: its socket in the run's private folder, every process's connections, what they say.
  * A connection joins only when the supervisor admits it (the pid is one of the server's); a worker's data connection
  * becomes its output stream, its control connection carries `ready`, request summaries (`insight`), its stack signal
- * and the supervisor's commands; the master's carries the exits it reaps and the workers Uvicorn kills as hung.
+ * and the supervisor's commands; the master's carries the exits it reaps and the workers Uvicorn kills as hung. A pdb
+ * connection (breakpoint() in a worker or the master) is handed on as it joins.
  */
 import type * as net from 'node:net';
 import { Emitter } from '../events';
@@ -26,6 +27,8 @@ export class AgentLink {
   readonly onInsight = new Emitter<{ pid: number; message: AgentMessage }>();
   /** Uvicorn's master is about to kill a worker that failed its health check. */
   readonly onHung = new Emitter<number>();
+  /** A pdb session's connection joined, admitted for `slot`; whoever listens owns it (and closes it). */
+  readonly onPdb = new Emitter<{ slot: number; connection: ControlConnection }>();
   private readonly controls = new Map<number, ControlConnection>();
   /** The signal that makes a worker dump every thread's stack (faulthandler), once its agent registered it. */
   private readonly stackSignals = new Map<number, number>();
@@ -40,6 +43,7 @@ export class AgentLink {
     this.server = await AgentServer.listen(runtimeDir, {
       onData: (hello, socket, initial) => this.joinData(hello, socket, initial),
       onControl: (connection) => this.joinControl(connection),
+      onPdb: (connection) => this.joinPdb(connection),
     });
     return this.server.environment();
   }
@@ -100,6 +104,15 @@ export class AgentLink {
       else if (message.t === 'ready') this.onReady.fire(hello.pid);
       else if (message.t === 'stack-signal' && isSignalNumber(message.signal)) this.stackSignals.set(hello.pid, message.signal);
     });
+  }
+
+  private joinPdb(connection: ControlConnection): void {
+    const slot = this.askToJoin(connection.hello);
+    if (slot === undefined) {
+      connection.close();
+      return;
+    }
+    this.onPdb.fire({ slot, connection });
   }
 
   private askToJoin(hello: AgentHello): number | undefined {

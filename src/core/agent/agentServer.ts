@@ -5,7 +5,8 @@ import { LineSplitter } from '../lineSplitter';
 import { agentSocketPath } from '../process/runtimeDirs';
 
 export interface AgentHello {
-  channel: 'data' | 'control';
+  /** data: a worker's output; control: JSON messages both ways; pdb: one pdb session's JSON messages both ways. */
+  channel: 'data' | 'control' | 'pdb';
   role: 'master' | 'worker';
   pid: number;
   ppid: number;
@@ -87,6 +88,8 @@ export interface AgentServerHandlers {
   /** A worker's output stream; `initial` holds bytes that arrived with the hello. */
   onData(hello: AgentHello, socket: net.Socket, initial: Buffer): void;
   onControl(connection: ControlConnection): void;
+  /** A pdb session (breakpoint() in a worker): JSON lines both ways, like a control connection. */
+  onPdb(connection: ControlConnection): void;
 }
 
 export class AgentServer {
@@ -145,6 +148,7 @@ export class AgentServer {
       }
       const rest = buffered.subarray(newline + 1);
       if (hello.channel === 'data') this.handlers.onData(hello, socket, rest);
+      else if (hello.channel === 'pdb') this.handlers.onPdb(new ControlConnection(hello, socket, rest));
       else this.handlers.onControl(new ControlConnection(hello, socket, rest));
       socket.resume();
     };
@@ -161,7 +165,7 @@ export class AgentServer {
     const token = Buffer.from(typeof raw.token === 'string' ? raw.token : '');
     const expected = Buffer.from(this.token);
     if (token.length !== expected.length || !timingSafeEqual(token, expected)) return undefined;
-    if (raw.channel !== 'data' && raw.channel !== 'control') return undefined;
+    if (raw.channel !== 'data' && raw.channel !== 'control' && raw.channel !== 'pdb') return undefined;
     if (raw.role !== 'master' && raw.role !== 'worker') return undefined;
     if (!Number.isInteger(raw.pid) || !Number.isInteger(raw.ppid)) return undefined;
     return { channel: raw.channel, role: raw.role, pid: raw.pid as number, ppid: raw.ppid as number };

@@ -7,7 +7,7 @@
  * count + 1), a reload's new generation takes the old generation's slots one by one (the old worker retires and
  * finishes its requests), and a scale-down closes the slot of the worker the server chose to stop.
  */
-import type { ExitReason, WorkerInsight, WorkerModel, WorkerState } from '../model';
+import type { ExitReason, PdbStop, WorkerInsight, WorkerModel, WorkerState } from '../model';
 
 interface WorkerRecord {
   slot: number;
@@ -21,6 +21,8 @@ interface WorkerRecord {
   cpuPercent: number;
   rssBytes: number;
   debugging: boolean;
+  /** Where it waits in pdb. */
+  pdb?: PdbStop;
   /** Why the supervisor itself asked it to go (over the memory limit), for its exit reason. */
   recycledBecause?: string;
   /** The pid of the worker this one replaced in its slot. */
@@ -122,6 +124,7 @@ export class WorkerTable {
     const diedBooting = worker.state === 'booting';
     worker.state = 'exited';
     worker.insight = undefined;
+    worker.pdb = undefined;
     worker.lastExit = worker.recycledBecause ? { ...reason, text: `${worker.recycledBecause} (${reason.text})` } : reason;
     worker.cpuPercent = 0;
     const markers: MarkerLine[] = [];
@@ -204,6 +207,14 @@ export class WorkerTable {
     const worker = this.byPid.get(pid);
     if (!worker || worker.debugging === debugging) return false;
     worker.debugging = debugging;
+    return true;
+  }
+
+  /** Where the worker waits in pdb, or undefined; true when it changed. The mark goes with the worker, not its slot. */
+  setPdb(pid: number, stop: PdbStop | undefined): boolean {
+    const worker = this.byPid.get(pid);
+    if (!worker || worker.pdb === stop) return false;
+    worker.pdb = stop;
     return true;
   }
 
@@ -327,5 +338,6 @@ function toModel(worker: WorkerRecord): WorkerModel {
     rssBytes: worker.rssBytes,
     debugging: worker.debugging,
     ...(worker.insight ? { insight: worker.insight } : {}),
+    ...(worker.pdb ? { pdb: worker.pdb } : {}),
   });
 }
