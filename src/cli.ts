@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { bindsAllInterfaces, DefinitionError, resolveDefinition, type ResolvedDefinition, type ServerDefinition } from './core/definition';
+import { reportReloads, watchForReload } from './cliReload';
 import { agentDirectory, launchContext } from './core/launchContext';
 import type { ServerModel, WorkerModel } from './core/model';
 import { ServerError, Supervisor } from './core/supervisor';
@@ -30,10 +31,15 @@ Options (named like the serverworkers task properties):
                               the options above override its values (--env adds, extra args follow)
   --tasks-file PATH           the tasks.json to read (default ./.vscode/tasks.json)
   --folder DIR                the workspace folder of the task (default: the folder of .vscode/)
+  --reload                    reload every worker when a watched file changes (default: **/*.py under
+                              --cwd, not virtualenvs, __pycache__, .git, node_modules; a task's "reload"
+                              object sets the globs): the new workers serve only once they are ready,
+                              and new code that does not boot leaves the previous workers serving
   --no-agent                  attribute lines by the pids in log formats instead of the in-worker agent
   --json                      JSON lines on stdout; commands as JSON lines on stdin:
                               {"cmd":"scale","workers":N} {"cmd":"kill","slot":N} {"cmd":"reload"}
-                              {"cmd":"restart"} {"cmd":"stop"}; EOF on stdin stops the server
+                              {"cmd":"restart"} {"cmd":"stop"}; EOF on stdin stops the server;
+                              reload events: reload-started, reloaded, reload-failed (file, line)
   -h, --help                  this text
 
 Exit codes: 0 stopped as asked, 1 the server failed, 2 invalid options.`;
@@ -75,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
         'tasks-file': { type: 'string' },
         folder: { type: 'string' },
         'no-agent': { type: 'boolean' },
+        reload: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -105,7 +112,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const supervisor = new Supervisor(resolved, { agentDir: values['no-agent'] ? undefined : agentDirectory() });
+  if (values.reload) supervisor.setReloadOnSave(true);
   attachOutput(supervisor, options, emit);
+  reportReloads(supervisor, options.json, emit);
 
   let stopRequested = false;
   const stop = () => {
@@ -130,6 +139,12 @@ export async function main(argv: string[]): Promise<number> {
     const model = supervisor.model();
     if (options.json) emit({ event: 'started', masterPid: model.master?.pid, url: model.url, workers: model.workers.map(workerJson) });
     else info(options, `${model.workers.length} workers ready at ${model.url} (Ctrl-C stops)`);
+    if (model.reload.onSave) {
+      const stopWatching = await watchForReload(supervisor);
+      void finished.then(stopWatching);
+      if (options.json) emit({ event: 'watching', root: resolved.cwd, include: resolved.reload.include, exclude: resolved.reload.exclude });
+      else info(options, `reloading on changes to ${resolved.reload.include.join(', ')} under ${resolved.cwd}`);
+    }
   } catch (error) {
     const reason = error instanceof ServerError ? error.reason : 'boot';
     if (reason === 'stopped' && stopRequested) return finished;
@@ -224,7 +239,7 @@ function usageError(message: string, options: CliOptions, emit: (event: Record<s
 }
 
 function workerJson(worker: WorkerModel): Record<string, unknown> {
-  return { slot: worker.slot, pid: worker.pid, state: worker.state, restarts: worker.restarts, reason: worker.lastExit?.text };
+  return { slot: worker.slot, pid: worker.pid, state: worker.state, restarts: worker.restarts, generation: worker.generation, reason: worker.lastExit?.text };
 }
 
 function attachOutput(supervisor: Supervisor, options: CliOptions, emit: (event: Record<string, unknown>) => void): void {

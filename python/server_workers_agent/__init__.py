@@ -10,7 +10,8 @@ The contract is docs/agent-protocol.md. In short:
 - every other process does nothing.
 
 Its parts: ``state`` (what this process knows), ``connection`` (hello, control messages, commands), ``master``,
-``forks``, ``worker``, ``readiness`` and ``patches``; debugging a worker (the ``debug`` and ``boot`` commands, the boot
+``forks``, ``worker``, ``readiness`` and ``patches``; reloads that never halt the server (the boot guard) and
+workers that drain before they stop are in ``boot_guard``; debugging a worker (the ``debug`` and ``boot`` commands, the boot
 hold) is in ``debug`` and ``debug_socket``.
 
 Stdlib only, Python 3.9+. Fail open: whatever goes wrong, the process carries on as it would without the agent.
@@ -71,6 +72,13 @@ def _start():
 
 
 
+
+# The boot guard and the drain (reloads) register their command, patches and hook when imported; a failure to import
+# them leaves the rest of the agent working.
+try:
+    from . import boot_guard  # noqa: F401
+except Exception:
+    pass
 
 # Debugging registers its commands and hooks when imported; a failure to import it leaves the rest of the agent working.
 try:

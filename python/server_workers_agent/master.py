@@ -8,7 +8,7 @@ import time
 
 from . import forks, patches
 from .connection import open_control, send, start_daemon_thread
-from .state import ENV_MASTER_PID, ENV_ROLE, ENV_WATCH_PID, PATCHED, state
+from .state import ENV_MASTER_PID, ENV_ROLE, ENV_WATCH_PID, PATCHED, hooks, state
 
 KILL_GRACE = 5.0  # seconds between the watchdog's SIGTERM and its SIGKILL
 WATCH_INTERVAL = 1.0  # the fallback watchdog's polling period
@@ -93,12 +93,22 @@ def _wrap_waitpid():
             _report_reaped(result)
         except Exception:
             pass
-        return result
+        return _after_reap(result)
 
     functools.update_wrapper(waitpid, original)
     setattr(waitpid, PATCHED, True)
     state.original_waitpid = original
     os.waitpid = waitpid
+
+
+def _after_reap(result):
+    """What the server is handed for a reaped child: the hooks of other parts may change it (the boot guard)."""
+    for hook in hooks.child_reaped:
+        try:
+            result = hook(result)
+        except Exception:
+            pass
+    return result
 
 
 def _report_reaped(result):

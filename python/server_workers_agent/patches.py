@@ -67,6 +67,20 @@ _PATCHES = {
 }
 
 
+def register(name, patch):
+    """Adds ``patch(module)`` for the module ``name``, after the patches registered before it (other agent parts)."""
+    previous = _PATCHES.get(name)
+    if previous is None:
+        _PATCHES[name] = patch
+        return
+
+    def both(module):
+        previous(module)
+        patch(module)
+
+    _PATCHES[name] = both
+
+
 def _apply_patch(name, module):
     try:
         _PATCHES[name](module)

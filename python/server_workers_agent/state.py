@@ -55,6 +55,7 @@ class Hooks:
     def __init__(self):
         self.before_app_import = []  # in a worker, right before it imports the app (the boot hold)
         self.in_forked_child = []  # in every child forked from the master or a worker, after the state's own reset
+        self.child_reaped = []  # in the master: (pid, status) -> (pid, status) the server is handed (the boot guard)
 
 
 state = State()

@@ -1,4 +1,5 @@
 /** What a user writes in a `serverworkers` task (or on the CLI), and its validation into a resolved form. */
+import { type ReloadProperty, type ReloadSettings, resolveReloadProperty } from './reload/reloadSettings';
 
 export type ServerKind = 'gunicorn' | 'uvicorn';
 export const SERVER_KINDS: readonly ServerKind[] = ['gunicorn', 'uvicorn'];
@@ -29,6 +30,8 @@ export interface ServerDefinition {
   restart?: RestartPolicy;
   /** How many such restarts in a row before giving up. */
   restartMax?: number;
+  /** Reload on save: true, false, or which files (globs under cwd); unset: the serverWorkers.reloadOnSave setting. */
+  reload?: ReloadProperty;
 }
 
 export type RestartPolicy = 'never' | 'on-failure';
@@ -56,6 +59,7 @@ export interface ResolvedDefinition {
   restartMax: number;
   /** `workers` was not given: it came from the CPU count. */
   workersDefaulted: boolean;
+  reload: ReloadSettings;
 }
 
 export interface ResolveContext {
@@ -246,6 +250,8 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
     }
   }
 
+  const reload = resolveReloadProperty(def.reload, problems);
+
   if (problems.length === 0) checkProcessLimits({ app, python, cwd, workerClass, certfile, keyfile, env, args, preLaunch }, problems);
   if (problems.length > 0) throw new DefinitionError(problems);
   return {
@@ -269,6 +275,7 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
     restart: restart as RestartPolicy,
     restartMax,
     workersDefaulted: def.workers === undefined,
+    reload,
   };
 }
 

@@ -32,6 +32,8 @@ export interface RunOptions {
   capabilities: Capabilities;
   /** The master serves by itself: its own connection makes it the one worker. */
   oneProcess: boolean;
+  /** The generation of the run's first workers (1, or more when a reload restarted the server). */
+  firstGeneration?: number;
   /** The server's arguments (the adapter's), given the run's private folder. */
   argv(runtimeDir: string): string[];
   /** The supervisor's events, fired by the run for what its processes report. */
@@ -52,7 +54,7 @@ function sweepOnce(): void {
 }
 
 export class ServerRun {
-  readonly table = new WorkerTable();
+  readonly table: WorkerTable;
   readonly tails = new BootTails();
   readonly evidence = new ExitEvidence();
   /** The worker count on the command line of the master. */
@@ -71,6 +73,7 @@ export class ServerRun {
 
   constructor(private readonly definition: ResolvedDefinition, private readonly options: RunOptions) {
     this.launchedWorkers = definition.workers;
+    this.table = new WorkerTable(options.firstGeneration);
     const workerClass = definition.workerClass?.toLowerCase();
     const uvicornWorkers = definition.server === 'uvicorn' || workerClass === undefined || workerClass.includes('uvicorn');
     this.fallback = new FallbackAttribution(uvicornWorkers ? 'started' : 'booting');
@@ -90,7 +93,8 @@ export class ServerRun {
     const def = this.definition;
     const runtimeDir = createRuntimeDir();
     this.runtimeDir = runtimeDir;
-    const env: NodeJS.ProcessEnv = { ...process.env, ...def.env, PYTHONUNBUFFERED: '1', PYDEVD_DISABLE_FILE_VALIDATION: '1' };
+    // No bytecode written: a file rewritten within the same second at the same size would be imported stale from it.
+    const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...def.env, PYTHONUNBUFFERED: '1', PYDEVD_DISABLE_FILE_VALIDATION: '1' };
     if (this.agent && this.options.agentDir) {
       Object.assign(env, await this.agent.listen(runtimeDir), {
         SERVER_WORKERS_ROLE: 'master',
@@ -111,6 +115,11 @@ export class ServerRun {
     return this.spawned;
   }
 
+  /** The run's private folder (its sockets), while it runs. */
+  get runtimeFolder(): string | undefined {
+    return this.runtimeDir;
+  }
+
   /** The master as the model shows it: while it runs. */
   masterModel(): ProcessModel | undefined {
     const master = this.spawned;
@@ -129,6 +138,11 @@ export class ServerRun {
     this.evidence.signalSent(worker.pid, signal);
     process.kill(worker.pid, signal);
     return worker.pid;
+  }
+
+  /** Sends a command to the master's agent (rejects when there is none). */
+  requestMaster(message: AgentMessage, timeoutMs?: number): Promise<AgentMessage> {
+    return this.agent?.requestMaster(message, timeoutMs) ?? Promise.reject(new Error('the master has no agent connection'));
   }
 
   request(slot: number, message: AgentMessage, timeoutMs?: number): Promise<AgentMessage> | undefined {
@@ -195,7 +209,7 @@ export class ServerRun {
     if (!this.addWorker(hello.pid)) return;
     const slot = this.table.slotOf(hello.pid)!;
     request.admit(slot);
-    const worker = this.table.inSlot(slot);
+    const worker = this.table.workerOf(hello.pid);
     const boot = this.options.onWorkerBoot;
     if (hello.channel === 'control' && boot && worker) {
       boot(worker).then(
@@ -246,7 +260,9 @@ export class ServerRun {
     }
     this.usage.keep(this.knownPids());
     this.apply(change);
-    if (change.diedBooting && this.serverState !== 'stopping' && this.serverState !== 'restarting') this.options.bootFailed();
+    // A reload's new workers that die at boot leave the old ones serving: that is no reason to stop the server.
+    const expected = this.serverState === 'stopping' || this.serverState === 'restarting' || this.serverState === 'reloading';
+    if (change.diedBooting && !expected) this.options.bootFailed();
   }
 
   /** A worker's streams closed, or /proc lost it: if its process is gone, record the exit with what is known. */

@@ -52,25 +52,64 @@ describe('WorkerTable', () => {
     assert.strictEqual(table.add(302, 0)?.worker.slot, 5, 'then the lowest free one');
   });
 
-  it('a reload: the new generation takes the old one\'s slots, the old workers retire side by side until they exit', () => {
+  it('a reload: each new worker boots beside an old one and takes its slot when ready; the old ones retire until they exit', () => {
     const table = readyTable(2);
     table.beginReload();
     const first = table.add(201, 0)!;
     assert.strictEqual(first.worker.slot, 1);
+    assert.strictEqual(first.worker.generation, 2);
     assert.strictEqual(first.worker.restarts, 0, 'a reload is not a restart');
-    assert.deepStrictEqual(first.markers.map((m) => m.line), ['── worker 1 reloaded: pid 101 retires → new pid 201']);
-    assert.deepStrictEqual(table.snapshot().retiring.map((w) => [w.slot, w.pid, w.state]), [[1, 101, 'stopping']]);
+    assert.deepStrictEqual(first.markers.map((m) => m.line), ['── worker 1: new pid 201 (generation 2) boots beside pid 101']);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 102, 'ready']], 'the old workers hold their slots while the new ones boot');
+    assert.deepStrictEqual(table.snapshot().incoming.map((w) => [w.slot, w.pid, w.state]), [[1, 201, 'booting']]);
     assert.strictEqual(table.reloadSettled(), false);
     table.add(202, 0);
-    table.markReady(201);
+    assert.deepStrictEqual(table.markReady(201)?.markers.map((m) => m.line), ['── worker 1 reloaded: pid 101 retires → new pid 201 (generation 2)']);
+    assert.deepStrictEqual(table.snapshot().retiring.map((w) => [w.slot, w.pid, w.state]), [[1, 101, 'stopping']]);
     table.markReady(202);
     assert.deepStrictEqual(slots(table), [[1, 201, 'ready'], [2, 202, 'ready']]);
     assert.deepStrictEqual(table.snapshot().retiring.map((w) => w.pid), [101, 102]);
+    assert.deepStrictEqual(table.reloadProgress(), { outgoing: 0, newReady: 2, newBooting: 0, newFailed: 0 });
     assert.strictEqual(table.exited(101, describeExit(0, null), respawning)?.markers.length, 0);
     table.exited(102, describeExit(0, null), respawning);
     assert.deepStrictEqual(table.snapshot().retiring, []);
     assert.strictEqual(table.reloadSettled(), true);
     assert.deepStrictEqual(slots(table), [[1, 201, 'ready'], [2, 202, 'ready']], 'the retired workers left no row');
+  });
+
+  it('a reload whose new workers die before they are ready leaves the old generation in its slots, serving', () => {
+    const table = readyTable(2);
+    table.beginReload();
+    table.add(201, 0);
+    table.add(202, 0);
+    const died = table.exited(201, describeExit(3, null), respawning)!;
+    assert.strictEqual(died.diedBooting, true);
+    assert.deepStrictEqual(died.markers.map((m) => m.line), ['── worker 1: the new pid 201 exited with code 3 before it was ready; pid 101 keeps serving']);
+    table.exited(202, describeExit(3, null), respawning);
+    assert.deepStrictEqual(table.reloadProgress(), { outgoing: 2, newReady: 0, newBooting: 0, newFailed: 2 });
+    table.endReload();
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 102, 'ready']]);
+    assert.deepStrictEqual(table.snapshot().retiring, []);
+    assert.strictEqual(table.reloadSettled(), true);
+    assert.strictEqual(table.readyCount(2), true);
+    assert.strictEqual(table.add(301, 0)?.worker.restarts, 0, 'after the reload, a new worker takes a free slot again');
+  });
+
+  it('an old worker that exits while its successor boots hands the slot over at once', () => {
+    const table = readyTable(1);
+    table.beginReload();
+    table.add(201, 0);
+    table.exited(101, describeExit(0, null), respawning);
+    assert.deepStrictEqual(slots(table), [[1, 201, 'booting']]);
+    assert.deepStrictEqual(table.markReady(201)?.markers.map((m) => m.line), []);
+    assert.strictEqual(table.reloadSettled(), true);
+  });
+
+  it('a run started by a reload goes on counting generations', () => {
+    const table = new WorkerTable(5);
+    assert.strictEqual(table.add(1, 0)?.worker.generation, 5);
+    table.beginReload();
+    assert.strictEqual(table.currentGeneration, 6);
   });
 
   it('a reload whose old worker exits before a successor came: its slot closes and the next new worker takes the lowest free one', () => {

@@ -12,6 +12,8 @@ export interface Capabilities {
   respawnsWorkers: boolean;
   /** A reload goes back to the worker count the server was launched with (Gunicorn re-reads its config on HUP). */
   reloadRestoresLaunchCount?: boolean;
+  /** Gunicorn 25.1+'s control socket is on (at gunicornControlSocket(runtimeDir)): workers are added and removed by count. */
+  controlSocket?: boolean;
 }
 
 export interface LaunchPaths {

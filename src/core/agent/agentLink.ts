@@ -43,6 +43,11 @@ export class AgentLink {
     return this.controls.get(pid)?.request(message, timeoutMs);
   }
 
+  /** Sends a command to the master's agent and returns its reply; undefined when the master has no control connection. */
+  requestMaster(message: AgentMessage, timeoutMs?: number): Promise<AgentMessage> | undefined {
+    return this.masterControl?.request(message, timeoutMs);
+  }
+
   send(pid: number, message: AgentMessage): void {
     this.controls.get(pid)?.send(message);
   }

@@ -1,0 +1,32 @@
+/** Which way a server reloads, and why it restarts when it must. */
+import type { Capabilities } from '../adapters';
+import type { ResolvedDefinition } from '../definition';
+import type { ReloadMethod } from './reloadTypes';
+
+export interface MasterFacts {
+  /** The agent's boot guard runs in the master (Gunicorn). */
+  guarding: boolean;
+  /** Gunicorn loads the app in the master (--preload, preload_app). */
+  preload: boolean;
+}
+
+export interface MethodChoice {
+  method: ReloadMethod;
+  /** Said once, in the master's channel and the server's tooltip, when the method is a restart. */
+  restartBecause?: string;
+}
+
+export function chooseReloadMethod(definition: ResolvedDefinition, capabilities: Capabilities, facts: MasterFacts | undefined): MethodChoice {
+  const restart = (because: string): MethodChoice => ({ method: 'restart', restartBecause: because });
+  if (definition.server === 'uvicorn') {
+    if (capabilities.reload === 'signal') return { method: 'rolling' };
+    return restart(definition.workers === 1
+      ? 'Uvicorn with one worker runs without its process manager, so a reload restarts it'
+      : 'Uvicorn before 0.30 cannot replace its workers one at a time, so a reload restarts the whole server');
+  }
+  const preload = facts?.preload ?? definition.args.includes('--preload');
+  if (preload) return restart('Gunicorn loads the app in its master (--preload / preload_app): new workers would fork the old code, so a reload restarts the whole server');
+  if (!facts?.guarding) return restart('the in-worker agent is off (serverWorkers.agent): without it a reload cannot tell when new workers are ready, so it restarts the whole server');
+  if (!capabilities.controlSocket) return restart('this Gunicorn has no control socket (25.1 or later has one), so a reload restarts the whole server');
+  return { method: 'swap' };
+}
