@@ -10,6 +10,8 @@ export interface Settings {
   agent: boolean;
   /** Labels of serverworkers tasks to start when the workspace opens. */
   autoStart: string[];
+  /** Reload a server's workers when a watched file is saved, unless its task's "reload" says otherwise. */
+  reloadOnSave: boolean;
 }
 
 export function settings(folder?: vscode.WorkspaceFolder): Settings {
@@ -18,6 +20,7 @@ export function settings(folder?: vscode.WorkspaceFolder): Settings {
     python: config.get<string>('python', '').trim(),
     agent: config.get<boolean>('agent', true),
     autoStart: config.get<string[]>('autoStart', []),
+    reloadOnSave: config.get<boolean>('reloadOnSave', false),
   };
 }
 

@@ -7,6 +7,8 @@ import { WorkerChannels } from './outputChannels';
 import { startAutoStartTasks } from './autoStart';
 import { notifyMasterDeaths } from './notifications';
 import { PythonInterpreters } from './python';
+import { ReloadProblems } from './reloadProblems';
+import { ReloadWatcher } from './reloadWatcher';
 import { ServerRegistry } from './serverRegistry';
 import { ServerStatusItems } from './statusBar';
 import { ServerTaskProvider, TASK_TYPE } from './taskProvider';
@@ -21,7 +23,9 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
   const tree = new WorkersTreeProvider(registry);
   const statusItems = new ServerStatusItems(registry);
   const changeEmitter = new vscode.EventEmitter<void>();
+  const reloadProblems = new ReloadProblems();
   context.subscriptions.push(
+    reloadProblems,
     interpreters,
     registry,
     channels,
@@ -33,7 +37,11 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     vscode.tasks.registerTaskProvider(TASK_TYPE, new ServerTaskProvider(registry)),
     ...registerCommands({ registry, channels }),
     ...registerDebugging(registry, context),
-    registry.onDidAdd((server) => server.disposables.push(notifyMasterDeaths(server.supervisor, channels))),
+    registry.onDidAdd((server) => server.disposables.push(
+      notifyMasterDeaths(server.supervisor, channels),
+      new ReloadWatcher(server.supervisor),
+      reloadProblems.track(server.supervisor),
+    )),
   );
   void startAutoStartTasks();
 

@@ -55,8 +55,8 @@ export class ServerRegistry implements vscode.Disposable {
       const state = old.supervisor.serverState;
       if (old.supervisor.name === resolved.name && (state === 'failed' || state === 'stopped')) this.remove(old.supervisor);
     }
-    const agentOn = settings(folder).agent;
-    const supervisor = new Supervisor(resolved, { ...options, agentDir: agentOn ? agentDirectory() : undefined });
+    const { agent, reloadOnSave } = settings(folder);
+    const supervisor = new Supervisor(resolved, { ...options, agentDir: agent ? agentDirectory() : undefined, reloadOnSave });
     const entry: RunningServer = { supervisor, folder, label, latest: supervisor.model(), disposables: [] };
     this.servers.set(supervisor.id, entry);
     entry.disposables.push(onCore(supervisor.onDidChange, (model) => {
