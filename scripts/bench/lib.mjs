@@ -42,6 +42,8 @@ export async function loadCore() {
         "export { detectEnvironment } from './src/core/pythonEnvironment';",
         "export { readProcStat } from './src/core/process/procfs';",
         "export { WorkerChannels, channelName } from './src/extension/outputChannels';",
+        "export { ChangeBatcher } from './src/core/reload/changeBatcher';",
+        "export { FileWatcher } from './src/core/reload/fileWatcher';",
         "export { setOutputSink } from 'vscode';",
       ].join('\n'),
       resolveDir: repoRoot,
@@ -129,11 +131,11 @@ let serverCount = 0;
  * A server under the core, with the extension's full per-worker pipeline: the Supervisor with the agent, and the
  * output channels' batching (WorkerChannels) writing to the sink. `onCreate(supervisor)` runs before the start.
  */
-export async function startCoreServer(core, { app, cwd, workers, env = {}, args = [], statsIntervalMs, onCreate }) {
+export async function startCoreServer(core, { app, cwd, workers, env = {}, args = [], statsIntervalMs, onCreate, server: kind, workerClass }) {
   const port = await freePort();
   const name = `bench-${++serverCount}`;
   const definition = core.resolveDefinition(
-    { name, app, workers, cwd, env, args, bind: `127.0.0.1:${port}`, gracefulTimeout: 3 },
+    { name, app, workers, cwd, env, args, bind: `127.0.0.1:${port}`, gracefulTimeout: 3, server: kind, workerClass },
     { defaultPython: python, defaultCwd: cwd, defaultWorkers: workers },
   );
   const supervisor = new core.Supervisor(definition, { agentDir, ...(statsIntervalMs ? { statsIntervalMs } : {}) });

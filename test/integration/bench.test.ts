@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../support/paths';
 
-const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension'];
+const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension', 'reload'];
 
 function runBench(jsonFile: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
