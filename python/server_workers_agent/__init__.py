@@ -11,13 +11,15 @@ The contract is docs/agent-protocol.md. In short:
 
 Its parts: ``state`` (what this process knows), ``connection`` (hello, control messages, commands), ``master``,
 ``forks``, ``worker``, ``readiness`` and ``patches``; reloads that never halt the server (the boot guard) and
-workers that drain before they stop are in ``boot_guard``; debugging a worker (the ``debug`` and ``boot`` commands, the boot
+workers that drain before they stop are in ``boot_guard``, the master that imports the app's libraries for the next
+workers in ``warm_master``; debugging a worker (the ``debug`` and ``boot`` commands, the boot
 hold) is in ``debug`` and ``debug_socket``.
 
 Stdlib only, Python 3.9+. Fail open: whatever goes wrong, the process carries on as it would without the agent.
 ``sitecustomize.py`` calls :func:`start`.
 """
 
+import importlib
 import os
 import sys
 
@@ -73,12 +75,13 @@ def _start():
 
 
 
-# The boot guard and the drain (reloads) register their command, patches and hook when imported; a failure to import
-# them leaves the rest of the agent working.
-try:
-    from . import boot_guard  # noqa: F401
-except Exception:
-    pass
+# The reload parts (the boot guard and the drain; the warm master) register their commands, patches and hook when
+# imported; a failure to import one leaves the rest of the agent working.
+for _part in ("boot_guard", "warm_master"):
+    try:
+        importlib.import_module("." + _part, __name__)
+    except Exception:
+        pass
 
 # Debugging registers its commands and hooks when imported; a failure to import it leaves the rest of the agent working.
 try:

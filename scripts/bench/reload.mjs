@@ -140,7 +140,7 @@ async function plainUvicornReload(cfg, log) {
 }
 
 function appCopy(example) {
-  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'server-workers-bench-reload-'));
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-bench-reload-'));
   for (const name of fs.readdirSync(example)) if (name.endsWith('.py')) fs.copyFileSync(path.join(example, name), path.join(folder, name));
   return folder;
 }

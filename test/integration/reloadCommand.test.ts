@@ -56,6 +56,11 @@ describe('Reload Workers (gunicorn + UvicornWorker)', { timeout: 120000 }, () =>
     assert.deepStrictEqual(failed.reload.failure && [failed.reload.failure.file, failed.reload.failure.line, failed.reload.failure.servingGeneration], [broken, 1, 1]);
     assert.ok(masterLines(server).some((l) => l.startsWith('── reload failed, serving the previous code (generation 1): SyntaxError')));
     assert.deepStrictEqual(events.map((e) => e.type), ['started', 'failed']);
+    // The first reload warmed the master with the workers' libraries, never with the app's own modules.
+    const modules = (await server.supervisor.requestWorker(2, { t: 'modules' })).modules as string[];
+    assert.ok(modules.includes('uvicorn.server') && modules.includes('json'), 'libraries and the standard library');
+    assert.ok(!modules.some((m) => /^(reload_asgi|version|server_workers_agent|debugpy)/.test(m)), `not the app's code nor the agent's: ${modules.join(' ')}`);
+    await eventually('the warm master', () => masterLines(server).some((l) => /Server Workers: the master imported \d+ library modules/.test(l)));
 
     assert.deepStrictEqual((await load.stop()).failures, [], 'no request failed during the broken reload');
 

@@ -18,6 +18,7 @@ import { swapGenerations } from './generationSwap';
 import { checkAppImports } from './importCheck';
 import { chooseReloadMethod, type MasterFacts, type MethodChoice } from './reloadMethod';
 import { rollingRestart } from './rollingRestart';
+import { warmMaster } from './warmMaster';
 import type { MethodContext, ReloadEvent, ReloadOutcome } from './reloadTypes';
 
 /** What the reloader uses of its supervisor. */
@@ -54,6 +55,10 @@ export class Reloader {
   private readonly bootOutput = new Map<number, string[]>();
   private readonly failedWorkers: WorkerEvent['worker'][] = [];
   private reloadGeneration = 0;
+  /** The master's facts being asked for (a reload right after the start waits for them). */
+  private masterFacts: Promise<void> = Promise.resolve();
+  /** The run whose Gunicorn master was asked to import the app's libraries (once per run). */
+  private warmed: { run: ServerRun; done: Promise<void> } | undefined;
 
   constructor(private readonly host: ReloadHost, onSave: boolean) {
     this.onSave = onSave;
@@ -68,17 +73,32 @@ export class Reloader {
   setOnSave(on: boolean): void {
     if (this.onSave === on) return;
     this.onSave = on;
+    const run = this.host.run();
+    if (on && run && this.choice?.method === 'swap') void this.warm(run);
     this.host.changed();
   }
 
+  /** Reloads to come (on save): the Gunicorn master imports the app's libraries now, not at the first reload. */
+  private warm(run: ServerRun): Promise<void> {
+    if (this.warmed?.run !== run) this.warmed = { run, done: warmMaster(run).catch(() => undefined) };
+    return this.warmed.done;
+  }
+
   /** A run is serving: its master's facts decide the method (a restart is said once); the boot guard goes on. */
-  async serverRunning(run: ServerRun): Promise<void> {
+  serverRunning(run: ServerRun): Promise<void> {
+    this.choice = undefined;
+    this.masterFacts = this.askMaster(run);
+    return this.masterFacts;
+  }
+
+  private async askMaster(run: ServerRun): Promise<void> {
     this.serving = run.table.currentGeneration;
     const reply = await run.requestMaster({ t: 'guard-boots' }).catch(() => undefined);
     const facts: MasterFacts | undefined = reply?.t === 'guard-boots' ? { guarding: reply.guarding === true, preload: reply.preload === true } : undefined;
     const capabilities = this.host.capabilities();
     if (this.host.run() !== run || !capabilities) return;
     this.choice = chooseReloadMethod(this.host.definition(), capabilities, facts);
+    if (this.choice.method === 'swap' && this.onSave) void this.warm(run);
     if (this.choice.restartBecause && !this.announced) {
       this.announced = true;
       this.marker(`── reload: ${this.choice.restartBecause} (requests are refused while it restarts).`);
@@ -102,6 +122,7 @@ export class Reloader {
   }
 
   private async reloadNow(files: string[]): Promise<void> {
+    await this.masterFacts;
     const run = this.host.run();
     const capabilities = this.host.capabilities();
     if (this.host.state() !== 'running' || !run || !capabilities) {
@@ -118,6 +139,7 @@ export class Reloader {
     try {
       outcome = await this.runMethod(choice, run, generation);
     } catch (error) {
+      if (error instanceof ServerError && error.reason === 'stopped') throw error; // stopped meanwhile: not a failed reload
       outcome = { ok: false, failure: { message: error instanceof Error ? error.message : String(error), details: '' } };
     } finally {
       this.reloadGeneration = 0;
@@ -143,7 +165,7 @@ export class Reloader {
       changed: () => this.host.changed(),
       failureOfNewWorkers: () => this.failureOfNewWorkers(),
     };
-    if (choice.method === 'swap') return swapGenerations(context, gunicornControlSocket(run.runtimeFolder!));
+    if (choice.method === 'swap') return this.warm(run).then(() => swapGenerations(context, gunicornControlSocket(run.runtimeFolder!)));
     if (choice.method === 'rolling') return rollingRestart(context);
     return this.restart(generation);
   }
@@ -160,11 +182,13 @@ export class Reloader {
     const serving = run?.table.snapshot().workers.filter((w) => w.state === 'ready') ?? [];
     this.failure = Object.freeze({ ...failure, servingGeneration: this.serving });
     const where = failure.file ? ` (${failure.file}${failure.line ? `:${failure.line}` : ''})` : '';
-    this.marker(`── reload failed, serving the previous code (generation ${this.serving}): ${failure.message}${where}`);
+    // A restart that did not start again (what only the server's startup shows) leaves nothing serving.
+    const outcome = serving.length > 0 ? `serving the previous code (generation ${this.serving})` : 'the server is not serving';
+    this.marker(`── reload failed, ${outcome}: ${failure.message}${where}`);
     this.host.events.fire({ type: 'failed', method: choice.method, failure: this.failure, seconds, serving: { generation: this.serving, pids: serving.map((w) => w.pid) } });
     this.host.changed();
     const location = failure.file && failure.line ? { file: failure.file, line: failure.line } : undefined;
-    throw new ServerError(`Reload failed, serving the previous code: ${failure.message}${where}`, 'boot', { location });
+    throw new ServerError(`Reload failed, ${serving.length > 0 ? 'serving the previous code' : 'the server is not serving'}: ${failure.message}${where}`, 'boot', { location });
   }
 
   // ---- the new workers' output: why a generation did not boot -----------------------------------------------------
