@@ -15,7 +15,6 @@ Stdlib only, Python 3.9+, fail open. Imported by the agent: it registers its com
 """
 
 import asyncio
-import functools
 import os
 
 from . import patches
@@ -71,29 +70,19 @@ def _guard_reaped(result):
 hooks.child_reaped.append(_guard_reaped)
 
 
-def _patch_arbiter(module):
+def _remember_arbiter(original):
     """Remembers the master's Arbiter when it sets itself up (also on HUP)."""
-    original = module.Arbiter.__dict__.get("setup")
-    if original is None or getattr(original, "_server_workers_guard", False):
-        return
 
-    @functools.wraps(original)
     def setup(self, *args, **kwargs):
         result = original(self, *args, **kwargs)
         if state.active("master"):
             _guard.arbiter = self
         return result
 
-    setup._server_workers_guard = True
-    module.Arbiter.setup = setup
+    return setup
 
 
-def _patch_uvicorn_shutdown(module):
-    original = module.Server.__dict__.get("shutdown")
-    if original is None or getattr(original, "_server_workers_drain", False):
-        return
-
-    @functools.wraps(original)
+def _drain_first(original):
     async def shutdown(self, *args, **kwargs):
         try:
             if state.active("worker") and getattr(self, "server_state", None) is not None and self.server_state.connections:
@@ -104,9 +93,8 @@ def _patch_uvicorn_shutdown(module):
             pass
         return await original(self, *args, **kwargs)
 
-    shutdown._server_workers_drain = True
-    module.Server.shutdown = shutdown
+    return shutdown
 
 
-patches.register("gunicorn.arbiter", _patch_arbiter)
-patches.register("uvicorn.server", _patch_uvicorn_shutdown)
+patches.register("gunicorn.arbiter", lambda module: patches.patch_method(module.Arbiter, "setup", _remember_arbiter))
+patches.register("uvicorn.server", lambda module: patches.patch_method(module.Server, "shutdown", _drain_first))

@@ -17,6 +17,9 @@ def _patch_method(cls, name, wrap):
     setattr(cls, name, patched)
 
 
+patch_method = _patch_method  # for the agent's other parts (boot_guard, warm_master)
+
+
 def _patch_gunicorn_worker(module):
     def wrap(original):
         def load_wsgi(self, *args, **kwargs):

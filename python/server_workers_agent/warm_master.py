@@ -11,7 +11,6 @@ new code. ``SERVER_WORKERS_WARM_MASTER=0`` in the server's environment turns thi
 Stdlib only, Python 3.9+, fail open. Imported by the agent: it registers its commands and its patch.
 """
 
-import functools
 import importlib
 import os
 import sys
@@ -115,12 +114,7 @@ def _import_pending(arbiter):
         pass
 
 
-def _patch_arbiter(module):
-    original = module.Arbiter.__dict__.get("manage_workers")
-    if original is None or getattr(original, "_server_workers_warm", False):
-        return
-
-    @functools.wraps(original)
+def _import_first(original):
     def manage_workers(self, *args, **kwargs):
         try:
             if state.active("master"):
@@ -131,8 +125,7 @@ def _patch_arbiter(module):
             pass
         return original(self, *args, **kwargs)
 
-    manage_workers._server_workers_warm = True
-    module.Arbiter.manage_workers = manage_workers
+    return manage_workers
 
 
-patches.register("gunicorn.arbiter", _patch_arbiter)
+patches.register("gunicorn.arbiter", lambda module: patches.patch_method(module.Arbiter, "manage_workers", _import_first))
