@@ -12,7 +12,7 @@ The contract is docs/agent-protocol.md. In short:
 Its parts: ``state`` (what this process knows), ``connection`` (hello, control messages, commands), ``master``,
 ``forks``, ``worker``, ``readiness`` and ``patches``; reloads that never halt the server (the boot guard) and
 workers that drain before they stop are in ``boot_guard``, the master that imports the app's libraries for the next
-workers in ``warm_master``; debugging a worker (the ``debug`` and ``boot`` commands, the boot
+workers in ``warm_master``, Uvicorn's SIGHUP replacing every worker at once in ``uvicorn_restart``; debugging a worker (the ``debug`` and ``boot`` commands, the boot
 hold) is in ``debug`` and ``debug_socket``.
 
 Stdlib only, Python 3.9+. Fail open: whatever goes wrong, the process carries on as it would without the agent.
@@ -77,7 +77,7 @@ def _start():
 
 # The reload parts (the boot guard and the drain; the warm master) register their commands, patches and hook when
 # imported; a failure to import one leaves the rest of the agent working.
-for _part in ("boot_guard", "warm_master"):
+for _part in ("boot_guard", "warm_master", "uvicorn_restart"):
     try:
         importlib.import_module("." + _part, __name__)
     except Exception:

@@ -17,7 +17,7 @@ Stdlib only, Python 3.9+, fail open. Imported by the agent: it registers its com
 import asyncio
 import os
 
-from . import patches
+from . import patches, uvicorn_restart
 from .connection import command
 from .state import hooks, state
 
@@ -36,12 +36,13 @@ _guard = _Guard()
 
 @command("guard-boots")
 def _guard_boots(message):
-    """Turns the boot guard on; says whether this master can guard (a Gunicorn arbiter) and how it loads the app."""
+    """Turns the boot guard on. Says whether this master guards (a Gunicorn arbiter), loads the app itself (preload),
+    or replaces Uvicorn's workers only once their successors are ready (rolling)."""
     arbiter = _guard.arbiter
     if not state.active("master") or arbiter is None:
-        return {"t": "guard-boots", "guarding": False}
+        return {"t": "guard-boots", "guarding": False, "rolling": uvicorn_restart.available()}
     _guard.on = True
-    return {"t": "guard-boots", "guarding": True, "preload": bool(getattr(arbiter.cfg, "preload_app", False))}
+    return {"t": "guard-boots", "guarding": True, "preload": bool(getattr(arbiter.cfg, "preload_app", False)), "rolling": False}
 
 
 def _guard_reaped(result):

@@ -107,13 +107,15 @@ describe('chooseReloadMethod', () => {
   const capabilities = { scale: 'signal', reload: 'signal', respawnsWorkers: true, controlSocket: true } as const;
   it('swaps generations under Gunicorn, rolls under Uvicorn 0.30+, restarts (and says why) where neither can', () => {
     const gunicorn = resolveDefinition({ app: 'main:app' }, context);
-    assert.deepStrictEqual(chooseReloadMethod(gunicorn, capabilities, { guarding: true, preload: false }), { method: 'swap' });
-    assert.match(chooseReloadMethod(gunicorn, capabilities, { guarding: true, preload: true }).restartBecause!, /--preload/);
+    assert.deepStrictEqual(chooseReloadMethod(gunicorn, capabilities, { guarding: true, preload: false, rolling: false }), { method: 'swap' });
+    assert.match(chooseReloadMethod(gunicorn, capabilities, { guarding: true, preload: true, rolling: false }).restartBecause!, /--preload/);
     assert.match(chooseReloadMethod(resolveDefinition({ app: 'main:app', args: ['--preload'] }, context), capabilities, undefined).restartBecause!, /--preload/);
     assert.match(chooseReloadMethod(gunicorn, capabilities, undefined).restartBecause!, /agent is off/);
-    assert.match(chooseReloadMethod(gunicorn, { ...capabilities, controlSocket: false }, { guarding: true, preload: false }).restartBecause!, /control socket/);
+    assert.match(chooseReloadMethod(gunicorn, { ...capabilities, controlSocket: false }, { guarding: true, preload: false, rolling: false }).restartBecause!, /control socket/);
     const uvicorn = resolveDefinition({ server: 'uvicorn', app: 'main:app', workers: 3 }, context);
-    assert.deepStrictEqual(chooseReloadMethod(uvicorn, capabilities, undefined), { method: 'rolling' });
+    assert.deepStrictEqual(chooseReloadMethod(uvicorn, capabilities, { guarding: false, preload: false, rolling: true }), { method: 'rolling' });
+    assert.match(chooseReloadMethod(uvicorn, capabilities, { guarding: false, preload: false, rolling: false }).restartBecause!, /before 0\.51/);
+    assert.match(chooseReloadMethod(uvicorn, capabilities, undefined).restartBecause!, /agent is off/);
     assert.match(chooseReloadMethod(uvicorn, { ...capabilities, reload: 'restart' }, undefined).restartBecause!, /before 0\.30/);
   });
 });

@@ -95,6 +95,21 @@ describe('WorkerTable', () => {
     assert.strictEqual(table.add(301, 0)?.worker.restarts, 0, 'after the reload, a new worker takes a free slot again');
   });
 
+  it('a new worker that dies after it took the slot, its predecessor still running (an aborted reload), gives the slot back', () => {
+    const table = readyTable(2);
+    table.beginReload();
+    table.add(201, 0);
+    table.add(202, 0);
+    table.markReady(201);
+    table.exited(202, describeExit(3, null), respawning);
+    table.endReload();
+    const died = table.exited(201, killed, respawning)!;
+    assert.deepStrictEqual(died.markers.map((m) => m.line), ['── worker 1: the new pid 201 killed by SIGKILL; pid 101 keeps serving']);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 102, 'ready']]);
+    assert.deepStrictEqual(table.snapshot().retiring, []);
+    assert.strictEqual(table.reloadSettled(), true);
+  });
+
   it('an old worker that exits while its successor boots hands the slot over at once', () => {
     const table = readyTable(1);
     table.beginReload();

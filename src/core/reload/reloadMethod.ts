@@ -8,6 +8,8 @@ export interface MasterFacts {
   guarding: boolean;
   /** Gunicorn loads the app in the master (--preload, preload_app). */
   preload: boolean;
+  /** Uvicorn's SIGHUP replaces its workers only once their successors are ready (the agent's, on Uvicorn 0.51+). */
+  rolling: boolean;
 }
 
 export interface MethodChoice {
@@ -16,17 +18,20 @@ export interface MethodChoice {
   restartBecause?: string;
 }
 
+const AGENT_OFF = 'the in-worker agent is off (serverWorkers.agent): without it a reload cannot tell when new workers are ready, so it restarts the whole server';
+
 export function chooseReloadMethod(definition: ResolvedDefinition, capabilities: Capabilities, facts: MasterFacts | undefined): MethodChoice {
   const restart = (because: string): MethodChoice => ({ method: 'restart', restartBecause: because });
   if (definition.server === 'uvicorn') {
-    if (capabilities.reload === 'signal') return { method: 'rolling' };
-    return restart(definition.workers === 1
-      ? 'Uvicorn with one worker runs without its process manager, so a reload restarts it'
-      : 'Uvicorn before 0.30 cannot replace its workers one at a time, so a reload restarts the whole server');
+    if (definition.workers === 1) return restart('Uvicorn with one worker runs without its process manager, so a reload restarts it');
+    if (capabilities.reload !== 'signal') return restart('Uvicorn before 0.30 cannot replace its workers one at a time, so a reload restarts the whole server');
+    if (!facts) return restart(AGENT_OFF);
+    if (facts.rolling) return { method: 'rolling' };
+    return restart('Uvicorn before 0.51 stops a worker before its replacement is ready (on SIGHUP), so a reload restarts the whole server');
   }
   const preload = facts?.preload ?? definition.args.includes('--preload');
   if (preload) return restart('Gunicorn loads the app in its master (--preload / preload_app): new workers would fork the old code, so a reload restarts the whole server');
-  if (!facts?.guarding) return restart('the in-worker agent is off (serverWorkers.agent): without it a reload cannot tell when new workers are ready, so it restarts the whole server');
+  if (!facts?.guarding) return restart(AGENT_OFF);
   if (!capabilities.controlSocket) return restart('this Gunicorn has no control socket (25.1 or later has one), so a reload restarts the whole server');
   return { method: 'swap' };
 }

@@ -94,7 +94,9 @@ export class Reloader {
   private async askMaster(run: ServerRun): Promise<void> {
     this.serving = run.table.currentGeneration;
     const reply = await run.requestMaster({ t: 'guard-boots' }).catch(() => undefined);
-    const facts: MasterFacts | undefined = reply?.t === 'guard-boots' ? { guarding: reply.guarding === true, preload: reply.preload === true } : undefined;
+    const facts: MasterFacts | undefined = reply?.t === 'guard-boots'
+      ? { guarding: reply.guarding === true, preload: reply.preload === true, rolling: reply.rolling === true }
+      : undefined;
     const capabilities = this.host.capabilities();
     if (this.host.run() !== run || !capabilities) return;
     this.choice = chooseReloadMethod(this.host.definition(), capabilities, facts);

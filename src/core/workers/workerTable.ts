@@ -60,6 +60,8 @@ export class WorkerTable {
   private readonly retiring = new Set<WorkerRecord>();
   /** A reload's new workers still booting, each with the old worker whose slot it takes when ready. */
   private readonly incoming = new Map<WorkerRecord, WorkerRecord>();
+  /** The last reload's new workers that took a slot, with the worker they replaced (a slot goes back if the new one dies). */
+  private readonly handedOver = new Map<WorkerRecord, WorkerRecord>();
   /** The current generation's workers that died before they were ready. */
   private failedNew = 0;
   /** The generation being replaced by a reload: its workers hand their slots to the new ones. */
@@ -132,6 +134,14 @@ export class WorkerTable {
       this.incoming.delete(worker);
       const still = replacing.state === 'exited' ? '' : `; pid ${replacing.pid} keeps serving`;
       markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot}: the new pid ${pid} ${reason.text} before it was ready${still}` });
+    } else if (this.handedOver.has(worker) && this.retiring.has(this.handedOver.get(worker)!) && this.slots.get(worker.slot) === worker) {
+      // A new worker that took the slot died while its predecessor still runs (Uvicorn aborted the reload): the slot
+      // goes back to the predecessor, which never stopped serving.
+      const predecessor = this.handedOver.get(worker)!;
+      this.retiring.delete(predecessor);
+      predecessor.state = 'ready';
+      this.slots.set(worker.slot, predecessor);
+      markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot}: the new pid ${pid} ${reason.text}; pid ${predecessor.pid} keeps serving` });
     } else if (this.retiring.delete(worker)) {
       // An old generation's worker finished: its slot already belongs to its successor.
     } else if (this.outgoing.delete(worker)) {
@@ -175,6 +185,7 @@ export class WorkerTable {
   beginReload(): void {
     this.generation++;
     this.failedNew = 0;
+    this.handedOver.clear();
     this.outgoing = new Set([...this.slots.values()].filter((w) => w.state !== 'exited'));
   }
 
@@ -249,6 +260,7 @@ export class WorkerTable {
     this.byPid.clear();
     this.retiring.clear();
     this.incoming.clear();
+    this.handedOver.clear();
     this.outgoing.clear();
     this.pendingRemovals = 0;
     this.generation = this.firstGeneration;
@@ -349,6 +361,7 @@ export class WorkerTable {
     if (replaced.state !== 'exited') {
       replaced.state = 'stopping';
       this.retiring.add(replaced);
+      this.handedOver.set(worker, replaced);
     }
   }
 
