@@ -46,10 +46,10 @@ async function underTheCore(core, kind, cfg, log) {
       cwd: folder,
       workers: cfg.workers,
       ...kind.definition,
-      onCreate: (supervisor) => supervisor.onReload.on((event) => {
+      onCreate: (supervisor) => (supervisor.setReloadOnSave(true), supervisor.onReload.on((event) => {
         if (event.type === 'reloaded') reloaded.push({ at: nowMs(), generation: event.generation, method: event.method });
         if (event.type === 'failed') failedReloads.push({ at: nowMs(), message: event.failure.message });
-      }),
+      })),
     });
     const { supervisor } = server;
     const { reload: globs } = supervisor.currentDefinition;
