@@ -69,9 +69,9 @@ describe('Reload on save', () => {
       assert.ok(workerRows(workersApi).filter((d) => /gen 2/.test(d)).length >= 2, `the tree shows generation 2: ${workerRows(workersApi)}`);
       assert.strictEqual((await getJson(url)).text, 'saved-1');
 
-      await editAndSave(versionFile, 'TEXT = "saved-2\n');
-      const problem = await waitUntil('a problem at version.py line 1', () => vscode.languages.getDiagnostics(vscode.Uri.file(versionFile)).find((d) => d.source === 'Server Workers'), 30000);
-      assert.strictEqual(problem.range.start.line, 0);
+      await editAndSave(versionFile, 'TEXT = "saved-2"\n\nthis line is not Python\n');
+      const problem = await waitUntil('a problem at version.py line 3', () => vscode.languages.getDiagnostics(vscode.Uri.file(versionFile)).find((d) => d.source === 'Server Workers'), 30000);
+      assert.strictEqual(problem.range.start.line, 2, 'the line of the syntax error (0-based)');
       assert.match(problem.message, /SyntaxError/);
       assert.strictEqual(problem.severity, vscode.DiagnosticSeverity.Error);
       await waitUntil('the status bar hint', () => workersApi.statusTexts().some((t) => t.includes(name) && t.includes('reload failed, serving the previous code')), 10000);
