@@ -10,6 +10,8 @@
 //   5 sampling     CPU the stats sampler uses per second with 64 workers
 //   6 extension    bundle size; activation time in VS Code (e2e harness) and in plain Node (approximation); the
 //                  extension host's CPU with 64 idle workers (beside --baseline-bundle's, when given)
+//   7 reload       save -> every worker serving the new code, 10 saves under load, per server kind; failed
+//                  requests; beside uvicorn --reload (one worker)
 // Prints a table (Markdown) and writes the same, with every measurement, as JSON.
 //
 //   node scripts/bench.mjs [--smoke] [--json FILE] [--only SECTION[,SECTION...]]
@@ -27,11 +29,12 @@ import { extension } from './bench/extension.mjs';
 import { ChannelSink, loadCore, python, repoRoot } from './bench/lib.mjs';
 import { flood, latency } from './bench/logs.mjs';
 import { reaction } from './bench/reaction.mjs';
+import { reload } from './bench/reload.mjs';
 import { rows, table } from './bench/report.mjs';
 import { sampling } from './bench/sampling.mjs';
 import { throughput } from './bench/throughput.mjs';
 
-const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension'];
+const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension', 'reload'];
 
 const CONFIG = {
   full: {
@@ -41,6 +44,7 @@ const CONFIG = {
     reaction: { workers: 4, kills: 8, pauseMs: 300 },
     sampling: { workers: 64, seconds: 10 },
     extension: { nodeRuns: 7, vscodeRuns: 5, baselineRuns: 3, idleWorkers: 64, idleSeconds: 10, idleRounds: 4 },
+    reload: { workers: 4, saves: 10, lanes: 4, pauseMs: 500 },
   },
   smoke: {
     throughput: { workers: 2, rounds: 1, seconds: 1, warmupSeconds: 0, connections: 4, reconnectEvery: 40 },
@@ -49,6 +53,7 @@ const CONFIG = {
     reaction: { workers: 2, kills: 1, pauseMs: 100 },
     sampling: { workers: 4, seconds: 2 },
     extension: { nodeRuns: 1, vscodeRuns: 0, baselineRuns: 0, idleWorkers: 2, idleSeconds: 1, idleRounds: 1 },
+    reload: { workers: 2, saves: 2, lanes: 2, pauseMs: 100 },
   },
 };
 
@@ -90,7 +95,7 @@ async function main() {
     options: { smoke: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, 'baseline-bundle': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
-    console.log('node scripts/bench.mjs [--smoke] [--json FILE] [--only throughput,latency,flood,reaction,sampling,extension] [--baseline-bundle OTHER/dist/extension.js]');
+    console.log('node scripts/bench.mjs [--smoke] [--json FILE] [--only throughput,latency,flood,reaction,sampling,extension,reload] [--baseline-bundle OTHER/dist/extension.js]');
     return 0;
   }
   const mode = values.smoke ? 'smoke' : 'full';
@@ -126,6 +131,7 @@ async function main() {
       if (name === 'reaction') results[name] = await reaction(core, cfg, log);
       if (name === 'sampling') results[name] = await sampling(core, cfg, log);
       if (name === 'extension') results[name] = await extension(cfg, log);
+      if (name === 'reload') results[name] = await reload(core, cfg, log);
     } catch (error) {
       results[name] = { error: error instanceof Error ? error.stack ?? error.message : String(error) };
       say(`  failed: ${results[name].error}`);

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { bindsAllInterfaces, DefinitionError, resolveDefinition, type ResolvedDefinition, type ServerDefinition } from './core/definition';
+import { reportReloads, watchForReload } from './cliReload';
 import { agentDirectory, launchContext } from './core/launchContext';
 import type { ServerModel, WorkerInsight, WorkerModel } from './core/model';
 import { ServerError, Supervisor } from './core/supervisor';
@@ -35,6 +36,10 @@ Options (named like the serverworkers task properties):
                               the options above override its values (--env adds, extra args follow)
   --tasks-file PATH           the tasks.json to read (default ./.vscode/tasks.json)
   --folder DIR                the workspace folder of the task (default: the folder of .vscode/)
+  --reload                    reload every worker when a watched file changes (default: **/*.py under
+                              --cwd, not virtualenvs, __pycache__, .git, node_modules; a task's "reload"
+                              object sets the globs): the new workers serve only once they are ready,
+                              and new code that does not boot leaves the previous workers serving
   --no-agent                  attribute lines by the pids in log formats instead of the in-worker agent
   --no-insight                do not count each worker's requests (request insight; as "insight": false)
   --json                      JSON lines on stdout (a "stats" event each second: per-worker CPU, memory
@@ -42,7 +47,8 @@ Options (named like the serverworkers task properties):
                               {"cmd":"scale","workers":N} {"cmd":"kill","slot":N} {"cmd":"reload"}
                               {"cmd":"restart"} {"cmd":"stop"}; {"cmd":"stacks","slot":N} writes
                               that worker's stacks as its log lines; {"cmd":"input","slot":N,"text":"p x\n"}
-                              (a line for that worker's pdb); EOF on stdin stops the server
+                              (a line for that worker's pdb); EOF on stdin stops the server;
+                              reload events: reload-started, reloaded, reload-failed (file, line)
   -h, --help                  this text
 
 Exit codes: 0 stopped as asked, 1 the server failed, 2 invalid options.`;
@@ -89,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
         folder: { type: 'string' },
         'no-agent': { type: 'boolean' },
         'no-insight': { type: 'boolean' },
+        reload: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -119,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const supervisor = new Supervisor(resolved, { agentDir: values['no-agent'] ? undefined : agentDirectory() });
+  if (values.reload) supervisor.setReloadOnSave(true);
   attachOutput(supervisor, options, emit);
   const pdb = new CliPdb(supervisor, {
     json: options.json,
@@ -126,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
     slotLine: (slot, text, partial) => stdout.write(`${prefix(options, slot)}${text}${partial ? '' : '\n'}`, partial),
     info: (text) => info(options, text),
   });
+  reportReloads(supervisor, options.json, emit);
 
   let stopRequested = false;
   const stop = () => {
@@ -157,6 +166,12 @@ export async function main(argv: string[]): Promise<number> {
     const model = supervisor.model();
     if (options.json) emit({ event: 'started', masterPid: model.master?.pid, url: model.url, workers: model.workers.map(workerJson) });
     else info(options, `${model.workers.length} workers ready at ${model.url} (Ctrl-C stops)`);
+    if (model.reload.onSave) {
+      const stopWatching = await watchForReload(supervisor);
+      void finished.then(stopWatching);
+      if (options.json) emit({ event: 'watching', root: resolved.cwd, include: resolved.reload.include, exclude: resolved.reload.exclude });
+      else info(options, `reloading on changes to ${resolved.reload.include.join(', ')} under ${resolved.cwd}`);
+    }
   } catch (error) {
     const reason = error instanceof ServerError ? error.reason : 'boot';
     if (reason === 'stopped' && stopRequested) return finished;
@@ -253,7 +268,7 @@ function usageError(message: string, options: CliOptions, emit: (event: Record<s
 }
 
 function workerJson(worker: WorkerModel): Record<string, unknown> {
-  return { slot: worker.slot, pid: worker.pid, state: worker.state, restarts: worker.restarts, reason: worker.lastExit?.text };
+  return { slot: worker.slot, pid: worker.pid, state: worker.state, restarts: worker.restarts, generation: worker.generation, reason: worker.lastExit?.text };
 }
 
 function attachOutput(supervisor: Supervisor, options: CliOptions, emit: (event: Record<string, unknown>) => void): void {
@@ -300,7 +315,7 @@ function statsJson(model: ServerModel, now = Date.now()): Record<string, unknown
     state: model.state,
     master: model.master && { pid: model.master.pid, cpuPercent: round(model.master.cpuPercent), rssBytes: model.master.rssBytes },
     workers: model.workers.map((w) => ({
-      slot: w.slot, pid: w.pid, state: w.state, cpuPercent: round(w.cpuPercent), rssBytes: w.rssBytes, restarts: w.restarts,
+      slot: w.slot, pid: w.pid, state: w.state, cpuPercent: round(w.cpuPercent), rssBytes: w.rssBytes, restarts: w.restarts, generation: w.generation,
       ...(w.insight ? { requests: requestsJson(w.insight, now) } : {}),
       ...(w.pdb ? { pdb: { file: w.pdb.file, line: w.pdb.line } } : {}),
     })),

@@ -14,7 +14,9 @@ Its parts: ``state`` (what this process knows), ``connection`` (hello, control m
 ``forks``, ``worker``, ``readiness`` and ``patches``; debugging a worker (the ``debug`` and ``boot`` commands, the boot
 hold) is in ``debug`` and ``debug_socket``; request insight (the app's wrappers, the ``insight`` summaries) in
 ``insight``; stacks on demand and before a timeout kill in ``stacks``; pdb in a worker (``breakpoint()``) in
-``pdb_hook`` and ``pdb_session``.
+``pdb_hook`` and ``pdb_session``; reloads that never halt the server (the boot guard) and workers that drain before
+they stop in ``boot_guard``, the master that imports the app's libraries for the next workers in ``warm_master``,
+Uvicorn's SIGHUP replacing every worker at once in ``uvicorn_restart``.
 
 Stdlib only, Python 3.9+. Fail open: whatever goes wrong, the process carries on as it would without the agent.
 ``sitecustomize.py`` calls :func:`start`.
@@ -76,9 +78,10 @@ def _start():
 
 
 
-# Debugging, request insight, stacks and pdb in a worker (breakpoint()) register their commands and hooks when
-# imported; a failure to import one leaves the rest of the agent working.
-for _part in ("debug", "insight", "stacks", "pdb_hook"):
+# Debugging, request insight, stacks, pdb in a worker (breakpoint()) and the reload parts (the boot guard and the
+# drain, the warm master, Uvicorn's restart) register their commands, patches and hooks when imported; a failure to
+# import one leaves the rest of the agent working.
+for _part in ("debug", "insight", "stacks", "pdb_hook", "boot_guard", "warm_master", "uvicorn_restart"):
     try:
         importlib.import_module("." + _part, __name__)
     except Exception:

@@ -94,12 +94,22 @@ def _wrap_waitpid():
             _report_reaped(result)
         except Exception:
             pass
-        return result
+        return _after_reap(result)
 
     functools.update_wrapper(waitpid, original)
     setattr(waitpid, PATCHED, True)
     state.original_waitpid = original
     os.waitpid = waitpid
+
+
+def _after_reap(result):
+    """What the server is handed for a reaped child: the hooks of other parts may change it (the boot guard)."""
+    for hook in hooks.child_reaped:
+        try:
+            result = hook(result)
+        except Exception:
+            pass
+    return result
 
 
 def _report_reaped(result):

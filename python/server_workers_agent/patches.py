@@ -8,6 +8,7 @@ import sys
 from . import readiness
 from .state import PATCHED
 
+
 def patch_method(cls, name, wrap):
     """Replaces ``cls.name`` (its own, not an inherited one) with ``wrap(original)``, once."""
     original = cls.__dict__.get(name)
@@ -153,16 +154,27 @@ _PATCHES = {
 
 
 def add_patch(name, patch):
-    """Another part of the agent patches module ``name`` (``patch(module)``) when it is imported."""
-    _PATCHES[name] = patch
+    """Another part of the agent patches module ``name`` (``patch(module)``) when it is imported, after the patches
+    added before it; at once if it is imported already."""
+    previous = _PATCHES.get(name)
+    if previous is None:
+        _PATCHES[name] = patch
+    else:
+
+        def both(module):
+            previous(module)
+            patch(module)
+
+        _PATCHES[name] = both
     module = sys.modules.get(name)
     if module is not None and any(isinstance(finder, _PatchFinder) for finder in sys.meta_path):
-        _apply_patch(name, module)
+        _apply_patch(name, module, patch)
 
 
-def _apply_patch(name, module):
+def _apply_patch(name, module, patch=None):
+    """Runs the patches of module ``name`` (or only ``patch``) on it; never raises."""
     try:
-        _PATCHES[name](module)
+        (patch or _PATCHES[name])(module)
     except Exception:
         pass
 

@@ -59,6 +59,7 @@ class Hooks:
         self.role_taken = []  # right after this process took the master or the worker role (pdb's breakpoint hook)
         self.paused = []  # predicates: true while this worker is paused (in pdb); the debugger's keeper keeps it alive
         self.debugger_listens = []  # after debugpy started listening in this process (it replaces sys.breakpointhook)
+        self.child_reaped = []  # in the master: (pid, status) -> (pid, status) the server is handed (the boot guard)
 
 
 def run_hooks(functions):

@@ -44,6 +44,8 @@ export async function loadCore() {
         "export { detectEnvironment } from './src/core/pythonEnvironment';",
         "export { readProcStat } from './src/core/process/procfs';",
         "export { WorkerChannels, channelName } from './src/extension/outputChannels';",
+        "export { ChangeBatcher } from './src/core/reload/changeBatcher';",
+        "export { FileWatcher } from './src/core/reload/fileWatcher';",
         "export { setOutputSink } from 'vscode';",
       ].join('\n'),
       resolveDir: repoRoot,
@@ -121,11 +123,13 @@ let serverCount = 0;
  * output channels' batching (WorkerChannels) writing to the sink; request insight on unless `insight: false` (the
  * throughput section's b, against which b' measures its cost). `onCreate(supervisor)` runs before the start.
  */
-export async function startCoreServer(core, { app, cwd, workers, env = {}, args = [], insight = true, statsIntervalMs, onCreate }) {
+export async function startCoreServer(core, {
+  app, cwd, workers, env = {}, args = [], insight = true, statsIntervalMs, onCreate, server: kind, workerClass,
+}) {
   const port = await freePort();
   const name = `bench-${++serverCount}`;
   const definition = core.resolveDefinition(
-    { name, app, workers, cwd, env, args, insight, bind: `127.0.0.1:${port}`, gracefulTimeout: 3 },
+    { name, app, workers, cwd, env, args, insight, bind: `127.0.0.1:${port}`, gracefulTimeout: 3, server: kind, workerClass },
     { defaultPython: python, defaultCwd: cwd, defaultWorkers: workers },
   );
   const supervisor = new core.Supervisor(definition, { agentDir, ...(statsIntervalMs ? { statsIntervalMs } : {}) });

@@ -77,6 +77,17 @@ export function rows(results) {
     }
     add('6 extension', 'activation in plain Node (approximation)', `${fmt(e.nodeApproximation.totalMs.median, 1)} ms (load ${fmt(e.nodeApproximation.loadMs.median, 1)} + activate ${fmt(e.nodeApproximation.activateMs.median, 1)})`);
   }
+  if (!failed('7 reload', 'reload')) {
+    const r = results.reload;
+    for (const k of r.kinds) {
+      add('7 reload', `${k.kind}, ${r.setup.workers} workers (${k.method}): save → every worker serving the new code, median · max of ${k.toAllNewMs.n}`, `${fmt(k.toAllNewMs.median / 1000, 2)} · ${fmt(k.toAllNewMs.max / 1000, 2)} s`, 'median < 1.5 s', k.toAllNewMs.median < 1500);
+      add('7 reload', `${k.kind}: save → first new answer · save → old workers gone (medians)`, `${fmt(k.toFirstNewAnswerMs.median / 1000, 2)} · ${fmt(k.toReloadedMs.median / 1000, 2)} s`);
+      add('7 reload', `${k.kind}: requests failed during ${r.setup.saves} reloads under load`, `${fmt(k.failedRequests, 0)} of ${fmt(k.requests, 0)}${k.failedReloads.length ? ` (${k.failedReloads.length} reloads failed: ${k.failedReloads[0].message})` : ''}`, '0', k.failedRequests === 0);
+    }
+    const u = r.uvicornReload;
+    add('7 reload', `uvicorn --reload (1 worker), beside: save → the new code, median · max of ${u.toNewAnswerMs.n}`, `${fmt(u.toNewAnswerMs.median / 1000, 2)} · ${fmt(u.toNewAnswerMs.max / 1000, 2)} s`);
+    add('7 reload', 'uvicorn --reload: requests failed during its reloads', `${fmt(u.failedRequests, 0)} of ${fmt(u.requests, 0)}`);
+  }
   return out;
 }
 

@@ -1,4 +1,5 @@
 /** What a user writes in a `serverworkers` task (or on the CLI), and its validation into a resolved form. */
+import { type ReloadProperty, type ReloadSettings, resolveReloadProperty } from './reload/reloadSettings';
 
 export type ServerKind = 'gunicorn' | 'uvicorn' | 'granian' | 'hypercorn';
 export const SERVER_KINDS: readonly ServerKind[] = ['gunicorn', 'uvicorn', 'granian', 'hypercorn'];
@@ -36,6 +37,8 @@ export interface ServerDefinition {
   restartMax?: number;
   /** Request insight: the agent counts each worker's requests (default true; needs the agent). */
   insight?: boolean;
+  /** Reload on save: true, false, or which files (globs under cwd); unset: the serverWorkers.reloadOnSave setting. */
+  reload?: ReloadProperty;
 }
 
 export type RestartPolicy = 'never' | 'on-failure';
@@ -66,6 +69,7 @@ export interface ResolvedDefinition {
   insight: boolean;
   /** `workers` was not given: it came from the CPU count. */
   workersDefaulted: boolean;
+  reload: ReloadSettings;
 }
 
 export interface ResolveContext {
@@ -268,6 +272,7 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
   }
 
   if (def.insight !== undefined && typeof def.insight !== 'boolean') problems.push(`"insight" must be true or false (got ${show(def.insight)}).`);
+  const reload = resolveReloadProperty(def.reload, problems);
 
   if (problems.length === 0) checkProcessLimits({ app, python, cwd, workerClass, certfile, keyfile, env, args, preLaunch }, problems);
   if (problems.length > 0) throw new DefinitionError(problems);
@@ -294,6 +299,7 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
     restartMax,
     insight: def.insight !== false,
     workersDefaulted: def.workers === undefined,
+    reload,
   };
 }
 

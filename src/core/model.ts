@@ -79,6 +79,8 @@ export interface WorkerModel extends ProcessModel {
   debugging: boolean;
   /** Its requests, while it runs with request insight on (from its agent's last summary). */
   insight?: WorkerInsight;
+  /** 1 for the workers of the first start; each reload's workers are one more. */
+  generation: number;
 }
 
 export interface ServerModel {
@@ -95,11 +97,39 @@ export interface ServerModel {
   workers: readonly WorkerModel[];
   /** Workers of an older generation still finishing their requests during a reload. */
   retiring: readonly WorkerModel[];
+  /** A reload's new workers still booting beside the old ones (each takes its slot when ready). */
+  incoming: readonly WorkerModel[];
+  /** Reloading: on save or not, how, and how the last one ended. */
+  reload: ReloadModel;
   capabilities?: Capabilities;
   /** The per-worker memory limit, when the definition sets one. */
   memoryLimitBytes?: number;
   /** Why the server failed or stopped unexpectedly. */
   error?: string;
+}
+
+export interface ReloadModel {
+  /** Reload on save is on (the watcher of the extension or the CLI reloads after a change). */
+  onSave: boolean;
+  /** How a reload replaces the workers, once the server runs: a new generation beside the old (`swap`), one worker at a
+   *  time, each successor first (`rolling`: Uvicorn's and Granian's own), every worker stopped and then started by the
+   *  master (`signal`: Hypercorn's own), or the whole server (`restart`: `restartBecause` says why). */
+  method?: 'swap' | 'rolling' | 'signal' | 'restart';
+  restartBecause?: string;
+  /** The generation serving now. */
+  generation: number;
+  /** The last reload failed: the previous code is still serving. Cleared by the next reload that succeeds. */
+  failure?: ReloadFailure;
+}
+
+export interface ReloadFailure {
+  file?: string;
+  line?: number;
+  message: string;
+  /** The traceback or the failing worker's last lines. */
+  details: string;
+  /** The generation still serving. */
+  servingGeneration: number;
 }
 
 /** How a timeout came about, for its text: Uvicorn's health check (else Gunicorn's timeout), the request it was on. */

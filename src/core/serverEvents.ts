@@ -12,6 +12,8 @@ export interface SupervisorOptions {
    * agent as `{"t": "boot", ...answer}`. Launch-mode debugging uses it to make chosen workers wait for a debugger.
    */
   onWorkerBoot?: (worker: WorkerModel) => Promise<Record<string, unknown>>;
+  /** Reload on save when the definition does not say (the serverWorkers.reloadOnSave setting; the CLI's --reload). */
+  reloadOnSave?: boolean;
 }
 
 export interface OutputEvent {

@@ -11,7 +11,6 @@ import { AgentLink, type JoinRequest } from './agent/agentLink';
 import type { AgentMessage } from './agent/agentServer';
 import { type PdbSession, PdbSessions } from './agent/pdbSessions';
 import type { ResolvedDefinition } from './definition';
-import { ServerError } from './errors';
 import type { Emitter } from './events';
 import type { ProcessModel, ServerState, WorkerModel } from './model';
 import { BootTails } from './output/bootTails';
@@ -25,22 +24,12 @@ import { ExitEvidence, type ExitStatus } from './workers/exitEvidence';
 import { WorkerInsights } from './workers/insight';
 import { type Usage, UsageWatch } from './workers/usageWatch';
 import { WorkerPositions } from './workers/workerPositions';
+import { dumpStacks, type StacksResult } from './workers/stackDump';
 import { type WorkerChange, WorkerTable } from './workers/workerTable';
 
 const MIB = 1024 * 1024;
 /** How long a worker's output may trail the report of its exit. */
 const OUTPUT_AFTER_EXIT_MS = 500;
-
-/** How long Show Stack waits for the worker's agent before it sends the stack signal instead. */
-export const STACKS_ANSWER_MS = 2000;
-
-/** What Show Stack did: the agent wrote the stacks (threads and asyncio tasks), or the stack signal made faulthandler do it. */
-export interface StacksResult {
-  pid: number;
-  via: 'agent' | 'signal';
-  /** Pending asyncio tasks written (via the agent). */
-  tasks?: number;
-}
 
 export interface RunOptions {
   /** Folder of sitecustomize.py; the agent is off when undefined. */
@@ -52,6 +41,8 @@ export interface RunOptions {
   traits: RunTraits;
   /** The master serves by itself: its own connection makes it the one worker. */
   oneProcess: boolean;
+  /** The generation of the run's first workers (1, or more when a reload restarted the server). */
+  firstGeneration?: number;
   /** The server's arguments (the adapter's), given the run's private folder. */
   argv(runtimeDir: string): string[];
   /** The supervisor's events, fired by the run for what its processes report. */
@@ -74,7 +65,7 @@ function sweepOnce(): void {
 }
 
 export class ServerRun {
-  readonly table = new WorkerTable();
+  readonly table: WorkerTable;
   readonly tails = new BootTails();
   readonly evidence = new ExitEvidence();
   private readonly insights = new WorkerInsights();
@@ -100,6 +91,7 @@ export class ServerRun {
 
   constructor(private readonly definition: ResolvedDefinition, private readonly options: RunOptions) {
     this.launchedWorkers = definition.workers;
+    this.table = new WorkerTable(options.firstGeneration);
     this.fallback = new FallbackAttribution(options.traits.agentlessReadyAt);
     this.positions = options.traits.positionedWorkers ? new WorkerPositions() : undefined;
     this.streams.onLines.on((event) => this.workerLines(event));
@@ -123,7 +115,8 @@ export class ServerRun {
     const def = this.definition;
     const runtimeDir = createRuntimeDir();
     this.runtimeDir = runtimeDir;
-    const env: NodeJS.ProcessEnv = { ...process.env, ...def.env, PYTHONUNBUFFERED: '1', PYDEVD_DISABLE_FILE_VALIDATION: '1' };
+    // No bytecode written: a file rewritten within the same second at the same size would be imported stale from it.
+    const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...def.env, PYTHONUNBUFFERED: '1', PYDEVD_DISABLE_FILE_VALIDATION: '1' };
     if (this.agent && this.options.agentDir) {
       Object.assign(env, await this.agent.listen(runtimeDir), {
         SERVER_WORKERS_ROLE: 'master',
@@ -143,6 +136,11 @@ export class ServerRun {
 
   get master(): MasterProcess | undefined {
     return this.spawned;
+  }
+
+  /** The run's private folder (its sockets), while it runs. */
+  get runtimeFolder(): string | undefined {
+    return this.runtimeDir;
   }
 
   /** The master as the model shows it: while it runs. */
@@ -167,6 +165,11 @@ export class ServerRun {
     return worker.pid;
   }
 
+  /** Sends a command to the master's agent (rejects when there is none). */
+  requestMaster(message: AgentMessage, timeoutMs?: number): Promise<AgentMessage> {
+    return this.agent?.requestMaster(message, timeoutMs) ?? Promise.reject(new Error('the master has no agent connection'));
+  }
+
   request(slot: number, message: AgentMessage, timeoutMs?: number): Promise<AgentMessage> | undefined {
     const pid = this.table.inSlot(slot)?.pid;
     return pid === undefined ? undefined : this.agent?.request(pid, message, timeoutMs);
@@ -177,28 +180,9 @@ export class ServerRun {
     return this.pdb.anyPaused();
   }
 
-  /**
-   * Writes every thread's stack of the worker in `slot` (and, in an asyncio worker, every pending task's) into its
-   * output, after a marker line. Its agent does it; when the agent does not answer within STACKS_ANSWER_MS (its
-   * Python holds the GIL in C code), the stack signal makes faulthandler do it from a signal handler.
-   */
-  async showStacks(slot: number): Promise<StacksResult> {
-    const worker = this.table.inSlot(slot);
-    if (!worker || worker.state === 'exited') throw new ServerError(`There is no running worker in slot ${slot}.`, 'state');
-    const { pid } = worker;
-    const agent = this.agent;
-    if (!agent) throw new ServerError(`Show Stack needs the agent in the workers, and it is off (serverWorkers.agent, or --no-agent).`, 'state');
-    this.marker(slot, pid, `── stacks of worker ${slot} (pid ${pid}), most recent call first:`);
-    const deadline = Date.now() + STACKS_ANSWER_MS;
-    const reply = await agent.request(pid, { t: 'stacks', deadline }, STACKS_ANSWER_MS + 500)?.catch(() => undefined);
-    if (reply?.t === 'stacks' && reply.late !== true) return { pid, via: 'agent', tasks: typeof reply.tasks === 'number' ? reply.tasks : 0 };
-    const signal = agent.stackSignal(pid);
-    if (signal === undefined || !this.table.has(pid)) {
-      throw new ServerError(`Worker ${slot} (pid ${pid}) did not answer within ${STACKS_ANSWER_MS / 1000} s, and its agent registered no stack signal (the app uses it, or the worker is still starting). Try again, or look at its output for what it is doing.`, 'state');
-    }
-    this.marker(slot, pid, `── worker ${slot} did not answer within ${STACKS_ANSWER_MS / 1000} s (its Python holds the GIL, in C code?): its threads' stacks come from a signal (faulthandler); asyncio tasks cannot be listed`);
-    process.kill(pid, signal);
-    return { pid, via: 'signal' };
+  /** Writes the stacks of the worker in `slot` into its output (see stackDump.ts). */
+  showStacks(slot: number): Promise<StacksResult> {
+    return dumpStacks(slot, this.table, this.agent, (...marker) => this.marker(...marker));
   }
 
   /** Stops every process of the run (see MasterProcess.stop) and releases it. */
@@ -277,7 +261,7 @@ export class ServerRun {
     if (!this.addWorker(hello.pid)) return;
     const slot = this.table.slotOf(hello.pid)!;
     request.admit(slot);
-    const worker = this.table.inSlot(slot);
+    const worker = this.table.workerOf(hello.pid);
     const boot = this.options.onWorkerBoot;
     if (hello.channel === 'control' && boot && worker) {
       boot(worker).then(
@@ -369,11 +353,14 @@ export class ServerRun {
     this.usage.keep(this.knownPids());
     this.apply(change);
     if (!change.diedBooting) return;
+    // A reload's new workers that die at boot leave the old ones serving: that is no reason to stop the server.
+    const expected = () => this.serverState === 'stopping' || this.serverState === 'restarting';
+    if (expected() || this.serverState === 'reloading') return;
     // Its traceback may still wait for the read beat (a fast server reports the exit first): it goes in the report.
     this.lateBootOutput.add(pid);
     void this.streams.whenClosed(pid, OUTPUT_AFTER_EXIT_MS).then(() => {
       this.lateBootOutput.delete(pid);
-      if (!this.released && this.serverState !== 'stopping' && this.serverState !== 'restarting') this.options.bootFailed();
+      if (!this.released && !expected()) this.options.bootFailed();
     });
   }
 

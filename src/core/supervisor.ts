@@ -18,15 +18,19 @@ import { delay, type MasterExit } from './process/masterProcess';
 import { preflight } from './process/preflight';
 import { runPreLaunchSteps } from './process/preLaunch';
 import type { PythonEnvironment } from './pythonEnvironment';
+import { Reloader } from './reload/reloader';
+import type { ReloadEvent } from './reload/reloadTypes';
 import { RestartPolicy } from './restartPolicy';
 import type { ExitEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
-import { ServerRun, type StacksResult } from './serverRun';
+import { ServerRun } from './serverRun';
+import type { StacksResult } from './workers/stackDump';
 import { Waiters } from './waiters';
 
 export { ServerError } from './errors';
 export type { ExitEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
-export type { StacksResult } from './serverRun';
+export type { StacksResult } from './workers/stackDump';
 export type { PdbCompletion, PdbEnd, PdbSession } from './agent/pdbSessions';
+export type { ReloadEvent } from './reload/reloadTypes';
 
 const DEFAULT_BOOT_TIMEOUT_MS = 120000;
 let nextServerId = 1;
@@ -39,6 +43,7 @@ export class Supervisor {
   readonly onExit = new Emitter<ExitEvent>();
   /** breakpoint() in a worker opened a pdb session (docs/agent-protocol.md, "pdb"): a view drives it. */
   readonly onPdb = new Emitter<PdbSession>();
+  readonly onReload = new Emitter<ReloadEvent>();
 
   private state: ServerState = 'stopped';
   private error: string | undefined;
@@ -55,9 +60,29 @@ export class Supervisor {
   private operation: Promise<unknown> = Promise.resolve();
   private readonly workersFormula = `(2 × ${os.cpus().length} CPUs) + 1, at most 64`;
   private snapshot: ServerModel;
+  private readonly reloader: Reloader;
+  /** The generation of the next run's first workers (a reload that restarts the server goes on counting). */
+  private firstGeneration = 1;
 
   constructor(private definition: ResolvedDefinition, private readonly options: SupervisorOptions = {}) {
     this.adapter = adapterFor(definition.server);
+    this.reloader = new Reloader({
+      definition: () => this.definition,
+      state: () => this.state,
+      run: () => this.run,
+      capabilities: () => this.capabilities,
+      waiters: this.waiters,
+      serialize: (operation) => this.serialize(operation),
+      setState: (state) => this.setState(state),
+      restart: (generation) => {
+        this.firstGeneration = generation;
+        return this.restartNow().finally(() => (this.firstGeneration = 1));
+      },
+      changed: () => this.changed(),
+      output: this.onOutput,
+      workers: this.onWorker,
+      events: this.onReload,
+    }, definition.reload.onSave ?? options.reloadOnSave ?? false);
     this.snapshot = this.buildModel();
   }
 
@@ -131,23 +156,18 @@ export class Supervisor {
     });
   }
 
-  /** Replaces every worker (HUP where the server takes it); settles when the new generation is ready and the old one gone. */
-  reload(): Promise<void> {
-    return this.serialize(async () => {
-      const { capabilities, run } = this.requireRunning('reload');
-      if (capabilities.reload === 'restart') return this.restartNow();
-      this.setState('reloading');
-      run.table.beginReload();
-      run.master!.signal('SIGHUP');
-      const generationSize = capabilities.reloadRestoresLaunchCount ? run.launchedWorkers : this.definition.workers;
-      await this.waiters.waitFor(
-        () => run.table.reloadSettled() && run.table.liveCount() === generationSize && run.table.allSlotsReady(),
-        (this.definition.gracefulTimeout + 60) * 1000,
-        'the new generation of workers to be ready',
-      );
-      await this.adjustWorkerCount(run, this.definition.workers);
-      this.setState('running');
-    });
+  /**
+   * Replaces every worker with a new generation that runs the code on disk (src/core/reload/): the command, the tree,
+   * the CLI and the watchers all come here. Settles when the new generation serves and the old one is gone; rejects
+   * when the new code did not boot (the old generation keeps serving). `files`: the changes that caused it.
+   */
+  reload(files?: string[]): Promise<void> {
+    return this.reloader.request(files);
+  }
+
+  /** Turns reload on save on or off (the watchers of the extension and the CLI read it from the model). */
+  setReloadOnSave(on: boolean): void {
+    this.reloader.setOnSave(on);
   }
 
   /**
@@ -202,6 +222,7 @@ export class Supervisor {
       worker: this.onWorker.listenerCount,
       exit: this.onExit.listenerCount,
       pdb: this.onPdb.listenerCount,
+      reload: this.onReload.listenerCount,
       waiters: this.waiters.size,
     };
   }
@@ -261,6 +282,7 @@ export class Supervisor {
       await this.waiters.waitFor(() => this.run!.table.readyCount(this.definition.workers), this.options.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS, `${this.definition.workers} workers to be ready`);
       this.policy.running(Date.now());
       this.setState('running');
+      void this.reloader.serverRunning(this.run!);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const stoppedByUser = error instanceof ServerError && error.reason === 'stopped';
@@ -287,6 +309,7 @@ export class Supervisor {
       capabilities,
       traits: this.adapter.runTraits(this.definition),
       oneProcess: this.adapter.runsInOneProcess(this.definition),
+      firstGeneration: this.firstGeneration,
       argv: (runtimeDir) => this.adapter.argv(this.definition, pythonEnvironment, { runtimeDir }),
       output: this.onOutput,
       workers: this.onWorker,
@@ -381,7 +404,7 @@ export class Supervisor {
   }
 
   private buildModel(): ServerModel {
-    const { workers, retiring } = this.run?.table.snapshot() ?? { workers: [], retiring: [] };
+    const { workers, retiring, incoming } = this.run?.table.snapshot() ?? { workers: [], retiring: [], incoming: [] };
     return Object.freeze({
       id: this.id,
       name: this.definition.name,
@@ -393,6 +416,8 @@ export class Supervisor {
       master: this.run?.masterModel(),
       workers: Object.freeze(workers),
       retiring: Object.freeze(retiring),
+      incoming: Object.freeze(incoming),
+      reload: this.reloader.model(),
       capabilities: this.capabilities,
       memoryLimitBytes: this.definition.maxMemoryMb === undefined ? undefined : this.definition.maxMemoryMb * 1024 * 1024,
       error: this.error,

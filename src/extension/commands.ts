@@ -28,6 +28,8 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     }),
     'serverWorkers.restart': (target?: Target) => withServer(ctx, target, (s) => progress(vscode.l10n.t('Restarting {0}', s.supervisor.name), s.supervisor.restart())),
     'serverWorkers.reload': (target?: Target) => withServer(ctx, target, (s) => progress(vscode.l10n.t('Reloading {0}', s.supervisor.name), s.supervisor.reload())),
+    'serverWorkers.enableReloadOnSave': (target?: Target) => withServer(ctx, target, (s) => Promise.resolve(s.supervisor.setReloadOnSave(true))),
+    'serverWorkers.disableReloadOnSave': (target?: Target) => withServer(ctx, target, (s) => Promise.resolve(s.supervisor.setReloadOnSave(false))),
     'serverWorkers.scale': (target?: Target, count?: number) => withServer(ctx, target, (s) => scaleTo(s, count)),
     'serverWorkers.scaleUp': (target?: Target) => withServer(ctx, target, (s) => scaleTo(s, s.supervisor.currentDefinition.workers + 1)),
     'serverWorkers.scaleDown': (target?: Target) => withServer(ctx, target, (s) => scaleTo(s, s.supervisor.currentDefinition.workers - 1)),

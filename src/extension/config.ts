@@ -12,6 +12,8 @@ export interface Settings {
   requestInsight: boolean;
   /** Labels of serverworkers tasks to start when the workspace opens. */
   autoStart: string[];
+  /** Reload a server's workers when a watched file is saved, unless its task's "reload" says otherwise. */
+  reloadOnSave: boolean;
 }
 
 export function settings(folder?: vscode.WorkspaceFolder): Settings {
@@ -23,6 +25,7 @@ export function settings(folder?: vscode.WorkspaceFolder): Settings {
     agent: forWindow.get<boolean>('agent', true),
     requestInsight: forWindow.get<boolean>('requestInsight', true),
     autoStart: forFolder.get<string[]>('autoStart', []),
+    reloadOnSave: forFolder.get<boolean>('reloadOnSave', false),
   };
 }
 

@@ -8,6 +8,8 @@ import { startAutoStartTasks } from './autoStart';
 import { notifyInterpreterChanges, notifyMasterDeaths } from './notifications';
 import { PdbTerminals } from './pdb';
 import { PythonInterpreters } from './python';
+import { ReloadProblems } from './reloadProblems';
+import { ReloadWatcher } from './reloadWatcher';
 import { ServerRegistry } from './serverRegistry';
 import { ServerStatusItems } from './statusBar';
 import { registerPythonFrameLinks } from './showStack';
@@ -24,7 +26,9 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
   const statusItems = new ServerStatusItems(registry);
   const pdbTerminals = new PdbTerminals(registry);
   const changeEmitter = new vscode.EventEmitter<void>();
+  const reloadProblems = new ReloadProblems();
   context.subscriptions.push(
+    reloadProblems,
     interpreters,
     registry,
     channels,
@@ -38,7 +42,11 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     ...registerCommands({ registry, channels }),
     registerPythonFrameLinks(),
     ...registerDebugging(registry, context),
-    registry.onDidAdd((server) => server.disposables.push(notifyMasterDeaths(server.supervisor, channels))),
+    registry.onDidAdd((server) => server.disposables.push(
+      notifyMasterDeaths(server.supervisor, channels),
+      new ReloadWatcher(server.supervisor),
+      reloadProblems.track(server.supervisor),
+    )),
     notifyInterpreterChanges(interpreters, registry),
   );
   void startAutoStartTasks();

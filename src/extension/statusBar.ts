@@ -47,9 +47,13 @@ export class ServerStatusItems implements vscode.Disposable {
 
 function render(item: vscode.StatusBarItem, model: ServerModel): void {
   const ready = model.workers.filter((w) => w.state === 'ready').length;
-  const icon = model.state === 'running' ? '$(server-process)' : model.state === 'failed' ? '$(error)' : '$(loading~spin)';
-  const text = `${icon} ${model.name} ${ready}/${model.desiredWorkers}`;
+  const failure = model.reload.failure;
+  const icon = model.state === 'running' ? (failure ? '$(warning)' : '$(server-process)') : model.state === 'failed' ? '$(error)' : '$(loading~spin)';
+  const hint = failure ? ` · ${vscode.l10n.t('reload failed, serving the previous code')}` : '';
+  const text = `${icon} ${model.name} ${ready}/${model.desiredWorkers}${hint}`;
   if (item.text !== text) item.text = text;
-  item.tooltip = vscode.l10n.t('{0}: {1}, {2} of {3} workers ready at {4}. Click to show the Workers view.', model.name, model.state, ready, model.desiredWorkers, model.url);
-  item.backgroundColor = model.state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+  item.tooltip = vscode.l10n.t('{0}: {1}, {2} of {3} workers ready at {4}. Click to show the Workers view.', model.name, model.state, ready, model.desiredWorkers, model.url)
+    + (failure ? `\n${vscode.l10n.t('Reload failed, serving the previous code (generation {0}): {1}', failure.servingGeneration, failure.message)}` : '');
+  item.backgroundColor = model.state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground')
+    : failure ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
 }

@@ -9,7 +9,7 @@ import type { ServerRegistry } from './serverRegistry';
 export type WorkersNode =
   | { kind: 'server'; serverId: string }
   | { kind: 'master'; serverId: string }
-  | { kind: 'worker'; serverId: string; slot: number; retiringPid?: number };
+  | { kind: 'worker'; serverId: string; slot: number; retiringPid?: number; incomingPid?: number };
 
 /** Stable node objects, so that VS Code refreshes a server's subtree in place. */
 class NodeCache {
@@ -83,6 +83,9 @@ export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>
     for (const worker of model.retiring) {
       children.push(this.cache.get(`${model.id}/retiring/${worker.pid}`, () => ({ kind: 'worker', serverId: model.id, slot: worker.slot, retiringPid: worker.pid })));
     }
+    for (const worker of model.incoming) {
+      children.push(this.cache.get(`${model.id}/incoming/${worker.pid}`, () => ({ kind: 'worker', serverId: model.id, slot: worker.slot, incomingPid: worker.pid })));
+    }
     return children;
   }
 
@@ -95,10 +98,14 @@ export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>
     if (!model) return new vscode.TreeItem('');
     if (element.kind === 'server') return serverItem(model);
     if (element.kind === 'master') return processItem(model, 'master', model.master);
+    if (element.incomingPid !== undefined) {
+      const incoming = model.incoming.find((w) => w.pid === element.incomingPid);
+      return incoming ? workerItem(model, incoming, 'incoming') : new vscode.TreeItem('');
+    }
     const worker = element.retiringPid !== undefined
       ? model.retiring.find((w) => w.pid === element.retiringPid)
       : model.workers.find((w) => w.slot === element.slot);
-    return worker ? workerItem(model, worker, element.retiringPid !== undefined) : new vscode.TreeItem('');
+    return worker ? workerItem(model, worker, element.retiringPid !== undefined ? 'retiring' : undefined) : new vscode.TreeItem('');
   }
 
   serverNode(serverId: string): WorkersNode {
@@ -137,16 +144,27 @@ function serverItem(model: ServerModel): vscode.TreeItem {
     model.capabilities ? 'canScale' : '',
     model.capabilities ? 'canReload' : '',
     model.state === 'running' ? 'running' : '',
+    model.reload.onSave ? 'reloadOnSave' : 'reloadOnRequest',
   ].filter(Boolean);
   item.contextValue = ['server', ...flags].join(' ');
   const paragraphs = [`**${model.name}** (${model.kind}) · ${model.state}`, model.url, vscode.l10n.t('{0} of {1} workers ready', ready, model.desiredWorkers)];
   if (model.workersFormula) paragraphs.push(vscode.l10n.t('Worker count from the CPU count: {0}', model.workersFormula));
   if (model.memoryLimitBytes) paragraphs.push(vscode.l10n.t('Memory limit per worker: {0}', formatBytes(model.memoryLimitBytes)));
   if (totals) paragraphs.push(serverInsightLines(totals).join('  \n'));
+  paragraphs.push(reloadParagraph(model));
   const tooltip = new vscode.MarkdownString(paragraphs.join('\n\n'));
   if (model.error) tooltip.appendCodeblock(model.error, 'text');
   item.tooltip = tooltip;
   return item;
+}
+
+/** How the server reloads, said in its tooltip: on save or not, the generation serving, why it restarts, the last failure. */
+function reloadParagraph(model: ServerModel): string {
+  const { onSave, generation, restartBecause, failure } = model.reload;
+  const lines = [onSave ? vscode.l10n.t('Reload on save: on · generation {0} serving', generation) : vscode.l10n.t('Reload on save: off · generation {0} serving', generation)];
+  if (restartBecause) lines.push(vscode.l10n.t('A reload restarts the whole server: {0}.', restartBecause));
+  if (failure) lines.push(vscode.l10n.t('The last reload failed, serving the previous code: {0}', failure.message));
+  return lines.join('\n\n');
 }
 
 function processItem(model: ServerModel, label: string, proc: ProcessModel | undefined): vscode.TreeItem {
@@ -166,13 +184,17 @@ function markInPdb(item: vscode.TreeItem): void {
   item.iconPath = new vscode.ThemeIcon('debug-pause', new vscode.ThemeColor('debugIcon.pauseForeground'));
 }
 
-function workerItem(model: ServerModel, worker: WorkerModel, retiring: boolean, now = Date.now()): vscode.TreeItem {
-  const item = new vscode.TreeItem(retiring ? vscode.l10n.t('worker {0} (retiring)', worker.slot) : vscode.l10n.t('worker {0}', worker.slot), vscode.TreeItemCollapsibleState.None);
-  item.id = retiring ? `${model.id}/retiring/${worker.pid}` : `${model.id}/worker/${worker.slot}`;
+function workerItem(model: ServerModel, worker: WorkerModel, role?: 'retiring' | 'incoming', now = Date.now()): vscode.TreeItem {
+  const label = role === 'retiring' ? vscode.l10n.t('worker {0} (retiring)', worker.slot)
+    : role === 'incoming' ? vscode.l10n.t('worker {0} (new generation)', worker.slot)
+      : vscode.l10n.t('worker {0}', worker.slot);
+  const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
+  item.id = role ? `${model.id}/${role}/${worker.pid}` : `${model.id}/worker/${worker.slot}`;
   const live = worker.state !== 'exited';
+  const generation = worker.generation > 1 ? ` · ${vscode.l10n.t('gen {0}', worker.generation)}` : '';
   const glance = live && worker.insight ? workerGlance(worker.insight, now) : undefined;
   item.description = live
-    ? `pid ${worker.pid} · ${worker.state}${glance ? ` · ${glance}` : ''} · ${formatUptime(worker.startedAt)} · ${formatCpu(worker.cpuPercent)} · ${formatBytes(worker.rssBytes)}`
+    ? `pid ${worker.pid} · ${worker.state}${generation}${glance ? ` · ${glance}` : ''} · ${formatUptime(worker.startedAt)} · ${formatCpu(worker.cpuPercent)} · ${formatBytes(worker.rssBytes)}`
     : `pid ${worker.pid} · ${worker.lastExit?.text ?? vscode.l10n.t('exited')}`;
   const { icon, color } = worker.debugging && live ? { icon: 'debug', color: 'debugIcon.startForeground' } : workerStateIcon(worker.state);
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
@@ -185,8 +207,8 @@ function workerItem(model: ServerModel, worker: WorkerModel, retiring: boolean, 
   const slow = live ? timeoutWarning(worker.insight, now) : undefined;
   if (slow && !worker.debugging) item.iconPath = new vscode.ThemeIcon('watch', new vscode.ThemeColor('list.warningForeground'));
   if (worker.pdb && live) markInPdb(item);
-  item.contextValue = live ? (worker.debugging ? 'worker debugging' : 'worker') : 'workerExited';
-  const lines = [vscode.l10n.t('Worker {0} · pid {1} · {2}', worker.slot, worker.pid, worker.state), vscode.l10n.t('Restarts: {0}', worker.restarts)];
+  item.contextValue = role === 'incoming' ? 'workerIncoming' : live ? (worker.debugging ? 'worker debugging' : 'worker') : 'workerExited';
+  const lines = [vscode.l10n.t('Worker {0} · pid {1} · {2}', worker.slot, worker.pid, worker.state), vscode.l10n.t('Generation: {0}', worker.generation), vscode.l10n.t('Restarts: {0}', worker.restarts)];
   if (worker.pdb && live) lines.push(vscode.l10n.t('In pdb at {0}:{1}', worker.pdb.file, worker.pdb.line));
   if (worker.lastExit) lines.push(vscode.l10n.t('Last exit: {0}', worker.lastExit.text));
   if (slow) lines.push(`⚠ ${slow}`);

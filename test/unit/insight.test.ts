@@ -19,7 +19,7 @@ const summary = (fields: Record<string, unknown> = {}) => ({
 });
 
 const worker = (slot: number, message: Record<string, unknown>, state: WorkerModel['state'] = 'ready'): WorkerModel => ({
-  slot, pid: 100 + slot, state, startedAt: 0, cpuPercent: 0, rssBytes: 0, restarts: 0, debugging: false,
+  slot, pid: 100 + slot, state, startedAt: 0, cpuPercent: 0, rssBytes: 0, restarts: 0, debugging: false, generation: 1,
   insight: parseInsight({ ...summary(), ...message }),
 });
 

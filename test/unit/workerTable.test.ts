@@ -52,25 +52,79 @@ describe('WorkerTable', () => {
     assert.strictEqual(table.add(302, 0)?.worker.slot, 5, 'then the lowest free one');
   });
 
-  it('a reload: the new generation takes the old one\'s slots, the old workers retire side by side until they exit', () => {
+  it('a reload: each new worker boots beside an old one and takes its slot when ready; the old ones retire until they exit', () => {
     const table = readyTable(2);
     table.beginReload();
     const first = table.add(201, 0)!;
     assert.strictEqual(first.worker.slot, 1);
+    assert.strictEqual(first.worker.generation, 2);
     assert.strictEqual(first.worker.restarts, 0, 'a reload is not a restart');
-    assert.deepStrictEqual(first.markers.map((m) => m.line), ['── worker 1 reloaded: pid 101 retires → new pid 201']);
-    assert.deepStrictEqual(table.snapshot().retiring.map((w) => [w.slot, w.pid, w.state]), [[1, 101, 'stopping']]);
+    assert.deepStrictEqual(first.markers.map((m) => m.line), ['── worker 1: new pid 201 (generation 2) boots beside pid 101']);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 102, 'ready']], 'the old workers hold their slots while the new ones boot');
+    assert.deepStrictEqual(table.snapshot().incoming.map((w) => [w.slot, w.pid, w.state]), [[1, 201, 'booting']]);
     assert.strictEqual(table.reloadSettled(), false);
     table.add(202, 0);
-    table.markReady(201);
+    assert.deepStrictEqual(table.markReady(201)?.markers.map((m) => m.line), ['── worker 1 reloaded: pid 101 retires → new pid 201 (generation 2)']);
+    assert.deepStrictEqual(table.snapshot().retiring.map((w) => [w.slot, w.pid, w.state]), [[1, 101, 'stopping']]);
     table.markReady(202);
     assert.deepStrictEqual(slots(table), [[1, 201, 'ready'], [2, 202, 'ready']]);
     assert.deepStrictEqual(table.snapshot().retiring.map((w) => w.pid), [101, 102]);
+    assert.deepStrictEqual(table.reloadProgress(), { outgoing: 0, newReady: 2, newBooting: 0, newFailed: 0 });
     assert.strictEqual(table.exited(101, describeExit(0, null), respawning)?.markers.length, 0);
     table.exited(102, describeExit(0, null), respawning);
     assert.deepStrictEqual(table.snapshot().retiring, []);
     assert.strictEqual(table.reloadSettled(), true);
     assert.deepStrictEqual(slots(table), [[1, 201, 'ready'], [2, 202, 'ready']], 'the retired workers left no row');
+  });
+
+  it('a reload whose new workers die before they are ready leaves the old generation in its slots, serving', () => {
+    const table = readyTable(2);
+    table.beginReload();
+    table.add(201, 0);
+    table.add(202, 0);
+    const died = table.exited(201, describeExit(3, null), respawning)!;
+    assert.strictEqual(died.diedBooting, true);
+    assert.deepStrictEqual(died.markers.map((m) => m.line), ['── worker 1: the new pid 201 exited with code 3 before it was ready; pid 101 keeps serving']);
+    table.exited(202, describeExit(3, null), respawning);
+    assert.deepStrictEqual(table.reloadProgress(), { outgoing: 2, newReady: 0, newBooting: 0, newFailed: 2 });
+    table.endReload();
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 102, 'ready']]);
+    assert.deepStrictEqual(table.snapshot().retiring, []);
+    assert.strictEqual(table.reloadSettled(), true);
+    assert.strictEqual(table.readyCount(2), true);
+    assert.strictEqual(table.add(301, 0)?.worker.restarts, 0, 'after the reload, a new worker takes a free slot again');
+  });
+
+  it('a new worker that dies after it took the slot, its predecessor still running (an aborted reload), gives the slot back', () => {
+    const table = readyTable(2);
+    table.beginReload();
+    table.add(201, 0);
+    table.add(202, 0);
+    table.markReady(201);
+    table.exited(202, describeExit(3, null), respawning);
+    table.endReload();
+    const died = table.exited(201, killed, respawning)!;
+    assert.deepStrictEqual(died.markers.map((m) => m.line), ['── worker 1: the new pid 201 killed by SIGKILL; pid 101 keeps serving']);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 102, 'ready']]);
+    assert.deepStrictEqual(table.snapshot().retiring, []);
+    assert.strictEqual(table.reloadSettled(), true);
+  });
+
+  it('an old worker that exits while its successor boots hands the slot over at once', () => {
+    const table = readyTable(1);
+    table.beginReload();
+    table.add(201, 0);
+    table.exited(101, describeExit(0, null), respawning);
+    assert.deepStrictEqual(slots(table), [[1, 201, 'booting']]);
+    assert.deepStrictEqual(table.markReady(201)?.markers.map((m) => m.line), []);
+    assert.strictEqual(table.reloadSettled(), true);
+  });
+
+  it('a run started by a reload goes on counting generations', () => {
+    const table = new WorkerTable(5);
+    assert.strictEqual(table.add(1, 0)?.worker.generation, 5);
+    table.beginReload();
+    assert.strictEqual(table.currentGeneration, 6);
   });
 
   it('a reload whose old worker exits before a successor came: its slot closes and the next new worker takes the lowest free one', () => {
@@ -101,16 +155,29 @@ describe('WorkerTable', () => {
     assert.deepStrictEqual(stopping.markers.map((m) => m.line), ['── worker 2 (pid 102) killed by SIGKILL; hypercorn does not replace it: it stops every worker and itself when one dies']);
   });
 
-  it('a hand-over of one worker (Granian: its successor starts first): the successor takes that slot, the old one retires', () => {
+  it('a hand-over of one worker (Granian: its successor starts first): the successor boots beside it, takes its slot when ready, the old one retires', () => {
     const table = readyTable(3);
     table.expectReplacement(102, 'reached its lifetime');
     const up = table.add(200, 0)!;
     assert.strictEqual(up.worker.slot, 2);
     assert.strictEqual(up.worker.restarts, 0, 'a hand-over is not a restart');
-    assert.deepStrictEqual(up.markers.map((m) => m.line), ['── worker 2 reached its lifetime: pid 102 retires → new pid 200']);
+    assert.strictEqual(up.worker.generation, 1, 'nor a new generation');
+    assert.deepStrictEqual(up.markers.map((m) => m.line), ['── worker 2: new pid 200 (reached its lifetime) boots beside pid 102']);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 102, 'ready'], [3, 103, 'ready']], 'the old worker serves until its successor is ready');
+    assert.deepStrictEqual(table.markReady(200)?.markers.map((m) => m.line), ['── worker 2 reached its lifetime: pid 102 retires → new pid 200']);
     assert.deepStrictEqual(table.snapshot().retiring.map((w) => [w.pid, w.state]), [[102, 'stopping']]);
     assert.strictEqual(table.exited(102, describeExit(0, null), respawning)?.markers.length, 0);
-    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 200, 'booting'], [3, 103, 'ready']]);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 200, 'ready'], [3, 103, 'ready']]);
+    assert.ok(table.reloadSettled());
+  });
+
+  it('a hand-over whose old worker stops before its successor is ready: the booting successor holds the slot', () => {
+    const table = readyTable(2);
+    table.expectReplacement(102, 'reloaded');
+    table.add(200, 0);
+    assert.deepStrictEqual(table.exited(102, describeExit(0, null), respawning)?.markers, []);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 200, 'booting']]);
+    assert.deepStrictEqual(table.markReady(200)?.markers, [], 'the slot was handed over already');
     assert.ok(table.reloadSettled());
   });
 
@@ -120,7 +187,7 @@ describe('WorkerTable', () => {
     table.expectReplacement(103, 'recycled');
     const up = table.add(300, 0)!;
     assert.strictEqual(up.worker.slot, 3, 'the named worker\'s slot, not the lowest');
-    assert.deepStrictEqual(up.markers.map((m) => m.line), ['── worker 3 reloaded: pid 103 retires → new pid 300'], 'a reload keeps its reason');
+    assert.deepStrictEqual(table.markReady(300)?.markers.map((m) => m.line), ['── worker 3 reloaded: pid 103 retires → new pid 300 (generation 2)'], 'a reload keeps its reason');
     assert.strictEqual(table.add(301, 0)!.worker.slot, 1, 'then the lowest outgoing slot');
   });
 

@@ -19,6 +19,8 @@ export interface Capabilities {
   stopsWhenAWorkerDies?: boolean;
   /** The manager recycles a worker over `maxMemoryMb` itself, successor first (Granian's --workers-max-rss). */
   recyclesOverMemoryLimit?: boolean;
+  /** Gunicorn 25.1+'s control socket is on (at gunicornControlSocket(runtimeDir)): workers are added and removed by count. */
+  controlSocket?: boolean;
 }
 
 /** How a run reads a server kind's processes and log lines. */

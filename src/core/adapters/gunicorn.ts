@@ -13,6 +13,11 @@ export function gunicornWorkerClass(def: ResolvedDefinition, env: PythonEnvironm
   return env.packages['uvicorn-worker'] ? UVICORN_WORKER : UVICORN_LEGACY_WORKER;
 }
 
+/** Where a server's Gunicorn control socket is: in its run's private folder. */
+export function gunicornControlSocket(runtimeDir: string): string {
+  return path.join(runtimeDir, 'gunicorn.ctl');
+}
+
 export const gunicornAdapter: ServerAdapter = {
   kind: 'gunicorn',
   packageName: 'gunicorn',
@@ -39,13 +44,15 @@ export const gunicornAdapter: ServerAdapter = {
     if (def.timeout !== undefined) argv.push('--timeout', String(def.timeout));
     if (def.certfile && def.keyfile) argv.push('--certfile', def.certfile, '--keyfile', def.keyfile);
     // Gunicorn 25+ opens a control socket at one shared per-user path by default: give each server its own.
-    if (env.gunicornSettings.includes('control_socket')) argv.push('--control-socket', path.join(paths.runtimeDir, 'gunicorn.ctl'));
+    if (env.gunicornSettings.includes('control_socket')) argv.push('--control-socket', gunicornControlSocket(paths.runtimeDir));
     argv.push(...def.args);
     return argv;
   },
 
-  capabilities(): Capabilities {
-    return { scale: 'signal', reload: 'signal', respawnsWorkers: true, reloadRestoresLaunchCount: true };
+  capabilities(env, def): Capabilities {
+    const ownControlSocket = def.args.some((arg) => arg.startsWith('--control-socket') || arg === '--no-control-socket');
+    const controlSocket = env.gunicornSettings.includes('control_socket') && !ownControlSocket;
+    return { scale: 'signal', reload: 'signal', respawnsWorkers: true, reloadRestoresLaunchCount: true, controlSocket };
   },
 
   runsInOneProcess() {

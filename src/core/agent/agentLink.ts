@@ -63,6 +63,11 @@ export class AgentLink {
     return this.controls.get(pid) ?? (this.masterControl?.hello.pid === pid ? this.masterControl : undefined);
   }
 
+  /** Sends a command to the master's agent and returns its reply; undefined when the master has no control connection. */
+  requestMaster(message: AgentMessage, timeoutMs?: number): Promise<AgentMessage> | undefined {
+    return this.masterControl?.request(message, timeoutMs);
+  }
+
   send(pid: number, message: AgentMessage): void {
     this.controls.get(pid)?.send(message);
   }

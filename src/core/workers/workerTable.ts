@@ -4,8 +4,10 @@
  * stream); the supervisor passes those on.
  *
  * A slot is a worker's position (1..N), kept by its successors: a worker that dies is replaced in its slot (restart
- * count + 1), a reload's new generation takes the old generation's slots one by one (the old worker retires and
- * finishes its requests), and a scale-down closes the slot of the worker the server chose to stop.
+ * count + 1), a reload's new worker boots beside the old generation's worker and takes its slot when it is ready (the
+ * old worker retires and finishes its requests; a new worker that dies before it is ready leaves the old one serving),
+ * and a scale-down closes the slot of the worker the server chose to stop. A worker the server itself hands over to a
+ * successor started first (Granian: memory, lifetime) is replaced the same way as a reload's.
  */
 import type { ExitReason, PdbStop, WorkerInsight, WorkerModel, WorkerState } from '../model';
 
@@ -65,48 +67,58 @@ export class WorkerTable {
   private readonly byPid = new Map<number, WorkerRecord>();
   /** An old generation's workers that a new one replaced, finishing their requests. */
   private readonly retiring = new Set<WorkerRecord>();
+  /** A reload's new workers still booting, each with the old worker whose slot it takes when ready. */
+  private readonly incoming = new Map<WorkerRecord, WorkerRecord>();
+  /** The last reload's new workers that took a slot, with the worker they replaced (a slot goes back if the new one dies). */
+  private readonly handedOver = new Map<WorkerRecord, WorkerRecord>();
+  /** The current generation's workers that died before they were ready. */
+  private failedNew = 0;
   /** The generation being replaced by a reload (or one worker being replaced): they hand their slots to the new ones. */
   private outgoing = new Set<WorkerRecord>();
   /** The outgoing worker whose slot the next new worker takes (the server said which one it replaces next). */
   private nextHandover: WorkerRecord | undefined;
   /** Exits the server will make by scaling down: their slots close instead of waiting for a replacement. */
   private pendingRemovals = 0;
-  private generation = 1;
+  private generation: number;
   /** Pids whose exit the master reported before their hello came (Node may read the two connections in either order). */
   private readonly exitedUnseen = new Set<number>();
+
+  /** `firstGeneration`: the generation of the run's first workers (a reload that restarts the server goes on counting). */
+  constructor(private readonly firstGeneration = 1) {
+    this.generation = firstGeneration;
+  }
 
   /** Records a new worker and gives it a slot; undefined when the pid is known already, or known to have exited. */
   add(pid: number, now: number): WorkerChange | undefined {
     if (this.byPid.has(pid) || this.exitedUnseen.has(pid)) return undefined;
+    const replacing = this.nextOutgoing();
+    if (replacing) return this.addIncoming(pid, now, replacing);
     const { slot, previous } = this.freeSlot();
-    const worker: WorkerRecord = {
-      slot, pid, state: 'booting', startedAt: now, generation: this.generation, restarts: 0, cpuPercent: 0, rssBytes: 0, debugging: false,
-    };
+    const worker = this.newRecord(slot, pid, now);
     const markers: MarkerLine[] = [];
     if (previous) {
-      const replacedAfterDeath = previous.state === 'exited' && !this.outgoing.has(previous);
       worker.previousPid = previous.pid;
-      worker.restarts = previous.restarts + (replacedAfterDeath ? 1 : 0);
+      worker.restarts = previous.restarts + 1;
       worker.lastExit = previous.lastExit;
-      const why = replacedAfterDeath ? `restarted: pid ${previous.pid} ${previous.lastExit?.text ?? 'exited'}` : `${previous.handoverBecause ?? 'reloaded'}: pid ${previous.pid} retires`;
-      this.outgoing.delete(previous);
-      if (previous.state !== 'exited') {
-        previous.state = 'stopping';
-        this.retiring.add(previous);
-      }
-      markers.push({ slot, pid, line: `── worker ${slot} ${why} → new pid ${pid}` });
+      markers.push({ slot, pid, line: `── worker ${slot} restarted: pid ${previous.pid} ${previous.lastExit?.text ?? 'exited'} → new pid ${pid}` });
     }
     this.slots.set(slot, worker);
     this.byPid.set(pid, worker);
     return { type: 'up', worker: toModel(worker), markers };
   }
 
-  /** booting -> ready; undefined when it was not booting. */
+  /** booting -> ready (a reload's new worker takes its slot now); undefined when it was not booting. */
   markReady(pid: number): WorkerChange | undefined {
     const worker = this.byPid.get(pid);
     if (worker?.state !== 'booting') return undefined;
     worker.state = 'ready';
-    return { type: 'ready', worker: toModel(worker), markers: [] };
+    const replaced = this.incoming.get(worker);
+    if (!replaced) return { type: 'ready', worker: toModel(worker), markers: [] };
+    this.incoming.delete(worker);
+    this.takeSlot(worker, replaced);
+    const newGeneration = worker.generation !== replaced.generation ? ` (generation ${worker.generation})` : '';
+    const line = `── worker ${worker.slot} ${replaced.handoverBecause ?? 'reloaded'}: pid ${replaced.pid} ${replaced.state === 'exited' ? 'exited' : 'retires'} → new pid ${pid}${newGeneration}`;
+    return { type: 'ready', worker: toModel(worker), markers: [{ slot: worker.slot, pid, line }] };
   }
 
   /**
@@ -123,18 +135,41 @@ export class WorkerTable {
     this.byPid.delete(pid);
     const diedBooting = worker.state === 'booting';
     worker.state = 'exited';
-    worker.insight = undefined;
-    worker.pdb = undefined;
     worker.lastExit = worker.recycledBecause ? { ...reason, text: `${worker.recycledBecause} (${reason.text})` } : reason;
     worker.cpuPercent = 0;
+    worker.insight = undefined;
+    worker.pdb = undefined;
     const markers: MarkerLine[] = [];
-    if (this.retiring.delete(worker)) {
-      // An old generation's worker finished: its slot already belongs to its successor, which shows why a recycled one went.
-      const successor = this.slots.get(worker.slot);
-      if (worker.recycledBecause && successor?.previousPid === pid) successor.lastExit = worker.lastExit;
+    const replacing = this.incoming.get(worker);
+    const successor = [...this.incoming].find(([, old]) => old === worker)?.[0];
+    if (diedBooting && worker.generation === this.generation && this.generation > this.firstGeneration) this.failedNew++;
+    if (replacing) {
+      // A reload's new worker that never got to serve: the old one keeps its slot.
+      this.incoming.delete(worker);
+      const still = replacing.state === 'exited' ? '' : `; pid ${replacing.pid} keeps serving`;
+      markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot}: the new pid ${pid} ${reason.text} before it was ready${still}` });
+    } else if (this.handedOver.has(worker) && this.retiring.has(this.handedOver.get(worker)!) && this.slots.get(worker.slot) === worker) {
+      // A new worker that took the slot died while its predecessor still runs (Uvicorn aborted the reload): the slot
+      // goes back to the predecessor, which never stopped serving.
+      const predecessor = this.handedOver.get(worker)!;
+      this.retiring.delete(predecessor);
+      predecessor.state = 'ready';
+      this.slots.set(worker.slot, predecessor);
+      markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot}: the new pid ${pid} ${reason.text}; pid ${predecessor.pid} keeps serving` });
+    } else if (this.retiring.delete(worker)) {
+      // An old generation's worker finished: its slot already belongs to its successor.
+      this.recordRecycledExit(worker);
+      for (const [newer, older] of this.handedOver) if (older === worker) this.handedOver.delete(newer);
     } else if (this.outgoing.delete(worker)) {
-      // Retired by a reload before a successor took its slot: the slot closes; the next new worker takes the lowest free one.
-      this.slots.delete(worker.slot);
+      // Retired before its successor was ready: the successor, booting, holds the slot now; with none, the slot
+      // closes and the next new worker takes the lowest free one.
+      if (successor) {
+        this.incoming.delete(successor);
+        this.slots.set(worker.slot, successor);
+        this.recordRecycledExit(worker);
+      } else {
+        this.slots.delete(worker.slot);
+      }
     } else if (this.pendingRemovals > 0 && this.slots.get(worker.slot) === worker) {
       this.pendingRemovals--;
       this.slots.delete(worker.slot);
@@ -144,6 +179,12 @@ export class WorkerTable {
       markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot} (pid ${pid}) ${reason.text}; ${context.serverKind} does not replace it${consequence}` });
     }
     return { type: 'exit', worker: toModel(worker), markers, diedBooting };
+  }
+
+  /** A worker recycled by the server, successor first: its successor's slot shows why it went. */
+  private recordRecycledExit(worker: WorkerRecord): void {
+    const successor = this.slots.get(worker.slot);
+    if (worker.recycledBecause && successor?.previousPid === worker.pid) successor.lastExit = worker.lastExit;
   }
 
   private rememberUnseenExit(pid: number): void {
@@ -167,19 +208,44 @@ export class WorkerTable {
   /** A reload begins: the live workers are the outgoing generation; the workers that come next take their slots. */
   beginReload(): void {
     this.generation++;
+    this.failedNew = 0;
+    this.handedOver.clear();
     this.outgoing = new Set([...this.slots.values()].filter((w) => w.state !== 'exited'));
+  }
+
+  /** The reload is over (done or given up): the old workers not replaced keep their slots. */
+  endReload(): void {
+    this.outgoing.clear();
+    this.nextHandover = undefined;
   }
 
   /**
    * The server is about to replace this live worker, its successor first (Granian hands a position over): the next new
-   * worker takes its slot, and it retires. A worker a reload replaces already is keeps that reason.
+   * worker boots beside it and takes its slot when ready. A worker a reload replaces already keeps that reason.
    */
   expectReplacement(pid: number, because: string): void {
     const worker = this.byPid.get(pid);
-    if (!worker || worker.state === 'exited' || this.retiring.has(worker)) return;
+    if (!worker || worker.state === 'exited' || this.retiring.has(worker) || this.incoming.has(worker)) return;
     if (!this.outgoing.has(worker)) worker.handoverBecause = because;
     this.outgoing.add(worker);
     this.nextHandover = worker;
+  }
+
+  /** Where the current reload stands: old workers not yet replaced; the new generation's workers ready, booting, dead. */
+  reloadProgress(): { outgoing: number; newReady: number; newBooting: number; newFailed: number } {
+    let newReady = 0;
+    let newBooting = 0;
+    for (const worker of this.byPid.values()) {
+      if (worker.generation !== this.generation) continue;
+      if (worker.state === 'ready') newReady++;
+      if (worker.state === 'booting') newBooting++;
+    }
+    return { outgoing: this.outgoing.size, newReady, newBooting, newFailed: this.failedNew };
+  }
+
+  /** The generation the next workers belong to (the current reload's, during one). */
+  get currentGeneration(): number {
+    return this.generation;
   }
 
   /** The server was asked to stop one worker (scale down): the next exit closes its slot. */
@@ -238,6 +304,7 @@ export class WorkerTable {
     for (const worker of this.byPid.values()) worker.state = 'exited';
     this.byPid.clear();
     this.retiring.clear();
+    this.incoming.clear();
   }
 
   /** A new run starts from nothing. */
@@ -245,10 +312,12 @@ export class WorkerTable {
     this.slots.clear();
     this.byPid.clear();
     this.retiring.clear();
+    this.incoming.clear();
+    this.handedOver.clear();
     this.outgoing.clear();
     this.nextHandover = undefined;
     this.pendingRemovals = 0;
-    this.generation = 1;
+    this.generation = this.firstGeneration;
     this.exitedUnseen.clear();
   }
 
@@ -262,6 +331,12 @@ export class WorkerTable {
 
   stateOf(pid: number): WorkerState | undefined {
     return this.byPid.get(pid)?.state;
+  }
+
+  /** A live worker by pid (a reload's new worker still booting too). */
+  workerOf(pid: number): WorkerModel | undefined {
+    const worker = this.byPid.get(pid);
+    return worker && toModel(worker);
   }
 
   /** The worker in a slot (live or the exited one waiting for its replacement). */
@@ -286,15 +361,9 @@ export class WorkerTable {
     return count;
   }
 
-  /** Every slot holds a ready worker (exited rows count as not ready). */
-  allSlotsReady(): boolean {
-    for (const worker of this.slots.values()) if (worker.state !== 'ready') return false;
-    return true;
-  }
-
-  /** Exactly `count` slots, each with a ready worker. */
+  /** Exactly `count` slots, each with a ready worker (exited rows count as not ready). */
   readyCount(count: number): boolean {
-    return this.slots.size === count && this.allSlotsReady();
+    return this.slots.size === count && [...this.slots.values()].every((worker) => worker.state === 'ready');
   }
 
   /** The reload is over: the old generation has handed over every slot and finished its requests. */
@@ -302,22 +371,55 @@ export class WorkerTable {
     return this.outgoing.size === 0 && this.retiring.size === 0;
   }
 
-  /** The rows of the model: slots in order, then the retiring workers. */
-  snapshot(): { workers: WorkerModel[]; retiring: WorkerModel[] } {
+  /** The rows of the model: slots in order, then the retiring workers, then a reload's new workers still booting. */
+  snapshot(): { workers: WorkerModel[]; retiring: WorkerModel[]; incoming: WorkerModel[] } {
     return {
       workers: [...this.slots.values()].sort((a, b) => a.slot - b.slot).map(toModel),
       retiring: [...this.retiring].map(toModel),
+      incoming: [...this.incoming.keys()].sort((a, b) => a.slot - b.slot).map(toModel),
     };
   }
 
-  /** The new worker takes the slot of the old generation during a reload, else of a dead worker, else the lowest free one. */
+  private newRecord(slot: number, pid: number, now: number): WorkerRecord {
+    return { slot, pid, state: 'booting', startedAt: now, generation: this.generation, restarts: 0, cpuPercent: 0, rssBytes: 0, debugging: false };
+  }
+
+  /** The outgoing worker the server named next, else the old generation's (lowest slot first) that no new worker replaces yet. */
+  private nextOutgoing(): WorkerRecord | undefined {
+    const taken = new Set(this.incoming.values());
+    const named = this.nextHandover;
+    this.nextHandover = undefined;
+    if (named && this.outgoing.has(named) && this.slots.get(named.slot) === named && !taken.has(named)) return named;
+    return [...this.outgoing].filter((w) => this.slots.get(w.slot) === w && !taken.has(w)).sort((a, b) => a.slot - b.slot)[0];
+  }
+
+  /** A reload's (or a hand-over's) new worker boots beside the old one; it takes the slot when ready (markReady). */
+  private addIncoming(pid: number, now: number, replacing: WorkerRecord): WorkerChange {
+    const worker = this.newRecord(replacing.slot, pid, now);
+    worker.previousPid = replacing.pid;
+    worker.restarts = replacing.restarts;
+    worker.lastExit = replacing.lastExit;
+    this.incoming.set(worker, replacing);
+    this.byPid.set(pid, worker);
+    const why = replacing.handoverBecause ? ` (${replacing.handoverBecause})` : ` (generation ${worker.generation})`;
+    const line = `── worker ${worker.slot}: new pid ${pid}${why} boots beside pid ${replacing.pid}`;
+    return { type: 'up', worker: toModel(worker), markers: [{ slot: worker.slot, pid, line }] };
+  }
+
+  /** A reload's new worker is ready: it holds the slot, the old one retires (finishing its requests). */
+  private takeSlot(worker: WorkerRecord, replaced: WorkerRecord): void {
+    this.slots.set(worker.slot, worker);
+    this.outgoing.delete(replaced);
+    if (replaced.state !== 'exited') {
+      replaced.state = 'stopping';
+      this.retiring.add(replaced);
+      this.handedOver.set(worker, replaced);
+    }
+  }
+
+  /** A new worker takes the slot of a dead worker, else the lowest free one. */
   private freeSlot(): { slot: number; previous?: WorkerRecord } {
     const byLowestSlot = (a: WorkerRecord, b: WorkerRecord) => a.slot - b.slot;
-    const next = this.nextHandover;
-    this.nextHandover = undefined;
-    if (next && this.outgoing.has(next) && this.slots.get(next.slot) === next) return { slot: next.slot, previous: next };
-    const reloading = [...this.outgoing].filter((w) => this.slots.get(w.slot) === w).sort(byLowestSlot);
-    if (reloading.length > 0) return { slot: reloading[0].slot, previous: reloading[0] };
     const dead = [...this.slots.values()].filter((w) => w.state === 'exited').sort(byLowestSlot);
     if (dead.length > 0) return { slot: dead[0].slot, previous: dead[0] };
     let slot = 1;
@@ -337,6 +439,7 @@ function toModel(worker: WorkerRecord): WorkerModel {
     cpuPercent: worker.cpuPercent,
     rssBytes: worker.rssBytes,
     debugging: worker.debugging,
+    generation: worker.generation,
     ...(worker.insight ? { insight: worker.insight } : {}),
     ...(worker.pdb ? { pdb: worker.pdb } : {}),
   });

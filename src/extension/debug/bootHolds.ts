@@ -20,7 +20,8 @@ export class BootHolds implements vscode.Disposable {
 
   /** The boot hook: the chosen workers wait for the debugger, the others boot on. */
   boot(worker: WorkerModel): Promise<Record<string, unknown>> {
-    if (!this.active || this.skipNextBoot.delete(worker.slot)) return Promise.resolve({});
+    // A reload's workers boot on: the sessions of the workers they replace attach to them once ready (reattach.ts).
+    if (!this.active || worker.generation > 1 || this.skipNextBoot.delete(worker.slot)) return Promise.resolve({});
     const chosen = this.debugWorkers === 'all' || (worker.slot <= this.debugWorkers && !this.heldSlots.has(worker.slot));
     if (!chosen) return Promise.resolve({});
     this.heldSlots.add(worker.slot);

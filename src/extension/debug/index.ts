@@ -1,6 +1,6 @@
 /** The `serverworkers` debug type: debugging workers of a multi-worker server (docs/architecture.md, "Debugging"). */
 import * as vscode from 'vscode';
-import type { ServerRegistry } from '../serverRegistry';
+import { onCore, type ServerRegistry } from '../serverRegistry';
 import { TASK_TYPE } from '../taskProvider';
 import type { WorkersNode } from '../workersTree';
 import { WorkerAdapterFactory } from './adapterFactory';
@@ -23,6 +23,9 @@ export function registerDebugging(registry: ServerRegistry, context: vscode.Exte
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new WorkerAdapterFactory()),
     vscode.debug.onDidStartDebugSession((session) => sessions.started(session)),
     vscode.debug.onDidTerminateDebugSession((session) => sessions.terminated(session)),
+    registry.onDidAdd((server) => server.disposables.push(onCore(server.supervisor.onWorker, ({ type, worker }) => {
+      if (type === 'ready') sessions.reattach.workerReady(server, worker);
+    }))),
     // As a launch.json variable, VS Code passes the debug configuration: its serverName narrows the choice.
     vscode.commands.registerCommand('serverWorkers.pickWorker', (config?: { serverName?: unknown }) => pickWorker(registry, config?.serverName)),
     vscode.commands.registerCommand('serverWorkers.debugWorker', (node?: WorkersNode) => debugWorker(registry, node)),

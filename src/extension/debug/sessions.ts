@@ -5,6 +5,7 @@
 import type * as vscode from 'vscode';
 import type { ServerRegistry } from '../serverRegistry';
 import type { LaunchRun } from './launchRun';
+import { ReloadReattach } from './reattach';
 import type { WorkerRecycler } from './recycler';
 import { DEBUG_TYPE, type SessionTarget, targetOf } from './types';
 import { reportDebugError } from './workerDebugger';
@@ -12,6 +13,8 @@ import { reportDebugError } from './workerDebugger';
 export class DebugSessions implements vscode.Disposable {
   private readonly sessions = new Map<string, SessionTarget>();
   private readonly launches = new Map<string, LaunchRun>();
+  /** Sessions follow their worker's slot across reloads. */
+  readonly reattach = new ReloadReattach();
 
   constructor(private readonly registry: ServerRegistry, private readonly recycler: WorkerRecycler) {}
 
@@ -33,6 +36,7 @@ export class DebugSessions implements vscode.Disposable {
     const target = targetOf(session);
     if (session.type !== DEBUG_TYPE || !target) return;
     this.sessions.set(session.id, target);
+    this.reattach.started(session);
     if (target.main && target.launchId) this.launches.get(target.launchId)?.mainStarted(session);
   }
 
@@ -42,6 +46,7 @@ export class DebugSessions implements vscode.Disposable {
     this.sessions.delete(session.id);
     const server = this.registry.get(target.serverId);
     server?.supervisor.setDebugging(target.pid, false);
+    if (this.reattach.endedByReload(session, server)) return; // a session attaches to the worker that took its slot
     const run = target.launchId ? this.launches.get(target.launchId) : undefined;
     if (run && target.main) {
       this.launches.delete(run.id);

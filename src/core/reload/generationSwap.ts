@@ -1,0 +1,39 @@
+/**
+ * Gunicorn's reload without a moment of downtime (docs/architecture.md, "Reload"): a new generation boots beside the
+ * old one, and the old one retires only once the new one is ready.
+ *
+ * Gunicorn's own HUP spawns the new workers and at once stops the old ones, before the new ones have imported
+ * anything; with broken code it halts the server. Instead: `worker add N` on the control socket; each new worker is
+ * ready (the agent says so) or dies at boot (the agent's boot guard keeps Gunicorn from halting and shrinks its count
+ * back); then `worker remove K`, which stops the K oldest workers: the old generation, which finishes its requests.
+ * A new generation that did not boot at all leaves the old one serving, at its count.
+ */
+import { gunicornCommand } from './gunicornControl';
+import { type MethodContext, type ReloadOutcome, reloadTimeoutMs } from './reloadTypes';
+
+export async function swapGenerations(context: MethodContext, controlSocket: string): Promise<ReloadOutcome> {
+  const { run, definition, waiters } = context;
+  const table = run.table;
+  const wanted = definition.workers;
+  const oldWorkers = table.liveCount();
+  table.beginReload();
+  context.changed();
+  try {
+    await gunicornCommand(controlSocket, `worker add ${wanted}`);
+    await waiters.waitFor(() => {
+      const { newReady, newBooting, newFailed } = table.reloadProgress();
+      return newBooting === 0 && newReady + newFailed >= wanted;
+    }, reloadTimeoutMs(definition), `the ${wanted} new workers to boot`);
+    const { newReady } = table.reloadProgress();
+    if (newReady === 0) return { ok: false, failure: await context.failureOfNewWorkers() };
+    // All ready: the old generation goes. Some ready: as many old workers go (the oldest), the count stays.
+    for (let extra = oldWorkers - wanted; newReady === wanted && extra > 0; extra--) table.expectRemoval();
+    await gunicornCommand(controlSocket, `worker remove ${newReady === wanted ? oldWorkers : newReady}`);
+    if (newReady < wanted) return { ok: false, failure: await context.failureOfNewWorkers() };
+  } finally {
+    table.endReload();
+    context.changed();
+  }
+  await waiters.waitFor(() => table.reloadSettled(), reloadTimeoutMs(definition), 'the old workers to finish their requests');
+  return { ok: true };
+}

@@ -1,0 +1,133 @@
+/**
+ * The Reload Workers path (Supervisor.reload(): the command, the tree's button, the CLI's {"cmd":"reload"}) on what
+ * used to halt Gunicorn (a reload while the code does not import; a worker respawned while it does not), and the
+ * servers that can only restart (--preload, Uvicorn before 0.30), which say so once.
+ */
+import * as assert from 'node:assert';
+import { after, describe, it } from 'node:test';
+import type { ServerDefinition } from '../../src/core/definition';
+import { ServerError } from '../../src/core/errors';
+import { isAlive } from '../../src/core/process/procfs';
+import type { ReloadEvent } from '../../src/core/supervisor';
+import { oldUvicornPython } from '../support/paths';
+import { LoadLoop } from './loadLoop';
+import { reloadAppFolder, writeBrokenVersion, writeVersion } from './reloadSupport';
+import { createServer, eventually, get, stopAndCheck, type TestServer } from './support';
+
+const servers: TestServer[] = [];
+after(async () => {
+  for (const server of servers) await server.supervisor.stop();
+});
+
+async function started(definition: Partial<ServerDefinition>): Promise<{ server: TestServer; folder: string; events: ReloadEvent[] }> {
+  const folder = reloadAppFolder();
+  const server = await createServer({ app: 'reload_asgi:app', workers: 3, cwd: folder, ...definition });
+  servers.push(server);
+  const events: ReloadEvent[] = [];
+  server.supervisor.onReload.on((event) => events.push(event));
+  await server.supervisor.start();
+  await eventually('the reload method to be known', () => server.supervisor.model().reload.method !== undefined);
+  return { server, folder, events };
+}
+
+function masterLines(server: TestServer): string[] {
+  return server.output.filter((e) => e.slot === 0).flatMap((e) => e.lines);
+}
+
+describe('Reload Workers (gunicorn + UvicornWorker)', { timeout: 120000 }, () => {
+  it('with code that does not import: rejects, says where, and the server keeps serving the old code; a worker respawned meanwhile does not halt it either', async () => {
+    const { server, folder, events } = await started({});
+    const model = server.supervisor.model();
+    assert.strictEqual(model.reload.method, 'swap');
+    const masterPid = model.master!.pid;
+    const oldPids = model.workers.map((w) => w.pid);
+    const load = new LoadLoop(server.port, 2);
+
+    const broken = writeBrokenVersion(folder);
+    await assert.rejects(server.supervisor.reload(), (error: ServerError) => {
+      assert.strictEqual(error.details.location?.file, broken);
+      assert.strictEqual(error.details.location?.line, 1);
+      return /Reload failed, serving the previous code: SyntaxError/.test(error.message);
+    });
+    const failed = server.supervisor.model();
+    assert.strictEqual(failed.state, 'running');
+    assert.strictEqual(failed.master?.pid, masterPid, 'the master did not halt');
+    assert.deepStrictEqual(failed.workers.map((w) => w.pid), oldPids, 'the old workers serve');
+    assert.deepStrictEqual(failed.reload.failure && [failed.reload.failure.file, failed.reload.failure.line, failed.reload.failure.servingGeneration], [broken, 1, 1]);
+    assert.ok(masterLines(server).some((l) => l.startsWith('── reload failed, serving the previous code (generation 1): SyntaxError')));
+    assert.deepStrictEqual(events.map((e) => e.type), ['started', 'failed']);
+    // The first reload warmed the master with the workers' libraries, never with the app's own modules.
+    const modules = (await server.supervisor.requestWorker(2, { t: 'modules' })).modules as string[];
+    assert.ok(modules.includes('uvicorn.server') && modules.includes('json'), 'libraries and the standard library');
+    assert.ok(!modules.some((m) => /^(reload_asgi|version|server_workers_agent|debugpy)/.test(m)), `not the app's code nor the agent's: ${modules.join(' ')}`);
+    await eventually('the warm master', () => masterLines(server).some((l) => /Server Workers: the master imported \d+ library modules/.test(l)));
+
+    assert.deepStrictEqual((await load.stop()).failures, [], 'no request failed during the broken reload');
+
+    // Gunicorn respawns a worker that dies; with the broken code it fails to boot: the pool shrinks, the server stays.
+    process.kill(oldPids[0], 'SIGKILL');
+    await eventually('the respawned worker to fail and the pool to shrink', () => server.output.some((e) => e.lines.some((l) => /Server Workers: worker \(pid:\d+\) failed to boot \(exit code 3\); the server goes on with 2 worker/.test(l))), 30000);
+    assert.ok(isAlive(masterPid), 'the master is alive');
+    assert.strictEqual((await get(server.port, '/')).body.text, 'v0');
+
+    const afterCrash = new LoadLoop(server.port, 2);
+    writeVersion(folder, 'v1');
+    await server.supervisor.reload();
+    const fixed = server.supervisor.model();
+    assert.strictEqual(fixed.reload.failure, undefined, 'the failure is cleared');
+    assert.strictEqual(fixed.workers.length, 3, 'back to the wanted count');
+    assert.deepStrictEqual(fixed.workers.map((w) => [w.state, w.generation]), Array(3).fill(['ready', 3]));
+    assert.deepStrictEqual(fixed.retiring, []);
+    for (const pid of oldPids) assert.ok(!isAlive(pid), `old worker ${pid} is gone`);
+    assert.strictEqual((await get(server.port, '/')).body.text, 'v1');
+    assert.deepStrictEqual((await afterCrash.stop()).failures, [], 'no request failed during the good reload');
+    await stopAndCheck(server);
+  });
+
+  it('an old worker in the middle of a long request finishes it with the old code', async () => {
+    const { server, folder } = await started({});
+    const slow = get(server.port, '/slow?s=3');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    writeVersion(folder, 'v1');
+    await server.supervisor.reload();
+    const { status, body } = await slow;
+    assert.deepStrictEqual([status, body.text], [200, 'v0']);
+    assert.strictEqual((await get(server.port, '/')).body.text, 'v1');
+    await stopAndCheck(server);
+  });
+});
+
+describe('servers that restart to reload', { timeout: 120000 }, () => {
+  it('gunicorn --preload: says once that a reload restarts it, restarts with the new code, and not with code that does not import', async () => {
+    const { server, folder, events } = await started({ args: ['--preload'] });
+    const model = server.supervisor.model();
+    assert.strictEqual(model.reload.method, 'restart');
+    assert.match(model.reload.restartBecause ?? '', /--preload/);
+    const announce = (l: string) => l.startsWith('── reload: Gunicorn loads the app in its master (--preload / preload_app)');
+    assert.strictEqual(masterLines(server).filter(announce).length, 1, 'said in the master\'s channel');
+
+    writeBrokenVersion(folder);
+    await assert.rejects(server.supervisor.reload(), /SyntaxError/);
+    assert.strictEqual(server.supervisor.model().master?.pid, model.master!.pid, 'not restarted: the import check failed');
+    assert.strictEqual((await get(server.port, '/')).body.text, 'v0');
+
+    writeVersion(folder, 'v1');
+    await server.supervisor.reload();
+    const restarted = server.supervisor.model();
+    assert.notStrictEqual(restarted.master?.pid, model.master!.pid, 'a full restart');
+    assert.deepStrictEqual(restarted.workers.map((w) => w.generation), [2, 2, 2], 'the generation goes on counting');
+    assert.strictEqual((await get(server.port, '/')).body.text, 'v1');
+    assert.strictEqual(masterLines(server).filter(announce).length, 1, 'said once');
+    assert.deepStrictEqual(events.map((e) => [e.type, e.method]), [['started', 'restart'], ['failed', 'restart'], ['started', 'restart'], ['reloaded', 'restart']]);
+    await stopAndCheck(server);
+  });
+
+  it('uvicorn before 0.30 restarts, and says why', async () => {
+    const { server, folder } = await started({ server: 'uvicorn', workers: 2, python: oldUvicornPython });
+    assert.match(server.supervisor.model().reload.restartBecause ?? '', /Uvicorn before 0\.30/);
+    writeVersion(folder, 'v1');
+    await server.supervisor.reload();
+    assert.strictEqual((await get(server.port, '/')).body.text, 'v1');
+    await stopAndCheck(server);
+  });
+});
