@@ -1,31 +1,25 @@
 /**
- * Only the server's user can reach a worker's debugger (docs/agent-protocol.md, "Debugging"). A second local user,
- * created here with `useradd` and run with `runuser`, can neither connect to the debugger of a Gunicorn + UvicornWorker
+ * Only the server's user can reach a worker's debugger (docs/agent-protocol.md, "Debugging"). A second local user
+ * (an unused uid: test/support/otherUser.ts) can neither connect to the debugger of a Gunicorn + UvicornWorker
  * worker (the 0700 folder; and, with the folder opened by the test, the SO_PEERCRED check), nor find a TCP port for
  * it (the worker holds none but the server's own), nor put anything of theirs where the editor connects.
- * Needs root (to create the user): run as another user, it is reported as skipped.
+ * Needs root (to run as another uid): run as another user, it is reported as skipped.
  */
 import * as assert from 'node:assert';
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { canSwitchUsers, createOtherUser, folderOthersCanReach, type OtherUser } from '../support/otherUser';
 import { DapClient, debugSocketOf, sendUntilStopped, threadOf } from './dapClient';
 import { appsDir, createServer, eventually, get, linesOf, stopAndCheck, type TestServer } from './support';
 
-const TOOLS = ['/usr/sbin/useradd', '/usr/sbin/userdel', '/usr/sbin/runuser'];
-const skip = process.getuid?.() !== 0
-  ? 'needs root, to create a second user (useradd) and run as it (runuser)'
-  : TOOLS.find((tool) => !fs.existsSync(tool)) && `needs ${TOOLS.join(', ')}`;
+const skip = canSwitchUsers ? false : 'needs root, to run as a second uid';
 
-const otherUser = `swdbg${randomBytes(4).toString('hex')}`;
-let otherUid = -1;
+let otherUser: OtherUser | undefined;
 
 /** Runs `script` (JavaScript, for this node binary) as the second user; its stdout's JSON. */
 function asOtherUser(script: string, ...args: string[]): Record<string, unknown> {
-  const stdout = execFileSync('/usr/sbin/runuser', ['-u', otherUser, '--', process.execPath, '-e', script, ...args], { encoding: 'utf8', timeout: 20000 });
-  return JSON.parse(stdout) as Record<string, unknown>;
+  return JSON.parse(otherUser!.runSync([process.execPath, '-e', script, ...args])) as Record<string, unknown>;
 }
 
 /** Connects to a Unix socket, sends a DAP initialize request, and reports what came back before the end (5 s). */
@@ -88,19 +82,28 @@ function lineOf(file: string, text: string): number {
 describe('a worker\'s debugger is private to the server\'s user (a second local user)', { timeout: 120000 }, () => {
   let server: TestServer | undefined;
   let client: DapClient | undefined;
+  let savedTmp: string | undefined;
+  let tmp: string | undefined;
 
   before(() => {
     if (skip) return;
-    execFileSync('/usr/sbin/useradd', ['--create-home', '--shell', '/bin/sh', otherUser]);
-    otherUid = Number(execFileSync('id', ['-u', otherUser], { encoding: 'utf8' }).trim());
-    assert.notStrictEqual(otherUid, process.getuid?.());
+    otherUser = createOtherUser();
+    assert.notStrictEqual(otherUser.uid, process.getuid?.());
+    // The server's runtime folder where the second user could reach it but for its own 0700 (TMPDIR may be inside
+    // a folder closed to others on a CI machine, which would refuse the second user before the worker's check).
+    savedTmp = process.env.TMPDIR;
+    tmp = folderOthersCanReach('sw-dbg-');
+    process.env.TMPDIR = tmp;
   });
 
   after(async () => {
     if (skip) return;
     client?.close();
     await server?.supervisor.stop();
-    execFileSync('/usr/sbin/userdel', ['-r', otherUser], { stdio: 'ignore' });
+    otherUser?.remove();
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   it('gunicorn + UvicornWorker: no TCP port, the folder refuses them, SO_PEERCRED drops them, the session goes on', { skip }, async () => {
@@ -146,7 +149,7 @@ describe('a worker\'s debugger is private to the server\'s user (a second local 
       fs.chmodSync(folder, 0o700);
       fs.chmodSync(socketPath, 0o600);
     }
-    const refusal = `refused a debugger connection from uid ${otherUid}`;
+    const refusal = `refused a debugger connection from uid ${otherUser!.uid}`;
     await eventually('the worker to say whom it refused', () => linesOf(server!, 1).some((l) => l.includes(refusal)));
     assert.strictEqual((await client.topFrame(threadId)).line, line, 'the session still answers, still stopped at the breakpoint');
 
