@@ -140,7 +140,7 @@ export class ServerRun {
   async stop(graceMs: number): Promise<void> {
     this.table.stopAll();
     this.options.changed();
-    await this.spawned?.stop(graceMs, () => this.table.livePids());
+    await this.spawned?.stop(graceMs);
     await this.release();
   }
 
@@ -263,11 +263,14 @@ export class ServerRun {
 
   // ---- the stats tick ---------------------------------------------------------------------------------------------
 
-  /** Once a second: CPU and memory from /proc, workers gone without a word, the memory limit, the agent-less discovery. */
+  /** Once a second: CPU and memory from /proc, the master's descendants, workers gone without a word, the memory limit, the agent-less discovery. */
   private sampleStats(): void {
     const now = Date.now();
     const master = this.spawned;
-    if (master) this.masterUsage = this.usage.sampleOne(master.pid, now) ?? this.masterUsage;
+    if (master) {
+      this.masterUsage = this.usage.sampleOne(master.pid, now) ?? this.masterUsage;
+      master.trackDescendants();
+    }
     const { usage, gone } = this.usage.sample(this.table.livePids(), now);
     for (const [pid, { cpuPercent, rssBytes }] of usage) {
       this.table.setUsage(pid, cpuPercent, rssBytes);
