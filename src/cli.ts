@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import { bindsAllInterfaces, DefinitionError, resolveDefinition, type ResolvedDefinition, type ServerDefinition } from './core/definition';
 import { agentDirectory, launchContext } from './core/launchContext';
 import type { ServerModel, WorkerModel } from './core/model';
-import { ServerError, Supervisor } from './core/supervisor';
+import { separateLines } from './core/output/separateLines';
+import { type OutputEvent, ServerError, Supervisor } from './core/supervisor';
 import { readServerTasks } from './core/tasksFile';
 import { expandTaskVariables } from './core/taskVariables';
 
@@ -230,12 +231,15 @@ function workerJson(worker: WorkerModel): Record<string, unknown> {
 function attachOutput(supervisor: Supervisor, options: CliOptions, emit: (event: Record<string, unknown>) => void): void {
   supervisor.onOutput.on((event) => {
     if (options.json) {
-      for (const line of event.lines) emit({ event: event.marker ? 'marker' : 'log', slot: event.slot, pid: event.pid, stream: 'output', line });
+      emitLogLines(event, emit);
       return;
     }
     const source = event.slot === 0 ? 'master' : `worker.${event.slot}`;
     const prefix = options.color ? `\x1b[${COLORS[event.slot % COLORS.length]}m${source.padEnd(9)}|\x1b[0m ` : `${source.padEnd(9)}| `;
-    process.stdout.write(event.lines.map((line) => prefix + line).join('\n') + '\n');
+    // A line without its newline is shown as a line; its rest follows on a line of its own, marked ↪ (other
+    // streams' lines may come between).
+    const lines = separateLines(event);
+    if (lines.length > 0) process.stdout.write(lines.map((line) => prefix + line).join('\n') + '\n');
   });
   supervisor.onWorker.on(({ type, worker }) => {
     if (options.json) emit({ event: `worker-${type}`, ...workerJson(worker) });
@@ -259,6 +263,20 @@ function attachOutput(supervisor: Supervisor, options: CliOptions, emit: (event:
     }, 1000);
     timer.unref();
   }
+}
+
+/**
+ * One JSON line per line. `partial: true`: the line has no newline yet, and the next log of the same slot, pid and
+ * stream continues it (`continued: true`; an empty continued line only ends it). The master's lines say which pipe.
+ */
+function emitLogLines(event: OutputEvent, emit: (event: Record<string, unknown>) => void): void {
+  const last = event.lines.length - 1;
+  event.lines.forEach((line, i) => {
+    const json: Record<string, unknown> = { event: event.marker ? 'marker' : 'log', slot: event.slot, pid: event.pid, stream: event.stream ?? 'output', line };
+    if (i === 0 && event.continues) json.continued = true;
+    if (i === last && event.partial) json.partial = true;
+    emit(json);
+  });
 }
 
 function statsJson(model: ServerModel): Record<string, unknown> {

@@ -15,7 +15,8 @@ import type { ProcessModel, ServerState, WorkerModel } from './model';
 import { BootTails } from './output/bootTails';
 import { discoverWorkers, FallbackAttribution } from './output/fallbackAttribution';
 import { type WorkerLines, WorkerStreams } from './output/workerStreams';
-import { MasterProcess } from './process/masterProcess';
+import { PIECE_CONTINUED, PIECE_OPEN } from './lineSplitter';
+import { type MasterLine, MasterProcess } from './process/masterProcess';
 import { isAlive } from './process/procfs';
 import { createRuntimeDir, sweepAbandonedRuntimeDirs } from './process/runtimeDirs';
 import type { OutputEvent, WorkerEvent } from './serverEvents';
@@ -156,25 +157,28 @@ export class ServerRun {
 
   // ---- what the processes report ----------------------------------------------------------------------------------
 
-  private masterLine(line: string): void {
+  private masterLine({ text: line, stream, piece }: MasterLine): void {
     this.tails.masterLine(line);
     this.evidence.observeLine(line);
-    if (!this.agent && this.attributeToWorker(line)) return;
-    this.options.output.fire({ slot: 0, pid: this.spawned?.pid ?? 0, lines: [line] });
+    const event: OutputEvent = { slot: 0, pid: this.spawned?.pid ?? 0, lines: [line], stream };
+    if (piece & PIECE_OPEN) event.partial = true;
+    if (piece & PIECE_CONTINUED) event.continues = true;
+    if (!this.agent) this.attributeToWorker(event);
+    this.options.output.fire(event);
   }
 
   /** Without the agent: a line that names a worker's pid (and the lines after it) go to that worker's stream. */
-  private attributeToWorker(line: string): boolean {
+  private attributeToWorker(event: OutputEvent): void {
     const masterPid = this.spawned?.pid;
-    const { announced, writer } = this.fallback.read(line);
+    const { announced, writer } = this.fallback.read(event.lines[0]);
     if (announced && announced.pid !== masterPid) {
       this.addWorker(announced.pid);
       if (announced.ready) this.markReady(announced.pid);
     }
     const slot = writer === undefined || writer === masterPid ? undefined : this.table.slotOf(writer);
-    if (slot === undefined) return false;
-    this.options.output.fire({ slot, pid: writer!, lines: [line] });
-    return true;
+    if (slot === undefined) return;
+    event.slot = slot;
+    event.pid = writer!;
   }
 
   private workerLines(event: WorkerLines): void {

@@ -9,6 +9,7 @@ import treeKill from 'tree-kill';
 import { ServerError } from '../errors';
 import { Emitter } from '../events';
 import { LineSplitter } from '../lineSplitter';
+import { OpenLineFlusher } from '../output/openLines';
 import { withParentDeathSignal } from './parentDeathSignal';
 import { DescendantTracker } from './descendants';
 import { identityOf, isSelfOrDescendant, processGroupMembers, type ProcessIdentity, readProcStat } from './procfs';
@@ -23,9 +24,17 @@ export interface MasterExit {
   signal: NodeJS.Signals | null;
 }
 
+/** A line (or a piece of one: see LineSplitter) of the master's stdout or stderr. */
+export interface MasterLine {
+  text: string;
+  stream: 'stdout' | 'stderr';
+  /** LineSplitter's PIECE_OPEN / PIECE_CONTINUED bits; 0 for a whole line. */
+  piece: number;
+}
+
 export class MasterProcess {
   /** Each line of its stdout and stderr (the workers' own output goes through the agent, when it is on). */
-  readonly onLine = new Emitter<string>();
+  readonly onLine = new Emitter<MasterLine>();
   readonly onExit = new Emitter<MasterExit>();
   /** Settles when the process has exited and its pipes are closed. */
   readonly closed: Promise<void>;
@@ -47,10 +56,18 @@ export class MasterProcess {
     });
     master.identity = identityOf(child.pid!);
     if (master.identity) master.descendants = new DescendantTracker(master.identity);
-    for (const stream of [child.stdout, child.stderr]) {
-      const splitter = new LineSplitter((line) => master.onLine.fire(line));
-      stream.on('data', (chunk: Buffer) => splitter.push(chunk));
-      stream.on('end', () => splitter.end());
+    const openLines = new OpenLineFlusher();
+    for (const [name, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
+      const splitter = new LineSplitter((text, piece) => master.onLine.fire({ text, stream: name, piece }));
+      const source = { get hasPartial() { return splitter.hasPartial; }, flush: () => splitter.flush() };
+      stream.on('data', (chunk: Buffer) => {
+        splitter.push(chunk);
+        openLines.afterRead(source);
+      });
+      stream.on('end', () => {
+        openLines.forget(source);
+        splitter.end();
+      });
     }
     child.once('exit', (code, signal) => master.onExit.fire({ code, signal }));
     return master;
