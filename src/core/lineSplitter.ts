@@ -60,6 +60,7 @@ export class LineSplitter {
     while (lead > 0 && lead > cut - 4 && (joined[lead] & 0xc0) === 0x80) lead--;
     const needed = joined[lead] >= 0xf0 ? 4 : joined[lead] >= 0xe0 ? 3 : joined[lead] >= 0xc0 ? 2 : 1;
     if (lead + needed > cut) cut = lead;
+    if (cut > 0 && joined[cut - 1] === 13) cut--; // a CR stays: if a newline follows it, it is dropped with it
     if (cut === 0) {
       this.pending = [joined];
       this.pendingBytes = joined.length;
@@ -104,6 +105,7 @@ export class LineSplitter {
     let cut = this.maxLineBytes;
     // A UTF-8 continuation byte (10xxxxxx) belongs to the character before it: cut before that character.
     while (cut > 0 && (joined[cut] & 0xc0) === 0x80) cut--;
+    if (cut > 1 && joined[cut - 1] === 13) cut--; // as in flush(): the CR goes with what follows it
     if (cut === 0) cut = this.maxLineBytes;
     this.emit(joined.subarray(0, cut), false);
     this.keepRest(joined, cut);
