@@ -202,18 +202,21 @@ export class Supervisor {
     await this.startNow();
   }
 
-  /** TTIN / TTOU one at a time (signals of one kind sent together may merge) until `count` workers are ready. */
+  /**
+   * TTIN / TTOU one at a time (signals of one kind sent together may merge) until `count` workers are ready. Counted
+   * in slots: a worker that died and waits for its replacement is one the server will have again.
+   */
   private async adjustWorkerCount(run: ServerRun, count: number): Promise<void> {
     const timeoutMs = (this.definition.gracefulTimeout + 30) * 1000;
-    while (run.table.liveCount() !== count) {
-      const before = run.table.liveCount();
+    while (run.table.slotCount() !== count) {
+      const before = run.table.slotCount();
       if (before < count) {
         run.master!.signal('SIGTTIN');
-        await this.waiters.waitFor(() => run.table.liveCount() > before, timeoutMs, 'a worker to start after SIGTTIN');
+        await this.waiters.waitFor(() => run.table.slotCount() > before, timeoutMs, 'a worker to start after SIGTTIN');
       } else {
         run.table.expectRemoval();
         run.master!.signal('SIGTTOU');
-        await this.waiters.waitFor(() => run.table.liveCount() < before, timeoutMs, 'a worker to stop after SIGTTOU');
+        await this.waiters.waitFor(() => run.table.slotCount() < before, timeoutMs, 'a worker to stop after SIGTTOU');
       }
     }
     await this.waiters.waitFor(() => run.table.readyCount(this.definition.workers), timeoutMs, `${count} workers to be ready`);

@@ -82,6 +82,25 @@ describe('WorkerTable', () => {
     assert.strictEqual(table.add(202, 0)?.worker.slot, 2);
   });
 
+  it('a reload whose new worker is killed: its replacement takes the dead slot, not one the old generation still holds; the reload settles', () => {
+    const table = readyTable(3);
+    table.beginReload();
+    table.add(201, 0);
+    table.markReady(201); // slot 1; 101 retires
+    table.exited(201, killed, respawning);
+    const replacement = table.add(202, 0)!;
+    assert.strictEqual(replacement.worker.slot, 1, 'the dead slot first');
+    assert.strictEqual(replacement.worker.restarts, 1, 'a restart of the new worker');
+    table.markReady(202);
+    for (const pid of [203, 204]) {
+      table.add(pid, 0);
+      table.markReady(pid);
+    }
+    for (const pid of [101, 102, 103]) table.exited(pid, describeExit(0, null), respawning);
+    assert.deepStrictEqual(slots(table), [[1, 202, 'ready'], [2, 203, 'ready'], [3, 204, 'ready']]);
+    assert.ok(table.reloadSettled() && table.liveCount() === 3 && table.allSlotsReady());
+  });
+
   it('scaling down closes the slot of whichever worker the server chose to stop', () => {
     const table = readyTable(3);
     table.expectRemoval();

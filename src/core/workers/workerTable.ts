@@ -236,6 +236,14 @@ export class WorkerTable {
     return [...this.slots.values()].filter((w) => w.state !== 'exited').map(toModel);
   }
 
+  /**
+   * Slots, including a dead worker's that waits for its replacement: the count a server that respawns its workers
+   * is heading for (a worker SIGKILLed just before a scale is still one of them).
+   */
+  slotCount(): number {
+    return this.slots.size;
+  }
+
   liveCount(): number {
     let count = 0;
     for (const worker of this.slots.values()) if (worker.state !== 'exited') count++;
@@ -266,13 +274,18 @@ export class WorkerTable {
     };
   }
 
-  /** The new worker takes the slot of the old generation during a reload, else of a dead worker, else the lowest free one. */
+  /**
+   * The new worker takes the slot of a dead worker, else the old generation's during a reload, else the lowest free
+   * one. A dead slot first: a new worker that dies during a reload is replaced while the old generation still has
+   * slots to hand over, and a replacement that took one of those would leave the dead slot empty for good (the
+   * server retires the old workers left over, and the reload never has its count of ready workers: the soak found it).
+   */
   private freeSlot(): { slot: number; previous?: WorkerRecord } {
     const byLowestSlot = (a: WorkerRecord, b: WorkerRecord) => a.slot - b.slot;
-    const reloading = [...this.outgoing].filter((w) => this.slots.get(w.slot) === w).sort(byLowestSlot);
-    if (reloading.length > 0) return { slot: reloading[0].slot, previous: reloading[0] };
     const dead = [...this.slots.values()].filter((w) => w.state === 'exited').sort(byLowestSlot);
     if (dead.length > 0) return { slot: dead[0].slot, previous: dead[0] };
+    const reloading = [...this.outgoing].filter((w) => this.slots.get(w.slot) === w).sort(byLowestSlot);
+    if (reloading.length > 0) return { slot: reloading[0].slot, previous: reloading[0] };
     let slot = 1;
     while (this.slots.has(slot)) slot++;
     return { slot };
