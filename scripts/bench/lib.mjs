@@ -248,7 +248,7 @@ async function waitForWorkers(masterPid, workers, hasExited, timeoutMs = 120000)
   }
 }
 
-function children(pid) {
+export function children(pid) {
   try {
     const text = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
     return text === '' ? [] : text.split(' ').map(Number);
