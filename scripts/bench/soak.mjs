@@ -225,8 +225,11 @@ export async function soak(core, cfg, log) {
         await run();
         operations.push({ kind, at: t0, ms: Date.now() - t0 });
       } catch (error) {
-        operations.push({ kind, at: t0, ms: Date.now() - t0, error: error.message });
-        log(`${kind} failed: ${error.message}`);
+        const model = supervisor.model();
+        const rows = [...model.workers.map((w) => `${w.slot}:${w.pid}:${w.state}`), ...model.retiring.map((w) => `retiring ${w.pid}:${w.state}`)].join(' ');
+        const inProc = model.master ? children(model.master.pid).filter(alive).join(' ') : '';
+        operations.push({ kind, at: t0, ms: Date.now() - t0, error: error.message, model: rows, proc: inProc });
+        log(`${kind} failed: ${error.message} (state ${model.state}; model ${rows}; /proc ${inProc})`);
       }
     };
     const check = async () => {

@@ -17,7 +17,7 @@ import { discoverWorkers, FallbackAttribution } from './output/fallbackAttributi
 import { type WorkerLines, WorkerStreams } from './output/workerStreams';
 import { PIECE_CONTINUED, PIECE_OPEN } from './lineSplitter';
 import { type MasterLine, MasterProcess } from './process/masterProcess';
-import { isAlive } from './process/procfs';
+import { isAlive, startedAtMs } from './process/procfs';
 import { createRuntimeDir, sweepAbandonedRuntimeDirs } from './process/runtimeDirs';
 import type { OutputEvent, WorkerEvent } from './serverEvents';
 import { ExitEvidence } from './workers/exitEvidence';
@@ -220,7 +220,8 @@ export class ServerRun {
     if (this.serverState === 'stopping' || this.serverState === 'stopped' || this.serverState === 'failed') return false;
     if (!this.spawned?.owns(pid)) return false;
     this.recordUnreportedExits();
-    const change = this.table.add(pid, Date.now());
+    const now = Date.now();
+    const change = this.table.add(pid, now, startedAtMs(pid) ?? now);
     if (change) this.apply(change);
     return true;
   }

@@ -115,9 +115,7 @@ export class Supervisor {
       const { capabilities, run } = this.requireRunning('scale');
       this.definition = { ...this.definition, workers: count };
       if (capabilities.scale === 'restart') return this.restartNow();
-      this.setState('scaling');
-      await this.adjustWorkerCount(run, count);
-      this.setState('running');
+      await this.whileIn('scaling', () => this.adjustWorkerCount(run, count));
     });
   }
 
@@ -126,18 +124,31 @@ export class Supervisor {
     return this.serialize(async () => {
       const { capabilities, run } = this.requireRunning('reload');
       if (capabilities.reload === 'restart') return this.restartNow();
-      this.setState('reloading');
-      run.table.beginReload();
-      run.master!.signal('SIGHUP');
-      const generationSize = capabilities.reloadRestoresLaunchCount ? run.launchedWorkers : this.definition.workers;
-      await this.waiters.waitFor(
-        () => run.table.reloadSettled() && run.table.liveCount() === generationSize && run.table.allSlotsReady(),
-        (this.definition.gracefulTimeout + 60) * 1000,
-        'the new generation of workers to be ready',
-      );
-      await this.adjustWorkerCount(run, this.definition.workers);
-      this.setState('running');
+      await this.whileIn('reloading', async () => {
+        run.table.beginReload(Date.now());
+        run.master!.signal('SIGHUP');
+        const generationSize = capabilities.reloadRestoresLaunchCount ? run.launchedWorkers : this.definition.workers;
+        await this.waiters.waitFor(
+          () => run.table.reloadSettled() && run.table.liveCount() === generationSize && run.table.allSlotsReady(),
+          (this.definition.gracefulTimeout + 60) * 1000,
+          'the new generation of workers to be ready',
+        );
+        await this.adjustWorkerCount(run, this.definition.workers);
+      });
     });
+  }
+
+  /**
+   * Runs an operation in `state`, back to 'running' when it ends, also when it fails (a timeout): else the server
+   * would stay 'scaling' or 'reloading' and refuse every operation after it. A stop or failure meanwhile wins.
+   */
+  private async whileIn(state: 'scaling' | 'reloading', operation: () => Promise<void>): Promise<void> {
+    this.setState(state);
+    try {
+      await operation();
+    } finally {
+      if (this.state === state) this.setState('running');
+    }
   }
 
   /**

@@ -54,7 +54,7 @@ describe('WorkerTable', () => {
 
   it('a reload: the new generation takes the old one\'s slots, the old workers retire side by side until they exit', () => {
     const table = readyTable(2);
-    table.beginReload();
+    table.beginReload(0);
     const first = table.add(201, 0)!;
     assert.strictEqual(first.worker.slot, 1);
     assert.strictEqual(first.worker.restarts, 0, 'a reload is not a restart');
@@ -75,7 +75,7 @@ describe('WorkerTable', () => {
 
   it('a reload whose old worker exits before a successor came: its slot closes and the next new worker takes the lowest free one', () => {
     const table = readyTable(2);
-    table.beginReload();
+    table.beginReload(0);
     table.exited(102, describeExit(0, null), respawning);
     assert.deepStrictEqual(slots(table), [[1, 101, 'ready']]);
     assert.strictEqual(table.add(201, 0)?.worker.slot, 1, 'the old generation\'s slot 1 first');
@@ -84,7 +84,7 @@ describe('WorkerTable', () => {
 
   it('a reload whose new worker is killed: its replacement takes the dead slot, not one the old generation still holds; the reload settles', () => {
     const table = readyTable(3);
-    table.beginReload();
+    table.beginReload(0);
     table.add(201, 0);
     table.markReady(201); // slot 1; 101 retires
     table.exited(201, killed, respawning);
@@ -99,6 +99,23 @@ describe('WorkerTable', () => {
     for (const pid of [101, 102, 103]) table.exited(pid, describeExit(0, null), respawning);
     assert.deepStrictEqual(slots(table), [[1, 202, 'ready'], [2, 203, 'ready'], [3, 204, 'ready']]);
     assert.ok(table.reloadSettled() && table.liveCount() === 3 && table.allSlotsReady());
+  });
+
+  it('a reload just after a worker died: the replacement the server started before the reload is retired with the old generation; the reload settles', () => {
+    const table = readyTable(3);
+    table.exited(102, killed, respawning); // slot 2 waits for its replacement
+    table.beginReload(5000);
+    const late = table.add(150, 5010, 4990)!; // the server replaced 102 before it took the reload's signal
+    assert.strictEqual(late.worker.slot, 2, 'it fills the dead slot');
+    table.markReady(150);
+    for (const pid of [201, 202, 203]) {
+      table.add(pid, 6000);
+      table.markReady(pid);
+    }
+    // The server retires the old generation, the late replacement with it (gracefully: a death would be replaced).
+    for (const pid of [101, 150, 103]) table.exited(pid, describeExit(0, null), respawning);
+    assert.deepStrictEqual(slots(table).map(([, pid, state]) => [pid, state]), [[201, 'ready'], [202, 'ready'], [203, 'ready']]);
+    assert.ok(table.reloadSettled() && table.liveCount() === 3 && table.allSlotsReady(), 'settled with the new generation only');
   });
 
   it('scaling down closes the slot of whichever worker the server chose to stop', () => {

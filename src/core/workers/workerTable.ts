@@ -62,13 +62,21 @@ export class WorkerTable {
   /** Exits the server will make by scaling down: their slots close instead of waiting for a replacement. */
   private pendingRemovals = 0;
   private generation = 1;
+  /** When the current reload began (ms since the epoch); a worker the server started before it is of the old generation. */
+  private reloadBeganAt = Number.NEGATIVE_INFINITY;
   /** Pids whose exit the master reported before their hello came (Node may read the two connections in either order). */
   private readonly exitedUnseen = new Set<number>();
 
-  /** Records a new worker and gives it a slot; undefined when the pid is known already, or known to have exited. */
-  add(pid: number, now: number): WorkerChange | undefined {
+  /**
+   * Records a new worker and gives it a slot; undefined when the pid is known already, or known to have exited.
+   * `startedAt`: when its process started. One that started before the current reload began (the server replaced a
+   * worker that died just then, before it took the reload's signal) belongs to the old generation: the server
+   * retires it with the others, so it takes a free slot and is handed over like them.
+   */
+  add(pid: number, now: number, startedAt = now): WorkerChange | undefined {
     if (this.byPid.has(pid) || this.exitedUnseen.has(pid)) return undefined;
-    const { slot, previous } = this.freeSlot();
+    const oldGeneration = this.outgoing.size > 0 && startedAt < this.reloadBeganAt;
+    const { slot, previous } = oldGeneration ? this.freeSlotOutsideReload() : this.freeSlot();
     const worker: WorkerRecord = {
       slot, pid, state: 'booting', startedAt: now, generation: this.generation, restarts: 0, cpuPercent: 0, rssBytes: 0, debugging: false,
     };
@@ -88,6 +96,10 @@ export class WorkerTable {
     }
     this.slots.set(slot, worker);
     this.byPid.set(pid, worker);
+    if (oldGeneration) {
+      worker.generation--;
+      this.outgoing.add(worker);
+    }
     return { type: 'up', worker: toModel(worker), markers };
   }
 
@@ -149,8 +161,9 @@ export class WorkerTable {
     return corrected;
   }
 
-  /** A reload begins: the live workers are the outgoing generation; the workers that come next take their slots. */
-  beginReload(): void {
+  /** A reload begins (`now`: when its signal goes): the live workers are the outgoing generation; the workers that come next take their slots. */
+  beginReload(now: number): void {
+    this.reloadBeganAt = now;
     this.generation++;
     this.outgoing = new Set([...this.slots.values()].filter((w) => w.state !== 'exited'));
   }
@@ -281,11 +294,16 @@ export class WorkerTable {
    * server retires the old workers left over, and the reload never has its count of ready workers: the soak found it).
    */
   private freeSlot(): { slot: number; previous?: WorkerRecord } {
-    const byLowestSlot = (a: WorkerRecord, b: WorkerRecord) => a.slot - b.slot;
-    const dead = [...this.slots.values()].filter((w) => w.state === 'exited').sort(byLowestSlot);
-    if (dead.length > 0) return { slot: dead[0].slot, previous: dead[0] };
-    const reloading = [...this.outgoing].filter((w) => this.slots.get(w.slot) === w).sort(byLowestSlot);
+    if ([...this.slots.values()].some((w) => w.state === 'exited')) return this.freeSlotOutsideReload();
+    const reloading = [...this.outgoing].filter((w) => this.slots.get(w.slot) === w).sort((a, b) => a.slot - b.slot);
     if (reloading.length > 0) return { slot: reloading[0].slot, previous: reloading[0] };
+    return this.freeSlotOutsideReload();
+  }
+
+  /** A dead worker's slot, else the lowest free one. */
+  private freeSlotOutsideReload(): { slot: number; previous?: WorkerRecord } {
+    const dead = [...this.slots.values()].filter((w) => w.state === 'exited').sort((a, b) => a.slot - b.slot);
+    if (dead.length > 0) return { slot: dead[0].slot, previous: dead[0] };
     let slot = 1;
     while (this.slots.has(slot)) slot++;
     return { slot };
