@@ -128,11 +128,15 @@ export class Supervisor {
         run.table.beginReload(Date.now());
         run.master!.signal('SIGHUP');
         const generationSize = capabilities.reloadRestoresLaunchCount ? run.launchedWorkers : this.definition.workers;
-        await this.waiters.waitFor(
-          () => run.table.reloadSettled() && run.table.liveCount() === generationSize && run.table.allSlotsReady(),
-          (this.definition.gracefulTimeout + 60) * 1000,
-          'the new generation of workers to be ready',
-        );
+        try {
+          await this.waiters.waitFor(
+            () => run.table.reloadSettled() && run.table.liveCount() === generationSize && run.table.allSlotsReady(),
+            (this.definition.gracefulTimeout + 60) * 1000,
+            'the new generation of workers to be ready',
+          );
+        } finally {
+          run.table.endReload();
+        }
         await this.adjustWorkerCount(run, this.definition.workers);
       });
     });

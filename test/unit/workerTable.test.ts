@@ -118,6 +118,23 @@ describe('WorkerTable', () => {
     assert.ok(table.reloadSettled() && table.liveCount() === 3 && table.allSlotsReady(), 'settled with the new generation only');
   });
 
+  it('during a reload, a worker of the new generation that the server stops (not a death) closes its slot', () => {
+    const table = readyTable(2);
+    table.beginReload(5000);
+    for (const pid of [150, 201, 202]) { // 150: started for a dead worker as the reload began; the server counts it as old
+      table.add(pid, 5010);
+      table.markReady(pid);
+    }
+    for (const pid of [101, 102]) table.exited(pid, describeExit(0, null), respawning);
+    table.exited(150, describeExit(null, 'SIGTERM'), respawning);
+    table.exited(201, killed, respawning); // a death still waits for its replacement
+    assert.deepStrictEqual(slots(table).map(([, pid, state]) => [pid, state]), [[201, 'exited'], [202, 'ready']]);
+    table.add(203, 6000);
+    table.markReady(203);
+    table.endReload();
+    assert.ok(table.reloadSettled() && table.liveCount() === 2 && table.allSlotsReady());
+  });
+
   it('scaling down closes the slot of whichever worker the server chose to stop', () => {
     const table = readyTable(3);
     table.expectRemoval();

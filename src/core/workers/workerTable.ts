@@ -64,6 +64,7 @@ export class WorkerTable {
   private generation = 1;
   /** When the current reload began (ms since the epoch); a worker the server started before it is of the old generation. */
   private reloadBeganAt = Number.NEGATIVE_INFINITY;
+  private reloading = false;
   /** Pids whose exit the master reported before their hello came (Node may read the two connections in either order). */
   private readonly exitedUnseen = new Set<number>();
 
@@ -133,6 +134,10 @@ export class WorkerTable {
     } else if (this.outgoing.delete(worker)) {
       // Retired by a reload before a successor took its slot: the slot closes; the next new worker takes the lowest free one.
       this.slots.delete(worker.slot);
+    } else if (this.reloading && isGraceful(reason) && this.slots.get(worker.slot) === worker) {
+      // Stopped by the server during a reload: one it started as the reload began (replacing a worker that died just
+      // then) that it counts in the old generation. Its slot closes; a death would wait for its replacement.
+      this.slots.delete(worker.slot);
     } else if (this.pendingRemovals > 0 && this.slots.get(worker.slot) === worker) {
       this.pendingRemovals--;
       this.slots.delete(worker.slot);
@@ -163,9 +168,15 @@ export class WorkerTable {
 
   /** A reload begins (`now`: when its signal goes): the live workers are the outgoing generation; the workers that come next take their slots. */
   beginReload(now: number): void {
+    this.reloading = true;
     this.reloadBeganAt = now;
     this.generation++;
     this.outgoing = new Set([...this.slots.values()].filter((w) => w.state !== 'exited'));
+  }
+
+  /** The reload is over (settled, or given up). */
+  endReload(): void {
+    this.reloading = false;
   }
 
   /** The server was asked to stop one worker (scale down): the next exit closes its slot. */
@@ -308,6 +319,11 @@ export class WorkerTable {
     while (this.slots.has(slot)) slot++;
     return { slot };
   }
+}
+
+/** An exit the server asked for (SIGTERM and the like, or a clean exit), not a crash. */
+function isGraceful(reason: ExitReason): boolean {
+  return !reason.timedOut && (reason.signal === null ? reason.code === 0 || reason.code === null : ['SIGTERM', 'SIGINT', 'SIGQUIT'].includes(reason.signal));
 }
 
 function toModel(worker: WorkerRecord): WorkerModel {
