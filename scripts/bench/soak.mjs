@@ -144,10 +144,20 @@ function startLoad(port, cfg) {
   return load;
 }
 
-function memory() {
-  gc();
-  gc();
-  return { rssMB: process.memoryUsage().rss / MB, heapUsedMB: process.memoryUsage().heapUsed / MB, fds: openFds() };
+/**
+ * This process's memory, settled: five samples a second apart, each after a full collection; the smallest RSS (a
+ * single sample catches whatever a read or a flush holds at that instant), and what V8 and the Buffers hold then.
+ */
+async function memory() {
+  const samples = [];
+  for (let i = 0; i < 5; i++) {
+    if (i > 0) await delay(1000);
+    gc();
+    gc();
+    samples.push(process.memoryUsage());
+  }
+  const least = samples.reduce((a, b) => (b.rss < a.rss ? b : a));
+  return { rssMB: least.rss / MB, heapUsedMB: least.heapUsed / MB, heapTotalMB: least.heapTotal / MB, externalMB: least.external / MB, fds: openFds() };
 }
 
 export async function soak(core, cfg, log) {
@@ -180,7 +190,7 @@ export async function soak(core, cfg, log) {
     await supervisor.scale(cfg.workers);
     load = startLoad(server.port, cfg);
     await delay(10000);
-    const start = memory();
+    const start = await memory();
     log(`start: RSS ${round(start.rssMB)} MB, ${start.fds} fds; soaking for ${cfg.minutes} min`);
 
     const began = Date.now();
@@ -270,7 +280,7 @@ export async function soak(core, cfg, log) {
     await load.stop();
     await check();
     await delay(2000); // the last lines on their way
-    const end = memory();
+    const end = await memory();
 
     // ---- the ledger -------------------------------------------------------------------------------------------
     // A failed request is explained when the worker that served it (its line names it) was SIGKILLed meanwhile;
@@ -346,7 +356,7 @@ export function soakRows(result, fmt) {
   add(`${fmt(r.minutes, 1)} min: requests answered · failed in flight on a killed worker · reset unread by a retiring worker · failed otherwise`, `${fmt(r.requests.answered, 0)} · ${fmt(r.requests.failedOnKilled, 0)} · ${fmt(r.requests.resetByRetiring, 0)} · ${fmt(r.requests.failedUnexplained, 0)}`, '0 otherwise', r.requests.failedUnexplained === 0);
   add('worker SIGKILLs · scales · reloads · flood bursts (operations failed)', `${r.kills} · ${r.operations.scales} · ${r.operations.reloads} · ${r.floods.bursts} (${r.operations.failed.length})`, '0 failed', r.operations.failed.length === 0);
   add('lines counted · lost', `${fmt(r.lines.counted, 0)} · ${fmt(r.lines.lost, 0)}`, '0 lost', r.lines.lost === 0);
-  add('supervising process RSS start → end (heap)', `${fmt(r.memory.start.rssMB, 1)} → ${fmt(r.memory.end.rssMB, 1)} MB (${fmt(r.memory.start.heapUsedMB, 1)} → ${fmt(r.memory.end.heapUsedMB, 1)})`, 'growth < 5 MB', r.memory.rssGrowthMB < 5);
+  add('supervising process RSS start → end (V8 heap used · Buffers)', `${fmt(r.memory.start.rssMB, 1)} → ${fmt(r.memory.end.rssMB, 1)} MB (${fmt(r.memory.start.heapUsedMB, 1)} → ${fmt(r.memory.end.heapUsedMB, 1)} · ${fmt(r.memory.start.externalMB, 1)} → ${fmt(r.memory.end.externalMB, 1)})`, 'growth < 5 MB', r.memory.rssGrowthMB < 5);
   add('open file descriptors start → end', `${r.memory.start.fds} → ${r.memory.end.fds}`, 'growth 0', r.memory.fdGrowth <= 0);
   add('model equal to /proc: checks · mismatches', `${r.checks.done} · ${r.checks.mismatches.length}`, '0 mismatches', r.checks.mismatches.length === 0);
   add('processes left after the final stop', String(r.leftAfterStop.length), '0', r.leftAfterStop.length === 0);
