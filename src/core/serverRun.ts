@@ -44,6 +44,13 @@ export interface RunOptions {
   bootFailed(): void;
 }
 
+/**
+ * A dead worker's slot that a respawning server has not refilled within this long closes: its replacement says hello
+ * within a second of its start (before it imports the app), so the server decided against one (a SIGKILL at the
+ * moment of a scale or reload: the server counted that death as the worker it was to stop).
+ */
+const UNREPLACED_AFTER_MS = 10000;
+
 let swept = false;
 /** The first run a process starts removes the runtime folders that killed supervisors left behind. */
 function sweepOnce(): void {
@@ -244,7 +251,7 @@ export class ServerRun {
 
   private recordExit(pid: number, reason = this.evidence.reasonFor(pid)): void {
     const replaced = this.options.capabilities.respawnsWorkers || this.serverState !== 'running';
-    const change = this.table.exited(pid, reason, { replaced, serverKind: this.definition.server });
+    const change = this.table.exited(pid, reason, { replaced, serverKind: this.definition.server, at: Date.now() });
     if (!change) {
       this.options.changed(); // an exit recorded earlier got its exact reason
       return;
@@ -282,6 +289,9 @@ export class ServerRun {
       this.enforceMemoryLimit(pid, rssBytes);
     }
     for (const pid of gone) this.checkExited(pid);
+    if (this.options.capabilities.respawnsWorkers && ['running', 'scaling', 'reloading'].includes(this.serverState)) {
+      for (const change of this.table.closeUnreplaced(now, UNREPLACED_AFTER_MS)) this.apply(change);
+    }
     if (!this.agent && master && this.serverState !== 'stopping') {
       for (const pid of discoverWorkers(master.pid, this.definition.server)) this.addWorker(pid);
     }

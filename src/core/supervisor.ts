@@ -223,18 +223,21 @@ export class Supervisor {
    */
   private async adjustWorkerCount(run: ServerRun, count: number): Promise<void> {
     const timeoutMs = (this.definition.gracefulTimeout + 30) * 1000;
-    while (run.table.slotCount() !== count) {
-      const before = run.table.slotCount();
-      if (before < count) {
-        run.master!.signal('SIGTTIN');
-        await this.waiters.waitFor(() => run.table.slotCount() > before, timeoutMs, 'a worker to start after SIGTTIN');
-      } else {
-        run.table.expectRemoval();
-        run.master!.signal('SIGTTOU');
-        await this.waiters.waitFor(() => run.table.slotCount() < before, timeoutMs, 'a worker to stop after SIGTTOU');
+    do {
+      while (run.table.slotCount() !== count) {
+        const before = run.table.slotCount();
+        if (before < count) {
+          run.master!.signal('SIGTTIN');
+          await this.waiters.waitFor(() => run.table.slotCount() > before, timeoutMs, 'a worker to start after SIGTTIN');
+        } else {
+          run.table.expectRemoval();
+          run.master!.signal('SIGTTOU');
+          await this.waiters.waitFor(() => run.table.slotCount() < before, timeoutMs, 'a worker to stop after SIGTTOU');
+        }
       }
-    }
-    await this.waiters.waitFor(() => run.table.readyCount(this.definition.workers), timeoutMs, `${count} workers to be ready`);
+      // A dead slot the server does not refill closes (ServerRun's stats tick): then signal again.
+      await this.waiters.waitFor(() => run.table.readyCount(count) || run.table.slotCount() !== count, timeoutMs, `${count} workers to be ready`);
+    } while (!run.table.readyCount(count));
   }
 
   // ---- start and stop ---------------------------------------------------------------------------------------------

@@ -135,6 +135,16 @@ describe('WorkerTable', () => {
     assert.ok(table.reloadSettled() && table.liveCount() === 2 && table.allSlotsReady());
   });
 
+  it('a dead slot the server does not refill within the given time closes, with a marker; a younger one waits', () => {
+    const table = readyTable(3);
+    table.exited(102, killed, { ...respawning, at: 10_000 });
+    table.exited(103, killed, { ...respawning, at: 15_000 });
+    const closed = table.closeUnreplaced(20_000, 10_000);
+    assert.deepStrictEqual(closed.map((c) => c.markers[0].line), ['── worker 2 (pid 102) was not replaced by the server: its slot closes']);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [3, 103, 'exited']]);
+    assert.strictEqual(table.slotCount(), 2);
+  });
+
   it('scaling down closes the slot of whichever worker the server chose to stop', () => {
     const table = readyTable(3);
     table.expectRemoval();

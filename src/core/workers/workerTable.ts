@@ -25,6 +25,8 @@ interface WorkerRecord {
   recycledBecause?: string;
   /** The pid of the worker this one replaced in its slot. */
   previousPid?: number;
+  /** When its exit was recorded (ms since the epoch). */
+  exitedAt?: number;
 }
 
 const MAX_UNSEEN_EXITS = 256;
@@ -50,6 +52,8 @@ export interface ExitContext {
   replaced: boolean;
   /** Named in the marker of a worker that is not replaced. */
   serverKind: string;
+  /** When the exit is recorded (ms since the epoch); unknown: now. */
+  at?: number;
 }
 
 export class WorkerTable {
@@ -126,6 +130,7 @@ export class WorkerTable {
     this.byPid.delete(pid);
     const diedBooting = worker.state === 'booting';
     worker.state = 'exited';
+    worker.exitedAt = context.at ?? Date.now();
     worker.lastExit = worker.recycledBecause ? { ...reason, text: `${worker.recycledBecause} (${reason.text})` } : reason;
     worker.cpuPercent = 0;
     const markers: MarkerLine[] = [];
@@ -172,6 +177,21 @@ export class WorkerTable {
     this.reloadBeganAt = now;
     this.generation++;
     this.outgoing = new Set([...this.slots.values()].filter((w) => w.state !== 'exited'));
+  }
+
+  /**
+   * Slots whose dead worker the server has not replaced within `afterMs`: it decided against it (its count changed
+   * at the same moment, by a scale or a reload, and the death was the one it counted). Each closes, with a marker;
+   * the changes, none when every dead slot is younger.
+   */
+  closeUnreplaced(now: number, afterMs: number): WorkerChange[] {
+    const changes: WorkerChange[] = [];
+    for (const worker of [...this.slots.values()]) {
+      if (worker.state !== 'exited' || worker.exitedAt === undefined || now - worker.exitedAt < afterMs) continue;
+      this.slots.delete(worker.slot);
+      changes.push({ type: 'exit', worker: toModel(worker), markers: [{ slot: worker.slot, pid: worker.pid, line: `── worker ${worker.slot} (pid ${worker.pid}) was not replaced by the server: its slot closes` }] });
+    }
+    return changes;
   }
 
   /** The reload is over (settled, or given up). */
