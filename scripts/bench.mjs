@@ -15,6 +15,8 @@
 // Prints a table (Markdown) and writes the same, with every measurement, as JSON.
 //
 //   node scripts/bench.mjs [--smoke] [--json FILE] [--only SECTION[,SECTION...]]
+//   node scripts/bench.mjs --soak [MINUTES]     the soak alone (scripts/bench/soak.mjs; default 10 minutes, not
+//                                               in CI): JSON in test-results/bench-soak.json
 //
 // --smoke: tiny sizes (about 30 s; the integration tests run it so that the benchmark cannot rot).
 // Default JSON: test-results/bench.json (bench-smoke.json with --smoke). Needs dist/ (npm run build; npm run bench
@@ -26,12 +28,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { extension } from './bench/extension.mjs';
-import { ChannelSink, loadCore, python, repoRoot } from './bench/lib.mjs';
+import { ChannelSink, loadCore, python, repoRoot, round } from './bench/lib.mjs';
 import { flood, latency } from './bench/logs.mjs';
 import { reaction } from './bench/reaction.mjs';
 import { reload } from './bench/reload.mjs';
 import { rows, table } from './bench/report.mjs';
 import { sampling } from './bench/sampling.mjs';
+import { SOAK_DEFAULTS, soak, soakRows } from './bench/soak.mjs';
 import { throughput } from './bench/throughput.mjs';
 
 const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension', 'reload'];
@@ -90,14 +93,48 @@ function machine() {
   };
 }
 
+/** `--soak [MINUTES]`: the minutes (10 when none follow), and the other arguments. */
+function soakMinutes(argv) {
+  const at = argv.indexOf('--soak');
+  if (at === -1) return { minutes: undefined, rest: argv };
+  const next = argv[at + 1];
+  const given = next !== undefined && /^\d+(\.\d+)?$/.test(next);
+  return { minutes: given ? Number(next) : 10, rest: [...argv.slice(0, at), ...argv.slice(at + (given ? 2 : 1))] };
+}
+
+async function runSoak(minutes, jsonFile) {
+  const info = machine();
+  say(`soak of ${minutes} min on ${info.cores} × ${info.cpu}, load average ${info.loadAverage.join(' ')}`);
+  const core = await loadCore();
+  new ChannelSink(core); // the channels' appends go to a sink that keeps nothing, as in the other sections
+  const started = Date.now();
+  let result;
+  try {
+    result = await soak(core, { ...SOAK_DEFAULTS, minutes }, (line) => say(`  ${line}`));
+  } catch (error) {
+    result = { error: error instanceof Error ? error.stack ?? error.message : String(error) };
+  }
+  const tableRows = soakRows(result, (value, digits = 1) => (typeof value === 'number' && Number.isFinite(value) ? round(value, digits).toLocaleString('en-US') : String(value)));
+  console.log(`\n${table(tableRows)}\n`);
+  info.loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  const file = path.resolve(jsonFile ?? path.join(repoRoot, 'test-results', 'bench-soak.json'));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify({ mode: 'soak', date: new Date().toISOString(), durationSeconds: (Date.now() - started) / 1000, machine: info, table: tableRows, result }, null, 2)}\n`);
+  say(`done; JSON: ${path.relative(process.cwd(), file)}`);
+  return result.error || tableRows.some((row) => row.ok === false) ? 1 : 0;
+}
+
 async function main() {
+  const { minutes, rest } = soakMinutes(process.argv.slice(2));
   const { values } = parseArgs({
+    args: rest,
     options: { smoke: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, 'baseline-bundle': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
-    console.log('node scripts/bench.mjs [--smoke] [--json FILE] [--only throughput,latency,flood,reaction,sampling,extension,reload] [--baseline-bundle OTHER/dist/extension.js]');
+    console.log('node scripts/bench.mjs [--smoke] [--json FILE] [--only throughput,latency,flood,reaction,sampling,extension,reload] [--baseline-bundle OTHER/dist/extension.js]\nnode scripts/bench.mjs --soak [MINUTES] [--json FILE]');
     return 0;
   }
+  if (minutes !== undefined) return runSoak(minutes, values.json);
   const mode = values.smoke ? 'smoke' : 'full';
   const wanted = values.only ? values.only.split(',').map((s) => s.trim()) : SECTIONS;
   const unknown = wanted.filter((s) => !SECTIONS.includes(s));

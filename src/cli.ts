@@ -7,7 +7,8 @@ import { bindsAllInterfaces, DefinitionError, resolveDefinition, type ResolvedDe
 import { reportReloads, watchForReload } from './cliReload';
 import { agentDirectory, launchContext } from './core/launchContext';
 import type { ServerModel, WorkerInsight, WorkerModel } from './core/model';
-import { ServerError, Supervisor } from './core/supervisor';
+import { separateLines } from './core/output/separateLines';
+import { type OutputEvent, ServerError, Supervisor } from './core/supervisor';
 import { readServerTasks } from './core/tasksFile';
 import { expandTaskVariables } from './core/taskVariables';
 import { CliPdb, PeopleStdout } from './cliPdb';
@@ -274,11 +275,14 @@ function workerJson(worker: WorkerModel): Record<string, unknown> {
 function attachOutput(supervisor: Supervisor, options: CliOptions, emit: (event: Record<string, unknown>) => void): void {
   supervisor.onOutput.on((event) => {
     if (options.json) {
-      for (const line of event.lines) emit({ event: event.marker ? 'marker' : 'log', slot: event.slot, pid: event.pid, stream: 'output', line });
+      emitLogLines(event, emit);
       return;
     }
     const linePrefix = prefix(options, event.slot);
-    stdout.write(event.lines.map((line) => linePrefix + line).join('\n') + '\n');
+    // A line without its newline is shown as a line; its rest follows on a line of its own, marked ↪ (other
+    // streams' lines may come between).
+    const lines = separateLines(event);
+    if (lines.length > 0) stdout.write(lines.map((line) => linePrefix + line).join('\n') + '\n');
   });
   supervisor.onWorker.on(({ type, worker }) => {
     if (options.json) emit({ event: `worker-${type}`, ...workerJson(worker) });
@@ -307,6 +311,20 @@ function attachOutput(supervisor: Supervisor, options: CliOptions, emit: (event:
 function prefix(options: CliOptions, slot: number): string {
   const source = slot === 0 ? 'master' : `worker.${slot}`;
   return options.color ? `\x1b[${COLORS[slot % COLORS.length]}m${source.padEnd(9)}|\x1b[0m ` : `${source.padEnd(9)}| `;
+}
+
+/**
+ * One JSON line per line. `partial: true`: the line has no newline yet, and the next log of the same slot, pid and
+ * stream continues it (`continued: true`; an empty continued line only ends it). The master's lines say which pipe.
+ */
+function emitLogLines(event: OutputEvent, emit: (event: Record<string, unknown>) => void): void {
+  const last = event.lines.length - 1;
+  event.lines.forEach((line, i) => {
+    const json: Record<string, unknown> = { event: event.marker ? 'marker' : 'log', slot: event.slot, pid: event.pid, stream: event.stream ?? 'output', line };
+    if (i === 0 && event.continues) json.continued = true;
+    if (i === last && event.partial) json.partial = true;
+    emit(json);
+  });
 }
 
 function statsJson(model: ServerModel, now = Date.now()): Record<string, unknown> {

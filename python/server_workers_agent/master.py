@@ -4,13 +4,15 @@ away), and it reports every child it reaps (an ``os.waitpid`` wrapper)."""
 import functools
 import os
 import signal
+import sys
 import time
 
-from . import forks, patches
+from . import descendants, forks, patches
 from .connection import open_control, send, start_daemon_thread
 from .state import ENV_MASTER_PID, ENV_ROLE, ENV_WATCH_PID, PATCHED, hooks, run_hooks, state
 
 KILL_GRACE = 5.0  # seconds between the watchdog's SIGTERM and its SIGKILL
+WALK_INTERVAL = 0.1  # while the server stops, its tree is walked this often for descendants to end
 WATCH_INTERVAL = 1.0  # the fallback watchdog's polling period
 
 
@@ -36,20 +38,31 @@ def _supervisor_gone():
 
 
 def _stop_server():
-    """SIGTERM to the process group when this process leads it (else to itself), SIGKILL KILL_GRACE s later."""
+    """SIGTERM to the process group when this process leads it (else to itself) and to every descendant outside it
+    (a process in a session of its own, one its parent left behind), SIGKILL to all of them KILL_GRACE s later, or
+    to the descendants left when this process exits first."""
     pid = os.getpid()
+    leads_group = os.getpgrp() == pid
 
     def kill(sig):
         try:
-            if os.getpgrp() == pid:
+            if leads_group:
                 os.killpg(pid, sig)
             else:
                 os.kill(pid, sig)
         except OSError:
             pass
 
+    descendants.end_all_at_exit()
+    outside = pid if leads_group else None
+    signalled = set()
+    descendants.signal_descendants(signal.SIGTERM, outside_group=outside, skip=signalled)
     kill(signal.SIGTERM)
-    time.sleep(KILL_GRACE)
+    deadline = time.monotonic() + KILL_GRACE
+    while time.monotonic() < deadline:
+        time.sleep(WALK_INTERVAL)
+        descendants.signal_descendants(signal.SIGTERM, outside_group=outside, skip=signalled)
+    descendants.signal_descendants(signal.SIGKILL)
     kill(signal.SIGKILL)
 
 
@@ -94,6 +107,12 @@ def _wrap_waitpid():
             _report_reaped(result)
         except Exception:
             pass
+        while _hidden_from_caller(result, args, sys._getframe(1)):
+            result = original(*args, **kwargs)
+            try:
+                _report_reaped(result)
+            except Exception:
+                pass
         return _after_reap(result)
 
     functools.update_wrapper(waitpid, original)
@@ -110,6 +129,23 @@ def _after_reap(result):
         except Exception:
             pass
     return result
+
+
+def _hidden_from_caller(result, args, caller):
+    """A process the master adopted (it is a child subreaper) that Gunicorn before 27 would take for a worker: its
+    ``reap_workers`` logs any child's exit code and halts the server on a worker's boot-error codes (3, 4). Gunicorn 27
+    reaps such a child and goes on; the wrapper does the same for the older ones. Never raises."""
+    try:
+        pid = result[0]
+        if pid <= 0 or not args or args[0] != -1 or caller.f_code.co_name != "reap_workers":
+            return False
+        arbiter = caller.f_locals.get("self")
+        workers = getattr(arbiter, "WORKERS", None)
+        if not isinstance(workers, dict) or pid in workers:
+            return False
+        return pid not in (getattr(arbiter, "reexec_pid", 0), getattr(arbiter, "dirty_arbiter_pid", 0))
+    except Exception:
+        return False
 
 
 def _report_reaped(result):

@@ -249,7 +249,7 @@ export async function waitForWorkers(masterPid, workers, hasExited, timeoutMs = 
   }
 }
 
-function children(pid) {
+export function children(pid) {
   try {
     const text = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
     return text === '' ? [] : text.split(' ').map(Number);

@@ -215,7 +215,7 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
       for (const [key, value] of Object.entries(def.env)) {
         if (typeof value !== 'string') problems.push(`"env.${key}" must be a string (got ${show(value)}); quote numbers, e.g. "1".`);
         else if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) problems.push(`"env" has an invalid variable name ${show(key)}.`);
-        else env[key] = value;
+        else Object.defineProperty(env, key, { value, enumerable: true, writable: true, configurable: true }); // "__proto__" too
       }
     }
   }
@@ -327,14 +327,17 @@ function checkProcessLimits(values: {
     ...values.preLaunch.flatMap((step, i) => step.map((arg, j): [string, string, number] => [`preLaunch[${i}][${j}]`, arg, MAX_VALUE_BYTES])),
   ];
   let total = 0;
+  const sizes: Array<[string, number]> = [];
   for (const [key, value, limit] of entries) {
     const bytes = Buffer.byteLength(value);
     total += bytes + 1;
+    sizes.push([key, bytes]);
     if (value.includes('\0')) problems.push(`"${key}" contains a NUL byte (\\u0000), which no program argument, path or environment variable can hold. Remove it.`);
     else if (bytes > limit) problems.push(`"${key}" is ${bytes} bytes long; a ${limit === MAX_PATH_BYTES ? 'path' : 'single argument or environment variable'} can be at most ${limit} bytes. Shorten it${limit === MAX_PATH_BYTES ? '' : ', or pass a large value in a file'}.`);
   }
   if (problems.length === 0 && total > MAX_TOTAL_BYTES) {
-    problems.push(`The definition's arguments and environment add up to ${total} bytes, more than the ${MAX_TOTAL_BYTES} bytes Server Workers allows a server's command line and environment. Pass large values in a file.`);
+    const largest = sizes.sort((a, b) => b[1] - a[1]).slice(0, 3).map(([key, bytes]) => `"${key}" ${bytes}`).join(', ');
+    problems.push(`The definition's arguments and environment add up to ${total} bytes, more than the ${MAX_TOTAL_BYTES} bytes Server Workers allows a server's command line and environment (largest: ${largest} bytes). Pass large values in a file.`);
   }
 }
 

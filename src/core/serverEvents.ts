@@ -23,6 +23,15 @@ export interface OutputEvent {
   lines: string[];
   /** A line the supervisor wrote (a respawn marker), not the process. */
   marker?: boolean;
+  /**
+   * The last line has no newline yet (the process went quiet in the middle of it, or it passed 1 MiB): the next
+   * event of the same stream (slot, pid, `stream`) continues it, with `continues`.
+   */
+  partial?: boolean;
+  /** The first line continues the partial last line of the previous event of the same stream. */
+  continues?: boolean;
+  /** The master's two pipes are two streams; a worker's output is one. */
+  stream?: 'stdout' | 'stderr';
 }
 
 export interface WorkerEvent {

@@ -16,8 +16,9 @@ import type { ProcessModel, ServerState, WorkerModel } from './model';
 import { BootTails } from './output/bootTails';
 import { discoverWorkers, FallbackAttribution } from './output/fallbackAttribution';
 import { type WorkerLines, WorkerStreams } from './output/workerStreams';
-import { MasterProcess } from './process/masterProcess';
-import { isAlive, readProcStat } from './process/procfs';
+import { PIECE_CONTINUED, PIECE_OPEN } from './lineSplitter';
+import { type MasterLine, MasterProcess } from './process/masterProcess';
+import { isAlive, readProcStat, startedAtMs } from './process/procfs';
 import { createRuntimeDir, sweepAbandonedRuntimeDirs } from './process/runtimeDirs';
 import type { OutputEvent, WorkerEvent } from './serverEvents';
 import { ExitEvidence, type ExitStatus } from './workers/exitEvidence';
@@ -55,6 +56,13 @@ export interface RunOptions {
   /** A worker died before it was ready. */
   bootFailed(): void;
 }
+
+/**
+ * A dead worker's slot that a respawning server has not refilled within this long closes: its replacement says hello
+ * within a second of its start (before it imports the app), so the server decided against one (a SIGKILL at the
+ * moment of a scale or reload: the server counted that death as the worker it was to stop).
+ */
+const UNREPLACED_AFTER_MS = 10000;
 
 let swept = false;
 /** The first run a process starts removes the runtime folders that killed supervisors left behind. */
@@ -190,7 +198,7 @@ export class ServerRun {
     this.pdb.detachAll('the server is stopping'); // they finish their requests and exit with the others
     this.table.stopAll();
     this.options.changed();
-    await this.spawned?.stop(graceMs, () => this.table.livePids());
+    await this.spawned?.stop(graceMs);
     await this.release();
   }
 
@@ -207,27 +215,41 @@ export class ServerRun {
 
   // ---- what the processes report ----------------------------------------------------------------------------------
 
-  private masterLine(line: string): void {
+  private masterLine({ text: line, stream, piece }: MasterLine): void {
     this.tails.masterLine(line);
     const timedOut = this.evidence.observeLine(line);
     if (timedOut !== undefined) this.timeoutMarker(timedOut);
     if (this.positions) this.readPosition(line);
-    if (!this.agent && this.attributeToWorker(line)) return;
-    this.options.output.fire({ slot: 0, pid: this.spawned?.pid ?? 0, lines: [line] });
+    const event: OutputEvent = { slot: 0, pid: this.spawned?.pid ?? 0, lines: [line], stream };
+    if (piece & PIECE_OPEN) event.partial = true;
+    if (piece & PIECE_CONTINUED) event.continues = true;
+    if (!this.agent) this.attributeToWorker(event);
+    this.options.output.fire(event);
   }
 
-  /** Without the agent: a line that names a worker's pid (and the lines after it) go to that worker's stream. */
-  private attributeToWorker(line: string): boolean {
+  /**
+   * Without the agent: a line that names a worker's pid (and the lines after it) go to that worker's stream; the rest
+   * of a line shown before its newline goes where its start went.
+   */
+  private attributeToWorker(event: OutputEvent): void {
+    const pipe = event.stream ?? 'stdout';
+    const owner = this.fallback.openLineOwner(pipe, event.continues === true);
+    if (owner) Object.assign(event, owner);
+    else this.attributeByPid(event);
+    this.fallback.routed(pipe, event, event.partial === true);
+  }
+
+  private attributeByPid(event: OutputEvent): void {
     const masterPid = this.spawned?.pid;
-    const { announced, writer } = this.fallback.read(line);
+    const { announced, writer } = this.fallback.read(event.lines[0]);
     if (announced && announced.pid !== masterPid) {
       this.addWorker(announced.pid);
       if (announced.ready) this.markReady(announced.pid);
     }
     const slot = writer === undefined || writer === masterPid ? undefined : this.table.slotOf(writer);
-    if (slot === undefined) return false;
-    this.options.output.fire({ slot, pid: writer!, lines: [line] });
-    return true;
+    if (slot === undefined) return;
+    event.slot = slot;
+    event.pid = writer!;
   }
 
   /** Granian hands a worker's position to a new process: the successor takes its slot (see WorkerPositions). */
@@ -316,7 +338,8 @@ export class ServerRun {
     if (this.serverState === 'stopping' || this.serverState === 'stopped' || this.serverState === 'failed') return false;
     if (!this.spawned?.owns(pid)) return false;
     this.recordUnreportedExits();
-    const change = this.table.add(pid, Date.now());
+    const now = Date.now();
+    const change = this.table.add(pid, now, startedAtMs(pid) ?? now);
     if (change) this.apply(change);
     return true;
   }
@@ -342,7 +365,7 @@ export class ServerRun {
     const reason = this.evidence.reasonFor(pid, reported, this.insights.requestAt(pid, Date.now()));
     const replaced = this.options.capabilities.respawnsWorkers || this.serverState !== 'running';
     const stopsServer = this.options.capabilities.stopsWhenAWorkerDies;
-    const change = this.table.exited(pid, reason, { replaced, serverKind: this.definition.server, stopsServer });
+    const change = this.table.exited(pid, reason, { replaced, serverKind: this.definition.server, stopsServer, at: Date.now() });
     if (!change) {
       this.options.changed(); // an exit recorded earlier got its exact reason
       return;
@@ -379,17 +402,23 @@ export class ServerRun {
 
   // ---- the stats tick ---------------------------------------------------------------------------------------------
 
-  /** Once a second: CPU and memory from /proc, workers gone without a word, the memory limit, the agent-less discovery. */
+  /** Once a second: CPU and memory from /proc, the master's descendants, workers gone without a word, the memory limit, the agent-less discovery. */
   private sampleStats(): void {
     const now = Date.now();
     const master = this.spawned;
-    if (master) this.masterUsage = this.usage.sampleOne(master.pid, now) ?? this.masterUsage;
+    if (master) {
+      this.masterUsage = this.usage.sampleOne(master.pid, now) ?? this.masterUsage;
+      master.trackDescendants();
+    }
     const { usage, gone } = this.usage.sample(this.table.livePids(), now);
     for (const [pid, { cpuPercent, rssBytes }] of usage) {
       this.table.setUsage(pid, cpuPercent, rssBytes);
       this.enforceMemoryLimit(pid, rssBytes);
     }
     for (const pid of gone) this.checkExited(pid);
+    if (this.options.capabilities.respawnsWorkers && ['running', 'scaling', 'reloading'].includes(this.serverState)) {
+      for (const change of this.table.closeUnreplaced(now, UNREPLACED_AFTER_MS)) this.apply(change);
+    }
     if (!this.agent && master && this.serverState !== 'stopping') {
       for (const pid of discoverWorkers(master.pid, this.options.traits.spawnsWorkers)) this.addWorker(pid);
     }

@@ -150,9 +150,7 @@ export class Supervisor {
         this.onOutput.fire({ slot: 0, pid: run.master!.pid, lines: [`── scaling to ${count} workers: ${kind} cannot add or remove workers while it runs, so Server Workers restarts it with ${count}`], marker: true });
         return this.restartNow();
       }
-      this.setState('scaling');
-      await this.adjustWorkerCount(run, count);
-      this.setState('running');
+      await this.whileIn('scaling', () => this.adjustWorkerCount(run, count));
     });
   }
 
@@ -168,6 +166,19 @@ export class Supervisor {
   /** Turns reload on save on or off (the watchers of the extension and the CLI read it from the model). */
   setReloadOnSave(on: boolean): void {
     this.reloader.setOnSave(on);
+  }
+
+  /**
+   * Runs an operation in `state`, back to 'running' when it ends, also when it fails (a timeout): else the server
+   * would stay 'scaling' or 'reloading' and refuse every operation after it. A stop or failure meanwhile wins.
+   */
+  private async whileIn(state: 'scaling' | 'reloading', operation: () => Promise<void>): Promise<void> {
+    this.setState(state);
+    try {
+      await operation();
+    } finally {
+      if (this.state === state) this.setState('running');
+    }
   }
 
   /**
@@ -246,21 +257,27 @@ export class Supervisor {
     await this.startNow();
   }
 
-  /** TTIN / TTOU one at a time (signals of one kind sent together may merge) until `count` workers are ready. */
+  /**
+   * TTIN / TTOU one at a time (signals of one kind sent together may merge) until `count` workers are ready. Counted
+   * in slots: a worker that died and waits for its replacement is one the server will have again.
+   */
   private async adjustWorkerCount(run: ServerRun, count: number): Promise<void> {
     const timeoutMs = (this.definition.gracefulTimeout + 30) * 1000;
-    while (run.table.liveCount() !== count) {
-      const before = run.table.liveCount();
-      if (before < count) {
-        run.master!.signal('SIGTTIN');
-        await this.waiters.waitFor(() => run.table.liveCount() > before, timeoutMs, 'a worker to start after SIGTTIN');
-      } else {
-        run.table.expectRemoval();
-        run.master!.signal('SIGTTOU');
-        await this.waiters.waitFor(() => run.table.liveCount() < before, timeoutMs, 'a worker to stop after SIGTTOU');
+    do {
+      while (run.table.slotCount() !== count) {
+        const before = run.table.slotCount();
+        if (before < count) {
+          run.master!.signal('SIGTTIN');
+          await this.waiters.waitFor(() => run.table.slotCount() > before, timeoutMs, 'a worker to start after SIGTTIN');
+        } else {
+          run.table.expectRemoval();
+          run.master!.signal('SIGTTOU');
+          await this.waiters.waitFor(() => run.table.slotCount() < before, timeoutMs, 'a worker to stop after SIGTTOU');
+        }
       }
-    }
-    await this.waiters.waitFor(() => run.table.readyCount(this.definition.workers), timeoutMs, `${count} workers to be ready`);
+      // A dead slot the server does not refill closes (ServerRun's stats tick): then signal again.
+      await this.waiters.waitFor(() => run.table.readyCount(count) || run.table.slotCount() !== count, timeoutMs, `${count} workers to be ready`);
+    } while (!run.table.readyCount(count));
   }
 
   // ---- start and stop ---------------------------------------------------------------------------------------------

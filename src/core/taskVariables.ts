@@ -30,7 +30,8 @@ function expandValue(value: unknown, context: VariableContext, where: string, pr
     const result: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       const name = expandString(key, context, where ? `${where}.${key}` : key, problems);
-      result[name] = expandValue(item, context, where ? `${where}.${name}` : name, problems);
+      // Defined, not assigned: a key "__proto__" stays a key (assigned, it would set the object's prototype).
+      Object.defineProperty(result, name, { value: expandValue(item, context, where ? `${where}.${name}` : name, problems), enumerable: true, writable: true, configurable: true });
     }
     return result;
   }

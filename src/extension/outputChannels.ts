@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import { READ_REST_MS } from '../core/output/coalescedReads';
 import { LineTail } from '../core/output/lineTail';
+import { separateLines } from '../core/output/separateLines';
 import { TurnEndThrottle } from '../core/output/turnEndThrottle';
 import type { OutputEvent } from '../core/supervisor';
 import { onCore, type ServerRegistry } from './serverRegistry';
@@ -31,6 +32,8 @@ export class WorkerChannels implements vscode.Disposable {
   private readonly channels = new Map<string, vscode.OutputChannel>();
   private readonly buffers = new Map<string, LineTail>();
   private shownDropped = new Map<string, number>();
+  /** The stream (pid and pipe) whose line a channel's open last line is: only its continuation joins it. */
+  private openStreams = new Map<string, string>();
   /**
    * A server's read beat reads all its workers in one turn of the event loop: a flush at the turn's end takes all of
    * their lines, also when the beat's timer and the flush's expire together.
@@ -66,8 +69,26 @@ export class WorkerChannels implements vscode.Disposable {
       buffer = new LineTail(CHANNEL_LINES_KEPT, CHANNEL_LINES_MAX);
       this.buffers.set(name, buffer);
     }
-    buffer.push(event.lines);
+    this.push(name, buffer, event);
     this.flushes.request();
+  }
+
+  /**
+   * A line without its newline is shown at once; its rest continues the same line in the channel. When the channel
+   * has moved on (another stream wrote meanwhile), the rest starts a line of its own, marked as a continuation.
+   */
+  private push(name: string, buffer: LineTail, event: OutputEvent): void {
+    let lines = event.lines;
+    let join = false;
+    if (event.continues || event.partial) {
+      const stream = `${event.pid}/${event.stream ?? ''}`;
+      if (event.continues) {
+        join = buffer.endsOpen && this.openStreams.get(name) === stream;
+        if (!join) lines = separateLines(event);
+      }
+      if (event.partial) this.openStreams.set(name, stream);
+    }
+    buffer.push(lines, join, event.partial === true);
   }
 
   flush(): void {

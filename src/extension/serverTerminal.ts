@@ -4,6 +4,7 @@ import type { ServerDefinition } from '../core/definition';
 import { DefinitionError } from '../core/definition';
 import { tracebackLocation } from '../core/logPatterns';
 import type { ServerModel } from '../core/model';
+import { separateLines } from '../core/output/separateLines';
 import type { Supervisor } from '../core/supervisor';
 import { showServerError } from './errors';
 import { warnIfExposed } from './notifications';
@@ -79,7 +80,7 @@ export class ServerTerminal implements vscode.Pseudoterminal {
     this.supervisor = supervisor;
     this.unsubscribe.push(
       supervisor.onOutput.on((event) => {
-        if (event.slot === 0) for (const line of event.lines) this.line(line);
+        if (event.slot === 0) for (const line of separateLines(event)) this.line(line);
       }),
       supervisor.onDidChange.on((model) => this.stateChanged(model)),
     );

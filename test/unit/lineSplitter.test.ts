@@ -1,6 +1,6 @@
 import * as assert from 'node:assert';
 import { describe, it } from 'node:test';
-import { LINE_CONTINUATION, LineSplitter, MAX_LINE_BYTES } from '../../src/core/lineSplitter';
+import { LineSplitter, MAX_LINE_BYTES, PIECE_CONTINUED, PIECE_OPEN } from '../../src/core/lineSplitter';
 
 function split(chunks: Array<string | Buffer>, end = false): string[] {
   const lines: string[] = [];
@@ -31,16 +31,46 @@ describe('LineSplitter', () => {
 });
 
 describe('LineSplitter on long lines', () => {
-  it('cuts a line at the maximum into pieces marked as continuations, never inside a character, losing nothing', () => {
+  it('cuts a line at the maximum into open pieces, each continued by the next, never inside a character, losing nothing', () => {
     const text = `${'ab✓'.repeat(10)}\n`;
     const lines: string[] = [];
-    const splitter = new LineSplitter((line) => lines.push(line), 8);
+    const pieces: number[] = [];
+    const splitter = new LineSplitter((line, piece) => {
+      lines.push(line);
+      pieces.push(piece);
+    }, 8);
     for (const byte of Buffer.from(text)) splitter.push(Buffer.from([byte]));
     assert.ok(lines.length > 1, 'the line was cut');
-    assert.ok(lines.slice(1).every((l) => l.startsWith(LINE_CONTINUATION)), 'every piece after the first is marked');
-    assert.ok(lines.every((l) => Buffer.byteLength(l.replace(LINE_CONTINUATION, '')) <= 8), 'no piece is longer than the maximum');
+    assert.strictEqual(pieces[0], PIECE_OPEN, 'the first piece is open');
+    assert.ok(pieces.slice(1, -1).every((p) => p === (PIECE_OPEN | PIECE_CONTINUED)), 'the middle pieces continue and stay open');
+    assert.strictEqual(pieces[pieces.length - 1], PIECE_CONTINUED, 'the last piece ends the line');
+    assert.ok(lines.every((l) => Buffer.byteLength(l) <= 8), 'no piece is longer than the maximum');
     assert.ok(lines.every((l) => !l.includes('\ufffd')), 'no character was cut in two');
-    assert.strictEqual(lines.map((l, i) => (i === 0 ? l : l.slice(LINE_CONTINUATION.length))).join(''), text.slice(0, -1), 'nothing lost or doubled');
+    assert.strictEqual(lines.join(''), text.slice(0, -1), 'nothing lost or doubled');
+  });
+
+  it('flush() sends a partial line out as an open piece; its rest continues it; an empty piece ends it', () => {
+    const got: Array<[string, number]> = [];
+    const splitter = new LineSplitter((line, piece) => got.push([line, piece]));
+    splitter.push(Buffer.from('a\nLoading'));
+    assert.ok(splitter.hasPartial);
+    splitter.flush();
+    assert.ok(!splitter.hasPartial);
+    splitter.flush(); // nothing more to send
+    splitter.push(Buffer.from('... done\nb\nc'));
+    splitter.flush();
+    splitter.push(Buffer.from('\n'));
+    assert.deepStrictEqual(got, [['a', 0], ['Loading', PIECE_OPEN], ['... done', PIECE_CONTINUED], ['b', 0], ['c', PIECE_OPEN], ['', PIECE_CONTINUED]]);
+  });
+
+  it('flush() keeps the first bytes of a character whose last bytes have not come', () => {
+    const got: string[] = [];
+    const splitter = new LineSplitter((line) => got.push(line));
+    const bytes = Buffer.from('ok ✓\n');
+    splitter.push(bytes.subarray(0, 4)); // 'ok ' and the first byte of ✓
+    splitter.flush();
+    splitter.push(bytes.subarray(4));
+    assert.deepStrictEqual(got, ['ok ', '✓']);
   });
 
   it('holds at most one maximum of a line without a newline, and copies each byte a bounded number of times (10 MB)', () => {
@@ -60,7 +90,7 @@ describe('LineSplitter on long lines', () => {
       for (let sent = 0; sent < total; sent += chunk.length) splitter.push(chunk);
       splitter.push(Buffer.from('\n'));
       assert.strictEqual(lines.length, total / MAX_LINE_BYTES, 'ten pieces of 1 MiB');
-      assert.strictEqual(lines.reduce((n, l) => n + l.replace(LINE_CONTINUATION, '').length, 0), total, 'every byte arrives once');
+      assert.strictEqual(lines.reduce((n, l) => n + l.length, 0), total, 'every byte arrives once');
       assert.ok(concatenated <= 2 * total, `bytes joined: ${concatenated}, at most twice the ${total} pushed (linear, not quadratic)`);
     } finally {
       Object.defineProperty(Buffer, 'concat', saved);

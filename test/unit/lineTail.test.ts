@@ -18,6 +18,20 @@ describe('LineTail', () => {
     assert.deepStrictEqual(new LineTail(1, 2).lines(), []);
   });
 
+  it('an open last line shows at once; its continuation goes on the same line; anything else ends it first', () => {
+    const tail = new LineTail(10, 40);
+    tail.push(['a', 'Loading'], false, true);
+    assert.strictEqual(tail.takeUnread(), 'a\nLoading');
+    assert.ok(tail.endsOpen);
+    tail.push(['... done', 'b'], true, false);
+    assert.strictEqual(tail.takeUnread(), '... done\nb\n');
+    tail.push(['c'], false, true);
+    tail.push(['d']); // not a continuation: c ends first
+    tail.push([''], true); // a continuation with no open line to join is a line of its own
+    assert.deepStrictEqual(tail.lines(), ['a', 'Loading... done', 'b', 'c', 'd', '']);
+    assert.strictEqual(tail.total, 6, 'a line continued is counted once');
+  });
+
   it('past the maximum, drops the oldest lines down to at least the kept count: the newest, none missing', () => {
     const tail = new LineTail(3000, 12000); // the kept lines span several chunks
     for (let i = 0; i < 100_000; i += 250) {

@@ -54,7 +54,7 @@ describe('WorkerTable', () => {
 
   it('a reload: each new worker boots beside an old one and takes its slot when ready; the old ones retire until they exit', () => {
     const table = readyTable(2);
-    table.beginReload();
+    table.beginReload(0);
     const first = table.add(201, 0)!;
     assert.strictEqual(first.worker.slot, 1);
     assert.strictEqual(first.worker.generation, 2);
@@ -129,11 +129,74 @@ describe('WorkerTable', () => {
 
   it('a reload whose old worker exits before a successor came: its slot closes and the next new worker takes the lowest free one', () => {
     const table = readyTable(2);
-    table.beginReload();
+    table.beginReload(0);
     table.exited(102, describeExit(0, null), respawning);
     assert.deepStrictEqual(slots(table), [[1, 101, 'ready']]);
     assert.strictEqual(table.add(201, 0)?.worker.slot, 1, 'the old generation\'s slot 1 first');
     assert.strictEqual(table.add(202, 0)?.worker.slot, 2);
+  });
+
+  it('a reload whose new worker is killed: its replacement takes the dead slot, not one the old generation still holds; the reload settles', () => {
+    const table = readyTable(3);
+    table.beginReload(0);
+    table.add(201, 0);
+    table.markReady(201); // slot 1; 101 retires
+    table.exited(201, killed, respawning);
+    const replacement = table.add(202, 0)!;
+    assert.strictEqual(replacement.worker.slot, 1, 'slot 1 first: its old worker serves it again until a new one is ready');
+    assert.strictEqual(replacement.worker.restarts, 0, 'it replaces the old worker, not a dead one');
+    table.markReady(202);
+    for (const pid of [203, 204]) {
+      table.add(pid, 0);
+      table.markReady(pid);
+    }
+    for (const pid of [101, 102, 103]) table.exited(pid, describeExit(0, null), respawning);
+    assert.deepStrictEqual(slots(table), [[1, 202, 'ready'], [2, 203, 'ready'], [3, 204, 'ready']]);
+    assert.ok(table.reloadSettled() && table.readyCount(3));
+  });
+
+  it('a reload just after a worker died: the replacement the server started before the reload is retired with the old generation; the reload settles', () => {
+    const table = readyTable(3);
+    table.exited(102, killed, respawning); // slot 2 waits for its replacement
+    table.beginReload(5000);
+    const late = table.add(150, 5010, 4990)!; // the server replaced 102 before it took the reload's signal
+    assert.strictEqual(late.worker.slot, 2, 'it fills the dead slot');
+    table.markReady(150);
+    for (const pid of [201, 202, 203]) {
+      table.add(pid, 6000);
+      table.markReady(pid);
+    }
+    // The server retires the old generation, the late replacement with it (gracefully: a death would be replaced).
+    for (const pid of [101, 150, 103]) table.exited(pid, describeExit(0, null), respawning);
+    assert.deepStrictEqual(slots(table).map(([, pid, state]) => [pid, state]), [[201, 'ready'], [202, 'ready'], [203, 'ready']]);
+    assert.ok(table.reloadSettled() && table.readyCount(3), 'settled with the new generation only');
+  });
+
+  it('during a reload, a worker of the new generation that the server stops (not a death) closes its slot', () => {
+    const table = readyTable(2);
+    table.beginReload(5000);
+    for (const pid of [150, 201, 202]) { // 150: started for a dead worker as the reload began; the server counts it as old
+      table.add(pid, 5010);
+      table.markReady(pid);
+    }
+    for (const pid of [101, 102]) table.exited(pid, describeExit(0, null), respawning);
+    table.exited(150, describeExit(null, 'SIGTERM'), respawning);
+    table.exited(201, killed, respawning); // a death still waits for its replacement
+    assert.deepStrictEqual(slots(table).map(([, pid, state]) => [pid, state]), [[201, 'exited'], [202, 'ready']]);
+    table.add(203, 6000);
+    table.markReady(203);
+    table.endReload();
+    assert.ok(table.reloadSettled() && table.readyCount(2));
+  });
+
+  it('a dead slot the server does not refill within the given time closes, with a marker; a younger one waits', () => {
+    const table = readyTable(3);
+    table.exited(102, killed, { ...respawning, at: 10_000 });
+    table.exited(103, killed, { ...respawning, at: 15_000 });
+    const closed = table.closeUnreplaced(20_000, 10_000);
+    assert.deepStrictEqual(closed.map((c) => c.markers[0].line), ['── worker 2 (pid 102) was not replaced by the server: its slot closes']);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [3, 103, 'exited']]);
+    assert.strictEqual(table.slotCount(), 2);
   });
 
   it('scaling down closes the slot of whichever worker the server chose to stop', () => {

@@ -74,6 +74,7 @@ export class ControlConnection {
     } catch {
       return;
     }
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) return;
     const waiting = message.id !== undefined ? this.pending.get(message.id) : undefined;
     if (waiting && message.id !== undefined) {
       this.pending.delete(message.id);
@@ -162,6 +163,8 @@ export class AgentServer {
     } catch {
       return undefined;
     }
+    // "null" is JSON too: reading a field of it threw in the socket's handler, and so in the supervising process.
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
     const token = Buffer.from(typeof raw.token === 'string' ? raw.token : '');
     const expected = Buffer.from(this.token);
     if (token.length !== expected.length || !timingSafeEqual(token, expected)) return undefined;

@@ -13,8 +13,16 @@ export interface AttributedLine {
   writer?: number;
 }
 
+/** Where a line of the master's pipe went: a worker's slot and pid, or the master's (slot 0). */
+export interface LineOwner {
+  slot: number;
+  pid: number;
+}
+
 export class FallbackAttribution {
   private lastWriter: number | undefined;
+  /** Where the open line of each of the master's pipes went: its rest goes there too (another line may come between). */
+  private readonly openLineOwners = new Map<string, LineOwner>();
 
   /**
    * `readyWhen`: the log line that says a worker can serve: Uvicorn-based workers log `Started server process [N]`
@@ -31,6 +39,22 @@ export class FallbackAttribution {
     const pid = pidOfLogLine(line);
     if (pid !== undefined) this.lastWriter = pid;
     return { announced, writer: this.lastWriter };
+  }
+
+  /**
+   * Where the start of this piece's line went, when it continues one shown before its newline; the lines after it go
+   * there too, as after a line that names its pid.
+   */
+  openLineOwner(pipe: string, continues: boolean): LineOwner | undefined {
+    const owner = continues ? this.openLineOwners.get(pipe) : undefined;
+    if (owner) this.lastWriter = owner.pid;
+    return owner;
+  }
+
+  /** Remembers where a piece went while its line is open. */
+  routed(pipe: string, owner: LineOwner, open: boolean): void {
+    if (open) this.openLineOwners.set(pipe, { slot: owner.slot, pid: owner.pid });
+    else this.openLineOwners.delete(pipe);
   }
 }
 

@@ -30,6 +30,8 @@ export class LineTail {
   total = 0;
   /** Lines dropped by trims. */
   dropped = 0;
+  /** The last line has no newline yet: a continuation is written right after it. */
+  private open = false;
 
   /**
    * Holds at most `max` of the newest lines: past it, a trim drops the oldest whole chunks down to at least `keep`
@@ -37,11 +39,25 @@ export class LineTail {
    */
   constructor(readonly keep: number, readonly max: number) {}
 
-  push(lines: readonly string[]): void {
-    for (const line of lines) this.write(line);
-    this.total += lines.length;
-    this.keptLines += lines.length;
+  /**
+   * `joinFirst`: the first line continues the open last line (it is not a new line); `leaveOpen`: the last line has
+   * no newline yet. An open line that the next push does not continue is ended first.
+   */
+  push(lines: readonly string[], joinFirst = false, leaveOpen = false): void {
+    const joins = joinFirst && this.open && lines.length > 0;
+    if (this.open && !joins) this.write('', true, true);
+    const last = lines.length - 1;
+    for (let i = 0; i < lines.length; i++) this.write(lines[i], i < last || !leaveOpen, joins && i === 0);
+    this.open = leaveOpen && lines.length > 0;
+    const added = lines.length - (joins ? 1 : 0);
+    this.total += added;
+    this.keptLines += added;
     if (this.keptLines > this.max) this.trim();
+  }
+
+  /** The last line has no newline yet. */
+  get endsOpen(): boolean {
+    return this.open;
   }
 
   /** The kept lines' text, each line ending in a newline. */
@@ -51,7 +67,8 @@ export class LineTail {
 
   lines(): string[] {
     const text = this.text();
-    return text === '' ? [] : text.slice(0, -1).split('\n');
+    if (text === '') return [];
+    return (text.endsWith('\n') ? text.slice(0, -1) : text).split('\n');
   }
 
   hasUnread(): boolean {
@@ -84,14 +101,15 @@ export class LineTail {
     return last ? last.start + last.used : this.readMark;
   }
 
-  private write(line: string): void {
+  /** `ends`: a newline follows; `continues`: the text goes on the open line (counted when it opened). */
+  private write(line: string, ends: boolean, continues = false): void {
     let chunk = this.chunks[this.chunks.length - 1];
     const room = chunk ? chunk.bytes.length - chunk.used : 0;
     // A UTF-16 unit takes at most 3 UTF-8 bytes: count exactly only when that bound does not fit.
     if (!chunk || (line.length * 3 + 1 > room && Buffer.byteLength(line) + 1 > room)) chunk = this.newChunk(Buffer.byteLength(line) + 1);
     chunk.used += chunk.bytes.write(line, chunk.used);
-    chunk.bytes[chunk.used++] = 10;
-    chunk.lines++;
+    if (ends) chunk.bytes[chunk.used++] = 10;
+    if (!continues) chunk.lines++;
   }
 
   private newChunk(need: number): Chunk {

@@ -1,17 +1,23 @@
 /**
  * The workers' output, as the agent delivers it: one data connection per worker (its fds 1 and 2), read with few
- * wake-ups (one read beat for all of a server's sockets: coalescedReads.ts) and split into lines. Reports each read's
+ * wake-ups (one read beat for all of a server's sockets: coalescedReads.ts) and split into lines; a line left
+ * without its newline goes out when the worker has been quiet for a moment (openLines.ts). Reports each read's
  * lines, and when the last connection of a pid closes.
  */
 import type * as net from 'node:net';
 import { Emitter } from '../events';
+import { LineSplitter, PIECE_CONTINUED, PIECE_OPEN } from '../lineSplitter';
 import { onCoalescedData, ReadPacer } from './coalescedReads';
-import { LineSplitter } from '../lineSplitter';
+import { OpenLineFlusher } from './openLines';
 
 export interface WorkerLines {
   slot: number;
   pid: number;
   lines: string[];
+  /** The last line has no newline yet: the next event of this stream continues it. */
+  partial?: boolean;
+  /** The first line continues the previous event's partial line. */
+  continues?: boolean;
 }
 
 export class WorkerStreams {
@@ -21,6 +27,8 @@ export class WorkerStreams {
   readonly onClosed = new Emitter<number>();
   /** One beat for the rests of all this server's worker sockets: their reads share a wake-up. */
   private readonly pacer = new ReadPacer();
+  /** One timer for the partial lines of all this server's worker sockets. */
+  private readonly openLines = new OpenLineFlusher();
   private readonly sockets = new Map<number, Set<net.Socket>>();
 
   /** Reads a worker's data connection; `initial` holds bytes that came with its hello. */
@@ -31,16 +39,34 @@ export class WorkerStreams {
       this.sockets.set(pid, open);
     }
     open.add(socket);
-    const lines: string[] = [];
-    const splitter = new LineSplitter((line) => lines.push(line));
+    let lines: string[] = [];
+    let continues = false;
+    const fire = (partial: boolean) => {
+      if (lines.length === 0) return;
+      const event: WorkerLines = { slot, pid, lines };
+      if (continues) event.continues = true;
+      if (partial) event.partial = true;
+      lines = [];
+      continues = false;
+      this.onLines.fire(event);
+    };
+    // An open piece ends its event: a continued piece is always the first line of one.
+    const splitter = new LineSplitter((line, piece) => {
+      if (piece & PIECE_CONTINUED) continues = true;
+      lines.push(line);
+      if (piece & PIECE_OPEN) fire(true);
+    });
+    const source = { get hasPartial() { return splitter.hasPartial; }, flush: () => splitter.flush() };
     const take = (chunk?: Buffer) => {
       if (chunk) splitter.push(chunk);
       else splitter.end();
-      if (lines.length > 0) this.onLines.fire({ slot, pid, lines: lines.splice(0) });
+      fire(false);
+      if (chunk) this.openLines.afterRead(source);
     };
     if (initial.length > 0) take(initial);
     onCoalescedData(socket, take, this.pacer);
     socket.on('close', () => {
+      this.openLines.forget(source);
       take();
       const remaining = this.sockets.get(pid);
       remaining?.delete(socket);

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import type { ResolvedDefinition } from '../definition';
 import { ServerError } from '../errors';
 import { describeExit } from '../model';
-import { LineSplitter } from '../lineSplitter';
+import { LINE_CONTINUATION, LineSplitter, PIECE_CONTINUED } from '../lineSplitter';
 
 export interface PreLaunchOutput {
   /** A line a step printed (`pid` its process), or a heading the runner writes before a step (`marker`). */
@@ -24,7 +24,11 @@ export async function runPreLaunchSteps(def: ResolvedDefinition, output: PreLaun
     const kill = () => child.kill('SIGKILL');
     abort.addEventListener('abort', kill);
     for (const stream of [child.stdout, child.stderr]) {
-      const splitter = new LineSplitter((line) => output(line, child.pid ?? 0, false));
+      // A step's output is shown line by line; a piece of a line over 1 MiB is marked as the rest of the one before.
+      const splitter = new LineSplitter((line, piece) => {
+        if (!(piece & PIECE_CONTINUED)) output(line, child.pid ?? 0, false);
+        else if (line !== '') output(LINE_CONTINUATION + line, child.pid ?? 0, false);
+      });
       stream.on('data', (chunk: Buffer) => splitter.push(chunk));
       stream.on('end', () => splitter.end());
     }

@@ -88,6 +88,18 @@ export function isSelfOrDescendant(pid: number, ancestor: ProcessIdentity): bool
   return false;
 }
 
+/** When the process started, in ms since the epoch (to 10 ms), or undefined when /proc does not show it. */
+export function startedAtMs(pid: number): number | undefined {
+  const stat = readProcStat(pid);
+  if (!stat) return undefined;
+  try {
+    const uptimeSeconds = Number(fs.readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
+    return Date.now() - uptimeSeconds * 1000 + (stat.startTicks / CLOCK_TICKS_PER_SECOND) * 1000;
+  } catch {
+    return undefined;
+  }
+}
+
 export function listPids(): number[] {
   const pids: number[] = [];
   for (const name of fs.readdirSync('/proc')) {

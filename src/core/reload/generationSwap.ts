@@ -16,7 +16,7 @@ export async function swapGenerations(context: MethodContext, controlSocket: str
   const table = run.table;
   const wanted = definition.workers;
   const oldWorkers = table.liveCount();
-  table.beginReload();
+  table.beginReload(Date.now());
   context.changed();
   try {
     await gunicornCommand(controlSocket, `worker add ${wanted}`);

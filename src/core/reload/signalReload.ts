@@ -17,7 +17,7 @@ export async function signalReload(context: MethodContext): Promise<ReloadOutcom
   const { run, definition, waiters } = context;
   const table = run.table;
   const workers = table.liveCount();
-  table.beginReload();
+  table.beginReload(Date.now());
   context.changed();
   let failed: boolean;
   try {

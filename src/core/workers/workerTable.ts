@@ -10,57 +10,11 @@
  * successor started first (Granian: memory, lifetime) is replaced the same way as a reload's.
  */
 import type { ExitReason, PdbStop, WorkerInsight, WorkerModel, WorkerState } from '../model';
+import { type ExitContext, isGraceful, type MarkerLine, toModel, type WorkerChange, type WorkerRecord } from './workerRecord';
 
-interface WorkerRecord {
-  slot: number;
-  pid: number;
-  state: WorkerState;
-  startedAt: number;
-  /** 1 for the workers of the first start; each reload's workers are one more. */
-  generation: number;
-  restarts: number;
-  lastExit?: ExitReason;
-  cpuPercent: number;
-  rssBytes: number;
-  debugging: boolean;
-  /** Where it waits in pdb. */
-  pdb?: PdbStop;
-  /** Why the supervisor itself asked it to go (over the memory limit), for its exit reason. */
-  recycledBecause?: string;
-  /** The pid of the worker this one replaced in its slot. */
-  previousPid?: number;
-  /** Why the server hands its slot to a successor, when it is not a reload (see expectReplacement). */
-  handoverBecause?: string;
-  /** Its agent's latest request summary (request insight). */
-  insight?: WorkerInsight;
-}
+export type { ExitContext, MarkerLine, WorkerChange } from './workerRecord';
 
 const MAX_UNSEEN_EXITS = 256;
-
-export interface MarkerLine {
-  slot: number;
-  pid: number;
-  line: string;
-}
-
-/** What a change did: the worker event for listeners, the marker lines for the slot's stream. */
-export interface WorkerChange {
-  type: 'up' | 'ready' | 'exit';
-  worker: WorkerModel;
-  markers: MarkerLine[];
-  /** An exit of a worker that never became ready. */
-  diedBooting?: boolean;
-}
-
-/** What the table needs to know of the server when a worker exits. */
-export interface ExitContext {
-  /** The server replaces a worker that dies (and is running, not stopping). */
-  replaced: boolean;
-  /** Named in the marker of a worker that is not replaced. */
-  serverKind: string;
-  /** The server stops every worker and itself when one dies (Hypercorn). */
-  stopsServer?: boolean;
-}
 
 export class WorkerTable {
   private readonly slots = new Map<number, WorkerRecord>();
@@ -80,6 +34,9 @@ export class WorkerTable {
   /** Exits the server will make by scaling down: their slots close instead of waiting for a replacement. */
   private pendingRemovals = 0;
   private generation: number;
+  /** When the current reload began (ms since the epoch): a worker the server started before it runs the old code. */
+  private reloadBeganAt = Number.NEGATIVE_INFINITY;
+  private reloading = false;
   /** Pids whose exit the master reported before their hello came (Node may read the two connections in either order). */
   private readonly exitedUnseen = new Set<number>();
 
@@ -88,13 +45,23 @@ export class WorkerTable {
     this.generation = firstGeneration;
   }
 
-  /** Records a new worker and gives it a slot; undefined when the pid is known already, or known to have exited. */
-  add(pid: number, now: number): WorkerChange | undefined {
+  /**
+   * Records a new worker and gives it a slot; undefined when the pid is known already, or known to have exited.
+   * `startedAt`: when its process started. One that started before the current reload began (the server replaced a
+   * worker that died just then, before it took the reload's signal) runs the old code: it fills the dead slot, and a
+   * new worker replaces it like the rest of the old generation.
+   */
+  add(pid: number, now: number, startedAt = now): WorkerChange | undefined {
     if (this.byPid.has(pid) || this.exitedUnseen.has(pid)) return undefined;
-    const replacing = this.nextOutgoing();
+    const oldCode = this.reloading && startedAt < this.reloadBeganAt;
+    const replacing = oldCode ? undefined : this.nextOutgoing();
     if (replacing) return this.addIncoming(pid, now, replacing);
     const { slot, previous } = this.freeSlot();
     const worker = this.newRecord(slot, pid, now);
+    if (oldCode) {
+      worker.generation--;
+      this.outgoing.add(worker);
+    }
     const markers: MarkerLine[] = [];
     if (previous) {
       worker.previousPid = previous.pid;
@@ -135,6 +102,7 @@ export class WorkerTable {
     this.byPid.delete(pid);
     const diedBooting = worker.state === 'booting';
     worker.state = 'exited';
+    worker.exitedAt = context.at ?? Date.now();
     worker.lastExit = worker.recycledBecause ? { ...reason, text: `${worker.recycledBecause} (${reason.text})` } : reason;
     worker.cpuPercent = 0;
     worker.insight = undefined;
@@ -155,6 +123,7 @@ export class WorkerTable {
       this.retiring.delete(predecessor);
       predecessor.state = 'ready';
       this.slots.set(worker.slot, predecessor);
+      if (this.reloading) this.outgoing.add(predecessor); // the server's next new worker replaces it again
       markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot}: the new pid ${pid} ${reason.text}; pid ${predecessor.pid} keeps serving` });
     } else if (this.retiring.delete(worker)) {
       // An old generation's worker finished: its slot already belongs to its successor.
@@ -170,6 +139,10 @@ export class WorkerTable {
       } else {
         this.slots.delete(worker.slot);
       }
+    } else if (this.reloading && isGraceful(reason) && this.slots.get(worker.slot) === worker) {
+      // Stopped by the server during a reload: one it started as the reload began (replacing a worker that died just
+      // then) that it counts in the old generation. Its slot closes; a death would wait for its replacement.
+      this.slots.delete(worker.slot);
     } else if (this.pendingRemovals > 0 && this.slots.get(worker.slot) === worker) {
       this.pendingRemovals--;
       this.slots.delete(worker.slot);
@@ -205,16 +178,37 @@ export class WorkerTable {
     return corrected;
   }
 
-  /** A reload begins: the live workers are the outgoing generation; the workers that come next take their slots. */
-  beginReload(): void {
+  /**
+   * A reload begins: the live workers are the outgoing generation; the workers that come next take their slots.
+   * `now`: when its signal goes (a worker whose process started before it runs the old code); unknown: none did.
+   */
+  beginReload(now = Number.NEGATIVE_INFINITY): void {
+    this.reloading = true;
+    this.reloadBeganAt = now;
     this.generation++;
     this.failedNew = 0;
     this.handedOver.clear();
     this.outgoing = new Set([...this.slots.values()].filter((w) => w.state !== 'exited'));
   }
 
+  /**
+   * Slots whose dead worker the server has not replaced within `afterMs`: it decided against it (its count changed
+   * at the same moment, by a scale or a reload, and the death was the one it counted). Each closes, with a marker;
+   * the changes, none when every dead slot is younger.
+   */
+  closeUnreplaced(now: number, afterMs: number): WorkerChange[] {
+    const changes: WorkerChange[] = [];
+    for (const worker of [...this.slots.values()]) {
+      if (worker.state !== 'exited' || worker.exitedAt === undefined || now - worker.exitedAt < afterMs) continue;
+      this.slots.delete(worker.slot);
+      changes.push({ type: 'exit', worker: toModel(worker), markers: [{ slot: worker.slot, pid: worker.pid, line: `── worker ${worker.slot} (pid ${worker.pid}) was not replaced by the server: its slot closes` }] });
+    }
+    return changes;
+  }
+
   /** The reload is over (done or given up): the old workers not replaced keep their slots. */
   endReload(): void {
+    this.reloading = false;
     this.outgoing.clear();
     this.nextHandover = undefined;
   }
@@ -355,6 +349,14 @@ export class WorkerTable {
     return [...this.slots.values()].filter((w) => w.state !== 'exited').map(toModel);
   }
 
+  /**
+   * Slots, including a dead worker's that waits for its replacement: the count a server that respawns its workers
+   * is heading for (a worker SIGKILLed just before a scale is still one of them).
+   */
+  slotCount(): number {
+    return this.slots.size;
+  }
+
   liveCount(): number {
     let count = 0;
     for (const worker of this.slots.values()) if (worker.state !== 'exited') count++;
@@ -390,6 +392,10 @@ export class WorkerTable {
     const named = this.nextHandover;
     this.nextHandover = undefined;
     if (named && this.outgoing.has(named) && this.slots.get(named.slot) === named && !taken.has(named)) return named;
+    // A dead slot first: a new worker that dies during a reload is replaced while the old generation still has slots
+    // to hand over, and a replacement paired with one of those would leave the dead slot empty for good (the reload
+    // never has its count of ready workers: the soak found it).
+    if ([...this.slots.values()].some((w) => w.state === 'exited')) return undefined;
     return [...this.outgoing].filter((w) => this.slots.get(w.slot) === w && !taken.has(w)).sort((a, b) => a.slot - b.slot)[0];
   }
 
@@ -426,21 +432,4 @@ export class WorkerTable {
     while (this.slots.has(slot)) slot++;
     return { slot };
   }
-}
-
-function toModel(worker: WorkerRecord): WorkerModel {
-  return Object.freeze({
-    slot: worker.slot,
-    pid: worker.pid,
-    state: worker.state,
-    startedAt: worker.startedAt,
-    restarts: worker.restarts,
-    lastExit: worker.lastExit,
-    cpuPercent: worker.cpuPercent,
-    rssBytes: worker.rssBytes,
-    debugging: worker.debugging,
-    generation: worker.generation,
-    ...(worker.insight ? { insight: worker.insight } : {}),
-    ...(worker.pdb ? { pdb: worker.pdb } : {}),
-  });
 }
