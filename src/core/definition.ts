@@ -1,5 +1,5 @@
 /** What a user writes in a `serverworkers` task (or on the CLI), and its validation into a resolved form. */
-import { type ReloadProperty, type ReloadSettings, resolveReloadProperty } from './reload/reloadSettings';
+import { type ReloadProperty, type ReloadSettings, resolveReloadProperty } from './reloadSettings';
 
 export type ServerKind = 'gunicorn' | 'uvicorn' | 'granian' | 'hypercorn';
 export const SERVER_KINDS: readonly ServerKind[] = ['gunicorn', 'uvicorn', 'granian', 'hypercorn'];

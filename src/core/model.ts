@@ -132,6 +132,12 @@ export interface ReloadFailure {
   servingGeneration: number;
 }
 
+/** How a process ended: its exit code, or the signal that ended it. */
+export interface ExitStatus {
+  code: number | null;
+  signal: string | null;
+}
+
 /** How a timeout came about, for its text: Uvicorn's health check (else Gunicorn's timeout), the request it was on. */
 export interface TimeoutContext {
   healthCheck?: boolean;

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert';
 import { describe, it } from 'node:test';
-import { ExitEvidence, type ExitStatus } from '../../src/core/workers/exitEvidence';
+import type { ExitStatus } from '../../src/core/model';
+import { ExitEvidence } from '../../src/core/workers/exitEvidence';
 
 describe('ExitEvidence', () => {
   const zombies = new Map<number, ExitStatus>();

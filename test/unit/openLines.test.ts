@@ -1,6 +1,6 @@
 import * as assert from 'node:assert';
 import { describe, it } from 'node:test';
-import { OpenLineFlusher } from '../../src/core/output/openLines';
+import { OpenLineFlusher } from '../../src/core/openLines';
 
 function source() {
   const state = { hasPartial: true, flushes: 0, flush: () => undefined as void };

@@ -5,7 +5,7 @@ import { bootFailureFrom } from '../../src/core/reload/bootFailure';
 import { ChangeBatcher } from '../../src/core/reload/changeBatcher';
 import { folderExcluded, globToRegExp, isWatched } from '../../src/core/reload/globs';
 import { chooseReloadMethod } from '../../src/core/reload/reloadMethod';
-import { DEFAULT_EXCLUDE, DEFAULT_INCLUDE } from '../../src/core/reload/reloadSettings';
+import { DEFAULT_EXCLUDE, DEFAULT_INCLUDE } from '../../src/core/reloadSettings';
 
 const context = { defaultPython: 'python3', defaultCwd: '/app', defaultWorkers: 2 };
 

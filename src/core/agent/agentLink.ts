@@ -7,8 +7,8 @@
  */
 import type * as net from 'node:net';
 import { Emitter } from '../events';
+import type { ExitStatus } from '../model';
 import { WorkerStreams } from '../output/workerStreams';
-import type { ExitStatus } from '../workers/exitEvidence';
 import { AgentServer, type AgentHello, type AgentMessage, type ControlConnection } from './agentServer';
 
 /** A connection asking to join: `admit(slot)` during the event takes it (its output goes to `slot`); else it is closed. */

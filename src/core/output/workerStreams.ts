@@ -8,7 +8,7 @@ import type * as net from 'node:net';
 import { Emitter } from '../events';
 import { LineSplitter, PIECE_CONTINUED, PIECE_OPEN } from '../lineSplitter';
 import { onCoalescedData, ReadPacer } from './coalescedReads';
-import { OpenLineFlusher } from './openLines';
+import { OpenLineFlusher } from '../openLines';
 
 export interface WorkerLines {
   slot: number;

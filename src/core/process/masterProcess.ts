@@ -9,7 +9,7 @@ import treeKill from 'tree-kill';
 import { ServerError } from '../errors';
 import { Emitter } from '../events';
 import { LineSplitter } from '../lineSplitter';
-import { OpenLineFlusher } from '../output/openLines';
+import { OpenLineFlusher } from '../openLines';
 import { withParentDeathSignal } from './parentDeathSignal';
 import { DescendantTracker } from './descendants';
 import { identityOf, isSelfOrDescendant, processGroupMembers, type ProcessIdentity, readProcStat } from './procfs';

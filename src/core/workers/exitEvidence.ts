@@ -6,13 +6,8 @@
  * kills the worker for failing its health check (`hung`), marks any of them as a timeout.
  */
 import { parseWorkerLogFact } from '../logPatterns';
-import { describeExit, type ExitReason } from '../model';
+import { describeExit, type ExitReason, type ExitStatus } from '../model';
 import { zombieExit } from '../process/procfs';
-
-export interface ExitStatus {
-  code: number | null;
-  signal: string | null;
-}
 
 export class ExitEvidence {
   private readonly timedOut = new Set<number>();
