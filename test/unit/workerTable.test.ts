@@ -159,7 +159,7 @@ describe('WorkerTable', () => {
     const table = readyTable(3);
     table.exited(102, killed, respawning); // slot 2 waits for its replacement
     table.beginReload(5000);
-    const late = table.add(150, 5010, 4990)!; // the server replaced 102 before it took the reload's signal
+    const late = table.add(150, 5010, 4900)!; // the server replaced 102 before it took the reload's signal
     assert.strictEqual(late.worker.slot, 2, 'it fills the dead slot');
     table.markReady(150);
     for (const pid of [201, 202, 203]) {
@@ -170,6 +170,15 @@ describe('WorkerTable', () => {
     for (const pid of [101, 150, 103]) table.exited(pid, describeExit(0, null), respawning);
     assert.deepStrictEqual(slots(table).map(([, pid, state]) => [pid, state]), [[201, 'ready'], [202, 'ready'], [203, 'ready']]);
     assert.ok(table.reloadSettled() && table.readyCount(3), 'settled with the new generation only');
+  });
+
+  it('a worker /proc says started a few ms before the reload began is the reload\'s (the start time is known to 10 ms)', () => {
+    const table = readyTable(2);
+    table.beginReload(5000);
+    const early = table.add(201, 5010, 4985)!; // forked right after the call; /proc's coarse clock puts it 15 ms earlier
+    assert.strictEqual(early.worker.generation, 2, 'the new generation');
+    assert.match(early.markers[0].line, /boots beside pid 101/);
+    assert.deepStrictEqual(slots(table).map(([slot]) => slot), [1, 2], 'no slot of its own');
   });
 
   it('during a reload, a worker of the new generation that the server stops (not a death) closes its slot', () => {

@@ -15,6 +15,11 @@ import { type ExitContext, isGraceful, type MarkerLine, toModel, type WorkerChan
 export type { ExitContext, MarkerLine, WorkerChange } from './workerRecord';
 
 const MAX_UNSEEN_EXITS = 256;
+/**
+ * /proc gives a process's start to 10 ms, read against a clock of 10 ms: a worker that started less than this before
+ * a reload began may have started after it (Gunicorn forks a reload's first new worker within a few ms of the call).
+ */
+const START_TIME_PRECISION_MS = 50;
 
 export class WorkerTable {
   private readonly slots = new Map<number, WorkerRecord>();
@@ -53,7 +58,7 @@ export class WorkerTable {
    */
   add(pid: number, now: number, startedAt = now): WorkerChange | undefined {
     if (this.byPid.has(pid) || this.exitedUnseen.has(pid)) return undefined;
-    const oldCode = this.reloading && startedAt < this.reloadBeganAt;
+    const oldCode = this.reloading && startedAt < this.reloadBeganAt - START_TIME_PRECISION_MS;
     const replacing = oldCode ? undefined : this.nextOutgoing();
     if (replacing) return this.addIncoming(pid, now, replacing);
     const { slot, previous } = this.freeSlot();
