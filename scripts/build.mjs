@@ -1,4 +1,5 @@
-// Bundles the extension and the CLI with esbuild; `vscode` stays external (the host provides it).
+// Bundles the extension and the CLI with esbuild; `vscode` stays external (the host provides it). Minified, as they
+// ship (with source maps, and the names of functions and classes kept for stack traces).
 import { build } from 'esbuild';
 
 const watch = process.argv.includes('--watch');
@@ -8,7 +9,8 @@ const common = {
   target: 'node20',
   format: 'cjs',
   sourcemap: true,
-  minify: process.argv.includes('--production'),
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
 };
 

@@ -18,6 +18,8 @@ const KINDS = [
   { kind: 'gunicorn + UvicornWorker (FastAPI)', example: fastapiExample, file: 'main.py', app: 'main:app', definition: {} },
   { kind: 'gunicorn sync (Flask)', example: path.join(repoRoot, 'examples', 'flask'), file: 'app.py', app: 'app:app', definition: { workerClass: 'sync' } },
   { kind: 'uvicorn --workers (FastAPI)', example: fastapiExample, file: 'main.py', app: 'main:app', definition: { server: 'uvicorn' } },
+  { kind: 'granian (FastAPI)', example: fastapiExample, file: 'main.py', app: 'main:app', definition: { server: 'granian' } },
+  { kind: 'hypercorn (FastAPI)', example: fastapiExample, file: 'main.py', app: 'main:app', definition: { server: 'hypercorn' } },
 ];
 const GREETING = 'Hello from a worker';
 

@@ -347,7 +347,7 @@ export async function soak(core, cfg, log) {
 /** The soak's rows of the benchmark's table. */
 export function soakRows(result, fmt) {
   const rows = [];
-  const add = (figure, value, target = '', ok = null) => rows.push({ section: '7 soak', figure, value, target, ok });
+  const add = (figure, value, target = '', ok = null) => rows.push({ section: 'soak', figure, value, target, ok });
   if (result.error) {
     add('not measured', result.error.split('\n')[0].slice(0, 160), '', false);
     return rows;
