@@ -15,7 +15,10 @@ export async function swapGenerations(context: MethodContext, controlSocket: str
   const { run, definition, waiters } = context;
   const table = run.table;
   const wanted = definition.workers;
-  const oldWorkers = table.liveCount();
+  // Gunicorn's count, a dead worker it is replacing included: that replacement comes among the new generation's
+  // workers, and `worker remove` stops it with the old ones (the oldest go), so its slot is to close.
+  const oldWorkers = table.slotCount();
+  const replacedAmongNew = oldWorkers - table.liveCount();
   table.beginReload(Date.now());
   context.changed();
   try {
@@ -28,6 +31,7 @@ export async function swapGenerations(context: MethodContext, controlSocket: str
     if (newReady === 0) return { ok: false, failure: await context.failureOfNewWorkers() };
     // All ready: the old generation goes. Some ready: as many old workers go (the oldest), the count stays.
     for (let extra = oldWorkers - wanted; newReady === wanted && extra > 0; extra--) table.expectRemoval();
+    for (let replaced = replacedAmongNew; newReady === wanted && replaced > 0; replaced--) table.expectRemoval();
     await gunicornCommand(controlSocket, `worker remove ${newReady === wanted ? oldWorkers : newReady}`);
     if (newReady < wanted) return { ok: false, failure: await context.failureOfNewWorkers() };
   } finally {
