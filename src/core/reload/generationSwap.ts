@@ -8,17 +8,18 @@
  * back); then `worker remove K`, which stops the K oldest workers: the old generation, which finishes its requests.
  * A new generation that did not boot at all leaves the old one serving, at its count.
  */
-import { gunicornCommand } from './gunicornControl';
+import { gunicornCommand, gunicornWorkerTarget } from './gunicornControl';
 import { type MethodContext, type ReloadOutcome, reloadTimeoutMs } from './reloadTypes';
 
 export async function swapGenerations(context: MethodContext, controlSocket: string): Promise<ReloadOutcome> {
   const { run, definition, waiters } = context;
   const table = run.table;
   const wanted = definition.workers;
-  // Gunicorn's count, a dead worker it is replacing included: that replacement comes among the new generation's
-  // workers, and `worker remove` stops it with the old ones (the oldest go), so its slot is to close.
-  const oldWorkers = table.slotCount();
-  const replacedAmongNew = oldWorkers - table.liveCount();
+  // Gunicorn's own count (its boot guard may have lowered it), which `worker remove` brings it back to. A dead worker
+  // it is still to replace is in it: that replacement comes among the new generation's workers, and `worker remove`
+  // stops it with the old ones (the oldest go), so its slot is to close.
+  const oldWorkers = await gunicornWorkerTarget(controlSocket) ?? table.liveCount();
+  const replacedAmongNew = Math.max(0, oldWorkers - table.liveCount());
   table.beginReload(Date.now());
   context.changed();
   try {

@@ -78,3 +78,9 @@ function sendOnce(socketPath: string, command: string): Promise<Record<string, u
     });
   });
 }
+
+/** Gunicorn's worker count (`show stats`: workers_target); undefined when it does not say. */
+export async function gunicornWorkerTarget(socketPath: string): Promise<number | undefined> {
+  const stats = await gunicornCommand(socketPath, 'show stats');
+  return typeof stats.workers_target === 'number' ? stats.workers_target : undefined;
+}
