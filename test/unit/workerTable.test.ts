@@ -69,12 +69,25 @@ describe('WorkerTable', () => {
     table.markReady(202);
     assert.deepStrictEqual(slots(table), [[1, 201, 'ready'], [2, 202, 'ready']]);
     assert.deepStrictEqual(table.snapshot().retiring.map((w) => w.pid), [101, 102]);
-    assert.deepStrictEqual(table.reloadProgress(), { outgoing: 0, newReady: 2, newBooting: 0, newFailed: 0 });
+    assert.deepStrictEqual(table.reloadProgress(), { outgoing: 0, oldAlive: 2, newReady: 2, newBooting: 0, newFailed: 0 });
     assert.strictEqual(table.exited(101, describeExit(0, null), respawning)?.markers.length, 0);
     table.exited(102, describeExit(0, null), respawning);
     assert.deepStrictEqual(table.snapshot().retiring, []);
     assert.strictEqual(table.reloadSettled(), true);
     assert.deepStrictEqual(slots(table), [[1, 201, 'ready'], [2, 202, 'ready']], 'the retired workers left no row');
+  });
+
+  it('an old worker killed during a reload is one fewer of the old generation alive (Gunicorn replaces it among the new ones)', () => {
+    const table = readyTable(3);
+    table.beginReload(0);
+    table.add(201, 0);
+    table.markReady(201); // slot 1; 101 retires
+    table.exited(102, killed, respawning); // before its successor came: its slot closes
+    for (const pid of [202, 203, 204]) {
+      table.add(pid, 0);
+      table.markReady(pid);
+    }
+    assert.deepStrictEqual(table.reloadProgress(), { outgoing: 0, oldAlive: 2, newReady: 4, newBooting: 0, newFailed: 0 });
   });
 
   it('a reload whose new workers die before they are ready leaves the old generation in its slots, serving', () => {
@@ -86,7 +99,7 @@ describe('WorkerTable', () => {
     assert.strictEqual(died.diedBooting, true);
     assert.deepStrictEqual(died.markers.map((m) => m.line), ['── worker 1: the new pid 201 exited with code 3 before it was ready; pid 101 keeps serving']);
     table.exited(202, describeExit(3, null), respawning);
-    assert.deepStrictEqual(table.reloadProgress(), { outgoing: 2, newReady: 0, newBooting: 0, newFailed: 2 });
+    assert.deepStrictEqual(table.reloadProgress(), { outgoing: 2, oldAlive: 2, newReady: 0, newBooting: 0, newFailed: 2 });
     table.endReload();
     assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 102, 'ready']]);
     assert.deepStrictEqual(table.snapshot().retiring, []);

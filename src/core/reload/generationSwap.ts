@@ -15,11 +15,8 @@ export async function swapGenerations(context: MethodContext, controlSocket: str
   const { run, definition, waiters } = context;
   const table = run.table;
   const wanted = definition.workers;
-  // Gunicorn's own count (its boot guard may have lowered it), which `worker remove` brings it back to. A dead worker
-  // it is still to replace is in it: that replacement comes among the new generation's workers, and `worker remove`
-  // stops it with the old ones (the oldest go), so its slot is to close.
+  // Gunicorn's own count (its boot guard may have lowered it), which `worker remove` brings it back to.
   const oldWorkers = await gunicornWorkerTarget(controlSocket) ?? table.liveCount();
-  const replacedAmongNew = Math.max(0, oldWorkers - table.liveCount());
   table.beginReload(Date.now());
   context.changed();
   try {
@@ -28,11 +25,13 @@ export async function swapGenerations(context: MethodContext, controlSocket: str
       const { newReady, newBooting, newFailed } = table.reloadProgress();
       return newBooting === 0 && newReady + newFailed >= wanted;
     }, reloadTimeoutMs(definition), `the ${wanted} new workers to boot`);
-    const { newReady } = table.reloadProgress();
+    const { newReady, oldAlive } = table.reloadProgress();
     if (newReady === 0) return { ok: false, failure: await context.failureOfNewWorkers() };
     // All ready: the old generation goes. Some ready: as many old workers go (the oldest), the count stays.
     for (let extra = oldWorkers - wanted; newReady === wanted && extra > 0; extra--) table.expectRemoval();
-    for (let replaced = replacedAmongNew; newReady === wanted && replaced > 0; replaced--) table.expectRemoval();
+    // Gunicorn stops its oldest: the old generation, and as many new workers as old ones died before or during the
+    // swap (it replaced those among the new ones): their slots close.
+    for (let extra = oldWorkers - oldAlive; newReady === wanted && extra > 0; extra--) table.expectRemoval();
     await gunicornCommand(controlSocket, `worker remove ${newReady === wanted ? oldWorkers : newReady}`);
     if (newReady < wanted) return { ok: false, failure: await context.failureOfNewWorkers() };
   } finally {

@@ -230,8 +230,11 @@ export class WorkerTable {
     this.nextHandover = worker;
   }
 
-  /** Where the current reload stands: old workers not yet replaced; the new generation's workers ready, booting, dead. */
-  reloadProgress(): { outgoing: number; newReady: number; newBooting: number; newFailed: number } {
+  /**
+   * Where the current reload stands: old workers not yet replaced, and the old generation still alive (those and the
+   * retiring ones); the new generation's workers ready, booting, dead.
+   */
+  reloadProgress(): { outgoing: number; oldAlive: number; newReady: number; newBooting: number; newFailed: number } {
     let newReady = 0;
     let newBooting = 0;
     for (const worker of this.byPid.values()) {
@@ -239,7 +242,7 @@ export class WorkerTable {
       if (worker.state === 'ready') newReady++;
       if (worker.state === 'booting') newBooting++;
     }
-    return { outgoing: this.outgoing.size, newReady, newBooting, newFailed: this.failedNew };
+    return { outgoing: this.outgoing.size, oldAlive: this.outgoing.size + this.retiring.size, newReady, newBooting, newFailed: this.failedNew };
   }
 
   /** The generation the next workers belong to (the current reload's, during one). */
