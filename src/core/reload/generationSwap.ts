@@ -8,7 +8,7 @@
  * back); then `worker remove K`, which stops the K oldest workers: the old generation, which finishes its requests.
  * A new generation that did not boot at all leaves the old one serving, at its count.
  */
-import { gunicornCommand, gunicornWorkerTarget } from './gunicornControl';
+import { changeGunicornWorkers, gunicornWorkerTarget } from './gunicornControl';
 import { type MethodContext, type ReloadOutcome, reloadTimeoutMs } from './reloadTypes';
 
 export async function swapGenerations(context: MethodContext, controlSocket: string): Promise<ReloadOutcome> {
@@ -20,7 +20,7 @@ export async function swapGenerations(context: MethodContext, controlSocket: str
   table.beginReload(Date.now());
   context.changed();
   try {
-    await gunicornCommand(controlSocket, `worker add ${wanted}`);
+    await changeGunicornWorkers(controlSocket, 'add', wanted, oldWorkers);
     await waiters.waitFor(() => {
       const { newReady, newBooting, newFailed } = table.reloadProgress();
       return newBooting === 0 && newReady + newFailed >= wanted;
@@ -32,7 +32,8 @@ export async function swapGenerations(context: MethodContext, controlSocket: str
     // Gunicorn stops its oldest: the old generation, and as many new workers as old ones died before or during the
     // swap (it replaced those among the new ones): their slots close.
     for (let extra = oldWorkers - oldAlive; newReady === wanted && extra > 0; extra--) table.expectRemoval();
-    await gunicornCommand(controlSocket, `worker remove ${newReady === wanted ? oldWorkers : newReady}`);
+    const beforeRemove = await gunicornWorkerTarget(controlSocket) ?? oldWorkers + wanted;
+    await changeGunicornWorkers(controlSocket, 'remove', newReady === wanted ? oldWorkers : newReady, beforeRemove);
     if (newReady < wanted) return { ok: false, failure: await context.failureOfNewWorkers() };
   } finally {
     table.endReload();

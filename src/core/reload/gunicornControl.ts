@@ -24,6 +24,9 @@ interface ControlReply {
   error?: string;
 }
 
+/** How many times a command cut off by one of Gunicorn's forks is tried. */
+const COMMAND_ATTEMPTS = 3;
+
 class ClosedEarly extends Error {
   constructor() {
     super('the connection closed before the answer');
@@ -79,8 +82,34 @@ function sendOnce(socketPath: string, command: string): Promise<Record<string, u
   });
 }
 
-/** Gunicorn's worker count (`show stats`: workers_target); undefined when it does not say. */
+/** Gunicorn's worker count (`show stats`: workers_target); undefined when it does not say. Asked again when a fork cut it off. */
 export async function gunicornWorkerTarget(socketPath: string): Promise<number | undefined> {
-  const stats = await gunicornCommand(socketPath, 'show stats');
-  return typeof stats.workers_target === 'number' ? stats.workers_target : undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const stats = await gunicornCommand(socketPath, 'show stats');
+      return typeof stats.workers_target === 'number' ? stats.workers_target : undefined;
+    } catch (error) {
+      if (attempt === COMMAND_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/**
+ * `worker add N` / `worker remove N`, made sure of. Gunicorn stops its control socket around every fork (a worker it
+ * spawns, the ones this command makes it spawn), so the connection can be reset before the reply, after the command
+ * took effect or before: the count Gunicorn reports then says whether to send it again. `before`: its count now.
+ */
+export async function changeGunicornWorkers(socketPath: string, verb: 'add' | 'remove', count: number, before: number): Promise<void> {
+  const after = verb === 'add' ? before + count : Math.max(1, before - count);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await gunicornCommand(socketPath, `worker ${verb} ${count}`);
+      return;
+    } catch (error) {
+      if (attempt === COMMAND_ATTEMPTS) throw error;
+      const now = await gunicornWorkerTarget(socketPath).catch(() => undefined);
+      if (now === after) return;
+      if (now !== before) throw error; // something else changed the count meanwhile: sending it again could be wrong
+    }
+  }
 }
