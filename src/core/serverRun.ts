@@ -57,11 +57,7 @@ export interface RunOptions {
   bootFailed(): void;
 }
 
-/**
- * A dead worker's slot that a respawning server has not refilled within this long closes: its replacement says hello
- * within a second of its start (before it imports the app), so the server decided against one (a SIGKILL at the
- * moment of a scale or reload: the server counted that death as the worker it was to stop).
- */
+/** A dead slot a respawning server has not refilled within this long closes: a replacement says hello within a second. */
 const UNREPLACED_AFTER_MS = 10000;
 
 let swept = false;
