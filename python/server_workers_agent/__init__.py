@@ -15,8 +15,9 @@ Its parts: ``state`` (what this process knows), ``connection`` (hello, control m
 hold) is in ``debug`` and ``debug_socket``; request insight (the app's wrappers, the ``insight`` summaries) in
 ``insight``; stacks on demand and before a timeout kill in ``stacks``; pdb in a worker (``breakpoint()``) in
 ``pdb_hook`` and ``pdb_session``; reloads that never halt the server (the boot guard) and workers that drain before
-they stop in ``boot_guard``, the master that imports the app's libraries for the next workers in ``warm_master``,
-Uvicorn's SIGHUP replacing every worker at once in ``uvicorn_restart``.
+they stop in ``boot_guard``, the master that imports the app's libraries for the next workers in ``warm_master``
+(Uvicorn's and Hypercorn's next workers are then forked from it, in ``warm_fork``), Uvicorn's SIGHUP replacing every
+worker at once in ``uvicorn_restart``.
 
 Stdlib only, Python 3.9+. Fail open: whatever goes wrong, the process carries on as it would without the agent.
 ``sitecustomize.py`` calls :func:`start`.

@@ -1,13 +1,15 @@
 """Forks of the master and of workers: the parent's output is flushed before, and the child forgets the parent's role;
-a fork of the master inside Gunicorn's ``Arbiter.spawn_worker`` becomes a worker."""
+a fork of the master inside Gunicorn's ``Arbiter.spawn_worker``, or the agent's ``fork_warm_worker`` (Uvicorn's workers
+forked from a warm master, see warm_fork), becomes a worker."""
 
 import os
 import sys
 
-from .state import hooks, state
+from .state import hooks, run_hooks, state
 
 # Gunicorn forks that are not workers, by the name of a function on the stack of the forking thread.
 _NOT_WORKER_FORKS = frozenset(("reexec", "spawn_dirty_arbiter", "daemonize"))
+_WARM_WORKER_FORK = "fork_warm_worker"  # warm_fork.FORK_FRAME
 
 _fork_hooks = []  # not empty once registered: a forked child inherits the registration and this list
 
@@ -40,6 +42,7 @@ def _after_fork_in_child():
             return
         is_worker, gunicorn_worker = _classify_fork(sys._getframe(1))
         if is_worker and hooks.become_worker is not None:
+            run_hooks(hooks.worker_forked)
             hooks.become_worker(gunicorn_worker)
     except Exception:
         pass
@@ -52,6 +55,8 @@ def _classify_fork(frame):
         name = frame.f_code.co_name
         if name in _NOT_WORKER_FORKS:
             return False, None
+        if name == _WARM_WORKER_FORK:
+            return True, None
         if name == "spawn_worker" and spawn_frame is None:
             spawn_frame = frame
         frame = frame.f_back

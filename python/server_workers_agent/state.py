@@ -52,6 +52,7 @@ class Hooks:
         self.before_app_import = []  # in a worker, right before it imports the app (the boot hold)
         self.in_forked_child = []  # in every child forked from the master or a worker, after the state's own reset
         self.become_worker = None  # a fork of the master that is a worker takes the role with this (worker.py sets it)
+        self.worker_forked = []  # in a fork of the master that is a worker, before it takes the role
         self.worker_started = []  # in a worker, once its output and control connections are open
         self.app_loaded = []  # in a worker (or a master that serves), right after the server loaded the app
         # ``wrap(app, interface) -> app`` for the app a worker is about to serve; interface is "asgi" or "wsgi"

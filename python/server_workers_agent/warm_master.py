@@ -1,12 +1,13 @@
-"""A warm Gunicorn master for reloads (docs/agent-protocol.md, "Reload").
+"""A warm master for reloads, Gunicorn's and Uvicorn's (docs/agent-protocol.md, "Reload").
 
 Gunicorn forks every worker from its master, which (without ``--preload``) has imported none of the app's libraries:
 each new worker imports FastAPI, Pydantic, Flask... again, and a reload pays that CPU once per worker. The supervisor
 asks a ready worker which library modules it has loaded (``modules``: from site-packages and the standard library
 only, never the app's own code or an editable install, never the debugger) and hands the list to the master
 (``preimport``); the master imports them on its main thread, right before it next manages its workers, so that the
-workers it forks from then on inherit them. The app itself is never imported in the master: a reload still runs the
-new code. ``SERVER_WORKERS_WARM_MASTER=0`` in the server's environment turns this off.
+workers it forks from then on inherit them. Uvicorn's master does the same before it next handles its signals, and
+then forks its workers instead of spawning them (warm_fork). The app itself is never imported in the master: a reload
+still runs the new code. ``SERVER_WORKERS_WARM_MASTER=0`` in the server's environment turns this off.
 
 Stdlib only, Python 3.9+, fail open. Imported by the agent: it registers its commands and its patch.
 """
@@ -17,8 +18,8 @@ import sys
 import sysconfig
 import time
 
-from . import patches
-from .connection import command
+from . import patches, warm_fork
+from .connection import command, start_daemon_thread
 from .state import state
 
 ENV_WARM_MASTER = "SERVER_WORKERS_WARM_MASTER"
@@ -26,7 +27,7 @@ ENV_WARM_MASTER = "SERVER_WORKERS_WARM_MASTER"
 # and the debugger and the agent themselves.
 _NEVER = frozenset((
     "gevent", "eventlet", "grpc", "torch", "tensorflow", "jax", "jaxlib",
-    "debugpy", "server_workers_agent", "sitecustomize", "__main__",
+    "debugpy", "server_workers_agent", "sitecustomize", "__main__", "__mp_main__",
 ))
 _NEVER_PREFIXES = ("pydev", "_pydev")  # debugpy's vendored pydevd: top-level modules of its own
 _NEVER_IN_PATH = os.sep + "debugpy" + os.sep
@@ -39,8 +40,9 @@ def _excluded(name):
 
 class _Warm:
     def __init__(self):
-        self.pending = []  # module names the master imports at its next manage_workers
+        self.pending = []  # module names the master imports at its next manage_workers (Uvicorn: handle_signals)
         self.arbiter = None
+        self.fork_when_imported = False  # Uvicorn: fork the workers once the pending modules are imported
 
 
 _warm = _Warm()
@@ -77,15 +79,23 @@ def _modules(message):
 
 @command("preimport")
 def _preimport(message):
-    """In Gunicorn's master: import these modules on the main thread, before the next workers are forked."""
+    """In Gunicorn's or Uvicorn's master: import these modules on the main thread, before the next workers start."""
     arbiter = _warm.arbiter
-    if os.environ.get(ENV_WARM_MASTER) == "0" or not state.active("master") or arbiter is None:
+    if os.environ.get(ENV_WARM_MASTER) == "0" or not state.active("master") or (arbiter is None and not warm_fork.available()):
         return {"t": "preimport", "queued": 0}
-    if any(marker in str(getattr(arbiter.cfg, "worker_class_str", "")).lower() for marker in ("gevent", "eventlet")):
+    if arbiter is not None and any(marker in str(getattr(arbiter.cfg, "worker_class_str", "")).lower() for marker in ("gevent", "eventlet")):
         return {"t": "preimport", "queued": 0}
     names = [name for name in message.get("modules") or [] if isinstance(name, str) and name not in sys.modules]
     names = [name for name in names if not _excluded(name)]
     _warm.pending.extend(names)
+    if arbiter is None and state.server == "hypercorn":
+        # Hypercorn's main thread waits for its workers to exit: the import runs on a thread of its own, and no worker
+        # is forked before it is done.
+        start_daemon_thread("server-workers-warm", _import_then_fork_now, _StderrLog())
+        return {"t": "preimport", "queued": len(names), "forks": True}
+    if arbiter is None:
+        _warm.fork_when_imported = True  # Uvicorn's main loop looks every 0.5 s
+        return {"t": "preimport", "queued": len(names), "forks": True}
     try:
         arbiter.wakeup()
     except Exception:
@@ -93,7 +103,7 @@ def _preimport(message):
     return {"t": "preimport", "queued": len(names)}
 
 
-def _import_pending(arbiter):
+def _import_pending(log, forked_how="new workers start with them"):
     names, _warm.pending = _warm.pending, []
     started = time.monotonic()
     imported = 0
@@ -106,10 +116,7 @@ def _import_pending(arbiter):
         except Exception:
             pass  # a module that needs what only the app sets up: the workers import it themselves
     try:
-        arbiter.log.info(
-            "Server Workers: the master imported %s library modules in %.2f s; new workers start with them",
-            imported, time.monotonic() - started,
-        )
+        log.info("Server Workers: the master imported %s library modules in %.2f s; %s", imported, time.monotonic() - started, forked_how)
     except Exception:
         pass
 
@@ -120,7 +127,7 @@ def _import_first(original):
             if state.active("master"):
                 _warm.arbiter = self
                 if _warm.pending:
-                    _import_pending(self)
+                    _import_pending(self.log)
         except Exception:
             pass
         return original(self, *args, **kwargs)
@@ -128,4 +135,37 @@ def _import_first(original):
     return manage_workers
 
 
+class _StderrLog:
+    """Hypercorn's master has no logger of its own: its lines are written to stderr, which is the master's channel."""
+
+    def info(self, message, *args):
+        sys.stderr.write((message % args) + "\n")
+        sys.stderr.flush()
+
+
+def _import_then_fork_now(log):
+    try:
+        _import_pending(log, "new workers are forked with them")
+        warm_fork.enable()
+    except Exception:
+        pass
+
+
+def _import_then_fork(module):
+    def wrap(original):
+        def handle_signals(self, *args, **kwargs):
+            try:
+                if state.active("master") and _warm.fork_when_imported:
+                    _warm.fork_when_imported = False
+                    _import_then_fork_now(module.logger)
+            except Exception:
+                pass
+            return original(self, *args, **kwargs)
+
+        return handle_signals
+
+    patches.patch_method(module.Multiprocess, "handle_signals", wrap)
+
+
 patches.add_patch("gunicorn.arbiter", lambda module: patches.patch_method(module.Arbiter, "manage_workers", _import_first))
+patches.add_patch("uvicorn.supervisors.multiprocess", _import_then_fork)

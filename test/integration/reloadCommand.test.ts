@@ -7,7 +7,8 @@ import * as assert from 'node:assert';
 import { after, describe, it } from 'node:test';
 import type { ServerDefinition } from '../../src/core/definition';
 import { ServerError } from '../../src/core/errors';
-import { isAlive } from '../../src/core/process/procfs';
+import * as fs from 'node:fs';
+import { commandLine, isAlive, readProcStat } from '../../src/core/process/procfs';
 import type { ReloadEvent } from '../../src/core/supervisor';
 import { oldUvicornPython } from '../support/paths';
 import { LoadLoop } from './loadLoop';
@@ -96,6 +97,77 @@ describe('Reload Workers (gunicorn + UvicornWorker)', { timeout: 120000 }, () =>
     await stopAndCheck(server);
   });
 });
+
+/** The signals a process has a handler for (/proc/PID/status, SigCgt). */
+function caughtSignals(pid: number): bigint {
+  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('SigCgt:'))!;
+  return BigInt(`0x${line.split(/\s+/)[1]}`);
+}
+const caught = (mask: bigint, signal: number): boolean => ((mask >> BigInt(signal - 1)) & 1n) === 1n;
+const standardSignals = (mask: bigint): bigint => mask & 0x7fffffffn;
+
+const forkingServers = [
+  { server: 'uvicorn', method: 'rolling', startedLine: (pid: number) => `Started server process [${pid}]`, respawns: true },
+  // Hypercorn stops when a worker dies, and scales by restarting: neither forks.
+  { server: 'hypercorn', method: 'signal', startedLine: () => 'Running on http://', respawns: false },
+] as const;
+
+for (const kind of forkingServers) describe(`Reload Workers (${kind.server} --workers)`, { timeout: 120000 }, () => {
+  it(`the first reload warms the master, which then forks the new workers: each a worker of its own, with an interpreter's signal handlers${kind.respawns ? '; scaling and a respawn fork too' : ''}`, async () => {
+    const { server, folder } = await started({ server: kind.server });
+    const model = server.supervisor.model();
+    assert.strictEqual(model.reload.method, kind.method);
+    const masterPid = model.master!.pid;
+    const spawned = model.workers.map((w) => w.pid);
+    assert.ok(spawned.every((pid) => commandLine(pid).includes('--multiprocessing-fork')), 'the first workers are spawned');
+    const spawnedMask = standardSignals(caughtSignals(spawned[0]));
+    assert.ok(!caught(spawnedMask, 1), 'a spawned worker has no SIGHUP handler');
+    const load = new LoadLoop(server.port, 2);
+
+    writeVersion(folder, 'v1');
+    await server.supervisor.reload();
+    assert.ok(masterLines(server).some((l) => /Server Workers: the master imported \d+ library modules in [\d.]+ s; new workers are forked with them/.test(l)), 'the master says it is warm');
+    const forked = server.supervisor.model().workers;
+    assert.deepStrictEqual(forked.map((w) => [w.state, w.generation]), Array(3).fill(['ready', 2]));
+    for (const { pid } of forked) {
+      assert.ok(!spawned.includes(pid) && !isAlive(spawned[0]), 'new workers replaced the old');
+      assert.strictEqual(readProcStat(pid)?.ppid, masterPid, 'a child of the master');
+      assert.ok(!commandLine(pid).includes('--multiprocessing-fork'), `forked, not spawned: ${commandLine(pid)}`);
+      const mask = caughtSignals(pid);
+      for (const signal of [1, 21, 22, 10, 12, 28]) assert.ok(!caught(mask, signal), `worker ${pid} does not keep the master's handler for signal ${signal}`);
+      assert.strictEqual(standardSignals(mask).toString(2), spawnedMask.toString(2), 'the same handlers as a spawned worker (the server\'s own)');
+      await eventually(`worker ${pid}'s own output`, () => server.output.some((e) => e.pid === pid && e.slot > 0 && e.lines.some((l) => l.includes(kind.startedLine(pid)))));
+    }
+    assert.strictEqual((await get(server.port, '/')).body.text, 'v1');
+    assert.deepStrictEqual((await load.stop()).failures, [], 'no request failed during the reload');
+
+    if (kind.respawns) await scaleAndRespawnForked(server);
+    const again = new LoadLoop(server.port, 2);
+    writeVersion(folder, 'v2');
+    await server.supervisor.reload();
+    assert.deepStrictEqual(new Set((await Promise.all([1, 2, 3, 4, 5, 6].map(() => get(server.port, '/')))).map((r) => r.body.text)), new Set(['v2']));
+    assert.deepStrictEqual((await again.stop()).failures, [], 'no request failed during the reload of forked workers');
+    await stopAndCheck(server);
+  });
+});
+
+/** Uvicorn's TTIN and its respawn of a dead worker fork from the warm master too. */
+async function scaleAndRespawnForked(server: TestServer): Promise<void> {
+  const forked = server.supervisor.model().workers;
+  await server.supervisor.scale(4);
+  const scaled = server.supervisor.model().workers;
+  assert.deepStrictEqual(scaled.map((w) => w.state), Array(4).fill('ready'));
+  const added = scaled.find((w) => !forked.some((f) => f.pid === w.pid))!;
+  assert.ok(!commandLine(added.pid).includes('--multiprocessing-fork'), 'a worker added by scaling is forked');
+
+  process.kill(added.pid, 'SIGKILL');
+  await eventually('the killed worker to be respawned', () => {
+    const workers = server.supervisor.model().workers;
+    return workers.length === 4 && workers.every((w) => w.state === 'ready' && w.pid !== added.pid);
+  }, 30000);
+  const respawned = server.supervisor.model().workers.find((w) => !scaled.some((s) => s.pid === w.pid))!;
+  assert.ok(!commandLine(respawned.pid).includes('--multiprocessing-fork'), 'a respawned worker is forked');
+}
 
 describe('servers that restart to reload', { timeout: 120000 }, () => {
   it('gunicorn --preload: says once that a reload restarts it, restarts with the new code, and not with code that does not import', async () => {

@@ -1,10 +1,10 @@
 import * as assert from 'node:assert';
 import { describe, it } from 'node:test';
-import { resolveDefinition } from '../../src/core/definition';
+import { resolveDefinition, type ServerDefinition } from '../../src/core/definition';
 import { bootFailureFrom } from '../../src/core/reload/bootFailure';
 import { ChangeBatcher } from '../../src/core/reload/changeBatcher';
 import { folderExcluded, globToRegExp, isWatched } from '../../src/core/reload/globs';
-import { chooseReloadMethod } from '../../src/core/reload/reloadMethod';
+import { chooseReloadMethod, warmsMaster } from '../../src/core/reload/reloadMethod';
 import { DEFAULT_EXCLUDE, DEFAULT_INCLUDE } from '../../src/core/reloadSettings';
 
 const context = { defaultPython: 'python3', defaultCwd: '/app', defaultWorkers: 2 };
@@ -117,6 +117,17 @@ describe('chooseReloadMethod', () => {
     assert.match(chooseReloadMethod(uvicorn, capabilities, { guarding: false, preload: false, rolling: false }).restartBecause!, /before 0\.51/);
     assert.match(chooseReloadMethod(uvicorn, capabilities, undefined).restartBecause!, /agent is off/);
     assert.match(chooseReloadMethod(uvicorn, { ...capabilities, reload: 'restart' }, undefined).restartBecause!, /before 0\.30/);
+  });
+
+  it('warms the master where its next workers start from it: Gunicorn\'s swap, Uvicorn\'s rolling restart, Hypercorn\'s SIGHUP', () => {
+    const warms = (definition: Partial<ServerDefinition>, preload = false) => {
+      const resolved = resolveDefinition({ app: 'main:app', workers: 3, ...definition }, context);
+      return warmsMaster(chooseReloadMethod(resolved, capabilities, { guarding: true, preload, rolling: true }), resolved);
+    };
+    assert.deepStrictEqual(
+      [warms({}), warms({ server: 'uvicorn' }), warms({ server: 'hypercorn' }), warms({ server: 'granian' }), warms({}, true), warms({ server: 'uvicorn', workers: 1 })],
+      [true, true, true, false, false, false],
+    );
   });
 
   it('Granian and Hypercorn reload by their own SIGHUP, after an import check (they would not keep the old workers for broken code)', () => {

@@ -51,3 +51,10 @@ export function chooseReloadMethod(definition: ResolvedDefinition, capabilities:
   if (!capabilities.controlSocket) return restart('this Gunicorn has no control socket (25.1 or later has one), so a reload restarts the whole server');
   return { method: 'swap' };
 }
+
+/** The master imports the workers' libraries first, so that its next workers start with them (Gunicorn forks them; the
+ * agent has Uvicorn and Hypercorn fork them instead of spawning them). */
+export function warmsMaster(choice: MethodChoice, definition: ResolvedDefinition): boolean {
+  if (choice.method === 'swap') return true;
+  return (choice.method === 'rolling' && definition.server === 'uvicorn') || (choice.method === 'signal' && definition.server === 'hypercorn');
+}

@@ -16,7 +16,7 @@ import type { Waiters } from '../waiters';
 import { bootFailureComplete, bootFailureFrom } from './bootFailure';
 import { swapGenerations } from './generationSwap';
 import { checkAppImports } from './importCheck';
-import { chooseReloadMethod, type MasterFacts, type MethodChoice } from './reloadMethod';
+import { chooseReloadMethod, warmsMaster, type MasterFacts, type MethodChoice } from './reloadMethod';
 import { signalReload } from './signalReload';
 import { warmMaster } from './warmMaster';
 import type { MethodContext, ReloadEvent, ReloadOutcome } from './reloadTypes';
@@ -57,7 +57,7 @@ export class Reloader {
   private reloadGeneration = 0;
   /** The master's facts being asked for (a reload right after the start waits for them). */
   private masterFacts: Promise<void> = Promise.resolve();
-  /** The run whose Gunicorn master was asked to import the app's libraries (once per run). */
+  /** The run whose master was asked to import the app's libraries (once per run). */
   private warmed: { run: ServerRun; done: Promise<void> } | undefined;
 
   constructor(private readonly host: ReloadHost, onSave: boolean) {
@@ -74,11 +74,11 @@ export class Reloader {
     if (this.onSave === on) return;
     this.onSave = on;
     const run = this.host.run();
-    if (on && run && this.choice?.method === 'swap') void this.warm(run);
+    if (on && run && this.choice && warmsMaster(this.choice, this.host.definition())) void this.warm(run);
     this.host.changed();
   }
 
-  /** Reloads to come (on save): the Gunicorn master imports the app's libraries now, not at the first reload. */
+  /** Reloads to come (on save): the master imports the app's libraries now, not at the first reload. */
   private warm(run: ServerRun): Promise<void> {
     if (this.warmed?.run !== run) this.warmed = { run, done: warmMaster(run).catch(() => undefined) };
     return this.warmed.done;
@@ -100,7 +100,7 @@ export class Reloader {
     const capabilities = this.host.capabilities();
     if (this.host.run() !== run || !capabilities) return;
     this.choice = chooseReloadMethod(this.host.definition(), capabilities, facts);
-    if (this.choice.method === 'swap' && this.onSave) void this.warm(run);
+    if (warmsMaster(this.choice, this.host.definition()) && this.onSave) void this.warm(run);
     if (!this.announced && (this.choice.restartBecause || this.choice.caveat)) {
       this.announced = true;
       this.marker(this.choice.restartBecause
@@ -171,6 +171,7 @@ export class Reloader {
     };
     if (choice.method === 'swap') return this.warm(run).then(() => swapGenerations(context, gunicornControlSocket(run.runtimeFolder!)));
     if (choice.method === 'restart') return this.restart(generation);
+    if (warmsMaster(choice, context.definition)) return this.warm(run).then(() => this.bySignal(context, choice));
     return this.bySignal(context, choice);
   }
 

@@ -1,7 +1,8 @@
 /**
- * A warm Gunicorn master (the agent's warm_master.py): a ready worker says which library modules it has loaded (from
- * site-packages and the standard library only), and the master imports them, so that the workers it forks next start
- * with them and a reload's new workers import only the app. Failing quietly is fine: the reload is slower, not wrong.
+ * A warm master (the agent's warm_master.py and warm_fork.py): a ready worker says which library modules it has loaded
+ * (from site-packages and the standard library only), and the master imports them, so that the workers it forks next
+ * (Gunicorn's; Uvicorn's, which it then forks instead of spawning) start with them and a reload's new workers import
+ * only the app. Failing quietly is fine: the reload is slower, not wrong.
  */
 import type { ServerRun } from '../serverRun';
 
