@@ -6,10 +6,13 @@
   first start that cannot import still fails at once), a worker that exits with one of those codes is reported to the
   supervisor as it exited, and Gunicorn is handed exit code 1 instead; ``num_workers`` goes down by one (never below
   1) so that the worker is not respawned into the same failure. The workers that run keep serving.
-- **The drain** (every Uvicorn server in a worker: Uvicorn's own and Gunicorn's UvicornWorker). Uvicorn's shutdown
-  closes connections it accepted but has not read a request from yet: their clients get a reset. When there are
-  connections, the worker first stops listening and waits ``DRAIN_SECONDS`` for their requests to arrive; Uvicorn's
-  shutdown then lets every request in flight finish as usual.
+- **The drain** (every Uvicorn server in a worker: Uvicorn's own and Gunicorn's UvicornWorker; Hypercorn's asyncio
+  and uvloop workers). Their shutdown closes connections they accepted but have not read a request from yet: their
+  clients get a reset. When there are connections, the worker first stops listening and waits ``DRAIN_SECONDS`` for
+  their requests to arrive; the server's shutdown then lets every request in flight finish as usual. Hypercorn closes
+  those connections when its worker context's ``terminated`` is set, before it closes its listening servers: the
+  drain comes before that event, and the servers are those the worker started (``asyncio.start_server`` as its
+  ``hypercorn.asyncio.run`` module sees it).
 
 Stdlib only, Python 3.9+, fail open. Imported by the agent: it registers its command, its patches and its hook.
 """
@@ -97,5 +100,78 @@ def _drain_first(original):
     return shutdown
 
 
+class _StartedServers:
+    """Stands for ``asyncio`` in ``hypercorn.asyncio.run``: the same module, and it remembers the servers started."""
+
+    def __init__(self, real):
+        self._real = real
+        self.servers = []
+
+    async def start_server(self, *args, **kwargs):
+        server = await self._real.start_server(*args, **kwargs)
+        self.servers.append(server)
+        return server
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+_hypercorn_asyncio = _StartedServers(asyncio)
+
+
+class _DrainBeforeTerminated:
+    """A Hypercorn worker context's ``terminated`` event: its listening servers close and connections get their
+    requests in before it is set."""
+
+    def __init__(self, event):
+        self._event = event
+
+    async def set(self):
+        try:
+            servers = list(_hypercorn_asyncio.servers) if state.active("worker") else []
+            if servers:  # even with no connection yet: one accepted in this turn has no transport to count yet
+                _stop_accepting(servers)
+                await asyncio.sleep(DRAIN_SECONDS)
+        except Exception:
+            pass
+        return await self._event.set()
+
+    def __getattr__(self, name):
+        return getattr(self._event, name)
+
+
+def _stop_accepting(servers):
+    """Stops accepting connections but leaves the listening sockets open until the server closes them: a connection
+    accepted in this turn still gets its transport (on a closed asyncio server it fails to attach, and is reset).
+    A loop that did not register the socket as a reader (uvloop) closes the server instead."""
+    loop = asyncio.get_running_loop()
+    for server in servers:
+        try:
+            stopped = all([loop.remove_reader(sock.fileno()) for sock in server.sockets or ()])
+        except Exception:
+            stopped = False
+        if not stopped:
+            server.close()
+
+
+def _drain_before_terminated(original):
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        try:
+            if state.active("worker") and not isinstance(self.terminated, _DrainBeforeTerminated):
+                self.terminated = _DrainBeforeTerminated(self.terminated)
+        except Exception:
+            pass
+
+    return __init__
+
+
+def _watch_hypercorn_servers(module):
+    if getattr(module, "asyncio", None) is asyncio:
+        module.asyncio = _hypercorn_asyncio
+
+
 patches.add_patch("gunicorn.arbiter", lambda module: patches.patch_method(module.Arbiter, "setup", _remember_arbiter))
+patches.add_patch("hypercorn.asyncio.run", _watch_hypercorn_servers)
+patches.add_patch("hypercorn.asyncio.worker_context", lambda module: patches.patch_method(module.WorkerContext, "__init__", _drain_before_terminated))
 patches.add_patch("uvicorn.server", lambda module: patches.patch_method(module.Server, "shutdown", _drain_first))
