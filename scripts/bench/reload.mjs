@@ -6,7 +6,8 @@
 // - save -> `reloaded` (the old workers have also finished and exited), and save -> the first answer with the new text;
 // - the requests that failed.
 // Beside it, `uvicorn --reload` (one worker: the only way Uvicorn reloads) on the same app: save -> the new text,
-// and its failed requests.
+// and its failed requests. SERVER_WORKERS_BENCH_RELOAD=uvicorn,hypercorn measures only the kinds whose name starts
+// with one of those words (the comparison beside runs with uvicorn).
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -25,10 +26,12 @@ const GREETING = 'Hello from a worker';
 
 export async function reload(core, cfg, log) {
   const kinds = [];
-  for (const kind of KINDS) {
+  const only = process.env.SERVER_WORKERS_BENCH_RELOAD?.split(',').map((word) => word.trim()).filter(Boolean);
+  for (const kind of KINDS.filter((k) => !only || only.some((word) => k.kind.startsWith(word)))) {
     log(`${kind.kind}: ${cfg.saves} saves, ${cfg.workers} workers, ${cfg.lanes} clients`);
     kinds.push(await underTheCore(core, kind, cfg, log));
   }
+  if (only && !only.includes('uvicorn')) return { setup: { ...cfg, apps: 'examples/fastapi/main.py, examples/flask/app.py (copies; the greeting rewritten)' }, kinds };
   log(`uvicorn --reload (1 worker): ${cfg.saves} saves`);
   const uvicornReload = await plainUvicornReload(cfg, log);
   return { setup: { ...cfg, apps: 'examples/fastapi/main.py, examples/flask/app.py (copies; the greeting rewritten)' }, kinds, uvicornReload };

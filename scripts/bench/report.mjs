@@ -85,8 +85,8 @@ export function rows(results) {
       add('7 reload', `${k.kind}: requests failed during ${r.setup.saves} reloads under load`, `${fmt(k.failedRequests, 0)} of ${fmt(k.requests, 0)}${k.failedReloads.length ? ` (${k.failedReloads.length} reloads failed: ${k.failedReloads[0].message})` : ''}`, '0', k.failedRequests === 0);
     }
     const u = r.uvicornReload;
-    add('7 reload', `uvicorn --reload (1 worker), beside: save → the new code, median · max of ${u.toNewAnswerMs.n}`, `${fmt(u.toNewAnswerMs.median / 1000, 2)} · ${fmt(u.toNewAnswerMs.max / 1000, 2)} s`);
-    add('7 reload', 'uvicorn --reload: requests failed during its reloads', `${fmt(u.failedRequests, 0)} of ${fmt(u.requests, 0)}`);
+    if (u) add('7 reload', `uvicorn --reload (1 worker), beside: save → the new code, median · max of ${u.toNewAnswerMs.n}`, `${fmt(u.toNewAnswerMs.median / 1000, 2)} · ${fmt(u.toNewAnswerMs.max / 1000, 2)} s`);
+    if (u) add('7 reload', 'uvicorn --reload: requests failed during its reloads', `${fmt(u.failedRequests, 0)} of ${fmt(u.requests, 0)}`);
   }
   return out;
 }
