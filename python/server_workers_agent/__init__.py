@@ -16,8 +16,9 @@ hold) is in ``debug`` and ``debug_socket``; request insight (the app's wrappers,
 ``insight``; stacks on demand and before a timeout kill in ``stacks``; pdb in a worker (``breakpoint()``) in
 ``pdb_hook`` and ``pdb_session``; reloads that never halt the server (the boot guard) and workers that drain before
 they stop in ``boot_guard``, the master that imports the app's libraries for the next workers in ``warm_master``
-(Uvicorn's and Hypercorn's next workers are then forked from it, in ``warm_fork``), Uvicorn's SIGHUP replacing every
-worker at once in ``uvicorn_restart``.
+(Uvicorn's and Hypercorn's next workers are then forked from it, in ``warm_fork``, and the app's import check before
+Hypercorn's reload runs in a fork of it, in ``import_check``), Uvicorn's SIGHUP replacing every worker at once in
+``uvicorn_restart``.
 
 Stdlib only, Python 3.9+. Fail open: whatever goes wrong, the process carries on as it would without the agent.
 ``sitecustomize.py`` calls :func:`start`.
@@ -82,7 +83,7 @@ def _start():
 # Debugging, request insight, stacks, pdb in a worker (breakpoint()) and the reload parts (the boot guard and the
 # drain, the warm master, Uvicorn's restart) register their commands, patches and hooks when imported; a failure to
 # import one leaves the rest of the agent working.
-for _part in ("debug", "insight", "stacks", "pdb_hook", "boot_guard", "warm_master", "uvicorn_restart"):
+for _part in ("debug", "insight", "stacks", "pdb_hook", "boot_guard", "warm_master", "import_check", "uvicorn_restart"):
     try:
         importlib.import_module("." + _part, __name__)
     except Exception:

@@ -8,7 +8,7 @@ import sys
 from .state import hooks, run_hooks, state
 
 # Gunicorn forks that are not workers, by the name of a function on the stack of the forking thread.
-_NOT_WORKER_FORKS = frozenset(("reexec", "spawn_dirty_arbiter", "daemonize"))
+_NOT_WORKER_FORKS = frozenset(("reexec", "spawn_dirty_arbiter", "daemonize", "fork_import_check"))
 _WARM_WORKER_FORK = "fork_warm_worker"  # warm_fork.FORK_FRAME
 
 _fork_hooks = []  # not empty once registered: a forked child inherits the registration and this list

@@ -36,6 +36,11 @@ def available():
     return _forking.patched and state.active("master")
 
 
+def forking():
+    """The master is warm and forks its workers."""
+    return _forking.warm and available()
+
+
 def enable():
     """The master is warm: from now on, its workers are forked."""
     if available():
@@ -63,7 +68,7 @@ class _WarmContext:
         self._spawn = spawn
 
     def Process(self, *args, **kwargs):
-        if _forking.warm and state.active("master"):
+        if forking():
             return WarmWorkerProcess(*args, **kwargs)
         return self._spawn.Process(*args, **kwargs)
 

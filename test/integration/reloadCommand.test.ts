@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import type { ServerDefinition } from '../../src/core/definition';
 import { ServerError } from '../../src/core/errors';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { commandLine, isAlive, readProcStat } from '../../src/core/process/procfs';
 import type { ReloadEvent } from '../../src/core/supervisor';
 import { oldUvicornPython } from '../support/paths';
@@ -107,9 +108,9 @@ const caught = (mask: bigint, signal: number): boolean => ((mask >> BigInt(signa
 const standardSignals = (mask: bigint): bigint => mask & 0x7fffffffn;
 
 const forkingServers = [
-  { server: 'uvicorn', method: 'rolling', startedLine: (pid: number) => `Started server process [${pid}]`, respawns: true },
-  // Hypercorn stops when a worker dies, and scales by restarting: neither forks.
-  { server: 'hypercorn', method: 'signal', startedLine: () => 'Running on http://', respawns: false },
+  { server: 'uvicorn', method: 'rolling', startedLine: (pid: number) => `Started server process [${pid}]`, respawns: true, checksImport: false },
+  // Hypercorn stops when a worker dies, and scales by restarting: neither forks. Its reload imports the app first.
+  { server: 'hypercorn', method: 'signal', startedLine: () => 'Running on http://', respawns: false, checksImport: true },
 ] as const;
 
 for (const kind of forkingServers) describe(`Reload Workers (${kind.server} --workers)`, { timeout: 120000 }, () => {
@@ -142,6 +143,7 @@ for (const kind of forkingServers) describe(`Reload Workers (${kind.server} --wo
     assert.deepStrictEqual((await load.stop()).failures, [], 'no request failed during the reload');
 
     if (kind.respawns) await scaleAndRespawnForked(server);
+    if (kind.checksImport) await importCheckedInAFork(server, folder);
     const again = new LoadLoop(server.port, 2);
     writeVersion(folder, 'v2');
     await server.supervisor.reload();
@@ -150,6 +152,31 @@ for (const kind of forkingServers) describe(`Reload Workers (${kind.server} --wo
     await stopAndCheck(server);
   });
 });
+
+/** Hypercorn's reload imports the app first: in a fork of the warm master (no worker), which also finds broken code. */
+async function importCheckedInAFork(server: TestServer, folder: string): Promise<void> {
+  const masterPid = server.supervisor.model().master!.pid;
+  const before = server.supervisor.model().workers.map((w) => w.pid);
+  const imports = path.join(folder, 'imports.log');
+  writeVersion(folder, 'v1.5');
+  fs.appendFileSync(path.join(folder, 'version.py'), `\nimport os\nwith open(${JSON.stringify(imports)}, "a") as log:\n    log.write("%d %d\\n" % (os.getpid(), os.getppid()))\n`);
+  await server.supervisor.reload();
+  const after = server.supervisor.model().workers.map((w) => w.pid);
+  const importers = fs.readFileSync(imports, 'utf8').trim().split('\n').map((line) => line.split(' ').map(Number));
+  const checks = importers.filter(([pid]) => !after.includes(pid) && !before.includes(pid));
+  assert.strictEqual(checks.length, 1, `one import outside the workers: ${JSON.stringify(importers)}, workers ${after}`);
+  assert.strictEqual(checks[0][1], masterPid, 'in a fork of the master');
+  assert.ok(!isAlive(checks[0][0]), 'the check\'s fork is gone');
+  assert.strictEqual((await get(server.port, '/')).body.text, 'v1.5');
+
+  const broken = writeBrokenVersion(folder);
+  await assert.rejects(server.supervisor.reload(), (error: ServerError) => {
+    assert.deepStrictEqual([error.details.location?.file, error.details.location?.line], [broken, 1]);
+    return /Reload failed, serving the previous code: SyntaxError/.test(error.message);
+  });
+  assert.deepStrictEqual(server.supervisor.model().workers.map((w) => w.pid), after, 'the workers serve on');
+  assert.strictEqual((await get(server.port, '/')).body.text, 'v1.5');
+}
 
 /** Uvicorn's TTIN and its respawn of a dead worker fork from the warm master too. */
 async function scaleAndRespawnForked(server: TestServer): Promise<void> {

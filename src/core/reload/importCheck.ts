@@ -2,10 +2,13 @@
  * Before a reload that must restart the whole server (it cannot run two generations side by side), the app's module is
  * imported once in a process of its own, with the server's interpreter, folder and environment: when that fails, the
  * server is not stopped, and the previous code keeps serving. (What only the server's startup would show, such as a
- * failing ASGI lifespan, still fails the restart.)
+ * failing ASGI lifespan, still fails the restart.) A warm master that forks its workers (Hypercorn's, once the agent
+ * made it warm) runs the check in a fork of itself, which has the libraries loaded already (the agent's
+ * import_check.py); a master that cannot sends the check back here.
  */
 import { spawn } from 'node:child_process';
 import type { ResolvedDefinition } from '../definition';
+import type { ServerRun } from '../serverRun';
 import { bootFailureFrom } from './bootFailure';
 import type { ReloadOutcome } from './reloadTypes';
 
@@ -22,7 +25,16 @@ const CHECK_SCRIPT = [
   'if not hasattr(module, name): raise AttributeError("module %r has no attribute %r" % (module_name, name))',
 ].join('\n');
 
-export function checkAppImports(definition: ResolvedDefinition): Promise<ReloadOutcome> {
+export async function checkAppImports(definition: ResolvedDefinition, run?: ServerRun): Promise<ReloadOutcome> {
+  const reply = await run?.requestMaster({ t: 'import-check', app: definition.app }, CHECK_TIMEOUT_MS).catch(() => undefined);
+  if (reply?.t === 'import-check' && reply.ran === true) {
+    if (reply.ok === true) return { ok: true };
+    return { ok: false, failure: bootFailureFrom(String(reply.traceback ?? '').split('\n'), definition.cwd) };
+  }
+  return checkInNewProcess(definition);
+}
+
+function checkInNewProcess(definition: ResolvedDefinition): Promise<ReloadOutcome> {
   return new Promise((resolve) => {
     const child = spawn(definition.python, ['-c', CHECK_SCRIPT, definition.app], {
       cwd: definition.cwd,

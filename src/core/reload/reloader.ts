@@ -178,7 +178,7 @@ export class Reloader {
   /** The server's own reload (SIGHUP); where it would not keep the old workers for broken code, the app is imported first. */
   private async bySignal(context: MethodContext, choice: MethodChoice): Promise<ReloadOutcome> {
     if (choice.importCheckFirst) {
-      const check = await checkAppImports(this.host.definition());
+      const check = await checkAppImports(this.host.definition(), context.run);
       if (!check.ok) return check;
     }
     return signalReload(context);
