@@ -35,7 +35,7 @@ export function chooseReloadMethod(definition: ResolvedDefinition, capabilities:
     return {
       method: 'signal',
       importCheckFirst: true,
-      caveat: 'Hypercorn stops every worker before it starts the new ones (SIGHUP): new requests wait in the listen queue until the new workers are ready, and a connection a worker had accepted but not read yet when it stopped is closed',
+      caveat: 'Hypercorn stops every worker before it starts the new ones (SIGHUP): new requests wait in the listen queue until the new workers are ready',
     };
   }
   if (definition.server === 'uvicorn') {
