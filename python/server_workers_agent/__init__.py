@@ -17,8 +17,9 @@ hold) is in ``debug`` and ``debug_socket``; request insight (the app's wrappers,
 ``pdb_hook`` and ``pdb_session``; reloads that never halt the server (the boot guard) and workers that drain before
 they stop in ``boot_guard``, the master that imports the app's libraries for the next workers in ``warm_master``
 (Uvicorn's and Hypercorn's next workers are then forked from it, in ``warm_fork``, and the app's import check before
-Hypercorn's reload runs in a fork of it, in ``import_check``), Uvicorn's SIGHUP replacing every worker at once in
-``uvicorn_restart``.
+Hypercorn's and Granian's reload runs in a fork of it, in ``import_check``), Uvicorn's SIGHUP replacing every worker at
+once in ``uvicorn_restart``, Granian's too, each old worker stopped once its successor is ready, in
+``granian_reload``.
 
 Stdlib only, Python 3.9+. Fail open: whatever goes wrong, the process carries on as it would without the agent.
 ``sitecustomize.py`` calls :func:`start`.
@@ -83,7 +84,7 @@ def _start():
 # Debugging, request insight, stacks, pdb in a worker (breakpoint()) and the reload parts (the boot guard and the
 # drain, the warm master, Uvicorn's restart) register their commands, patches and hooks when imported; a failure to
 # import one leaves the rest of the agent working.
-for _part in ("debug", "insight", "stacks", "pdb_hook", "boot_guard", "warm_master", "import_check", "uvicorn_restart"):
+for _part in ("debug", "insight", "stacks", "pdb_hook", "boot_guard", "warm_master", "import_check", "uvicorn_restart", "granian_reload"):
     try:
         importlib.import_module("." + _part, __name__)
     except Exception:

@@ -13,6 +13,7 @@ Stdlib only, Python 3.9+, fail open. Imported by warm_master: it registers its p
 """
 
 import signal
+import threading
 from multiprocessing import context as mp_context
 
 from . import patches
@@ -22,17 +23,23 @@ from .state import hooks, state
 _MASTER_HANDLER_MODULES = frozenset(("uvicorn.supervisors.multiprocess", "hypercorn.run"))
 
 
+# Held while the master imports on a thread of the agent: a fork in the middle of an import would give the child a
+# module half run, whose lock no thread of the child holds any more. Granian forks its workers under it.
+IMPORT_LOCK = threading.Lock()
+
+
 class _Forking:
     def __init__(self):
         self.warm = False  # the master imported the workers' libraries: its next workers are forked
-        self.patched = False  # Uvicorn's subprocess factory goes through _WarmContext
+        self.patched = False  # Uvicorn's or Hypercorn's Process factory goes through _WarmContext; Granian forks
 
 
 _forking = _Forking()
 
 
 def available():
-    """In Uvicorn's or Hypercorn's master, where its workers can be forked once it is warm."""
+    """In Uvicorn's or Hypercorn's master, where its workers can be forked once it is warm; in Granian's, which forks
+    them already."""
     return _forking.patched and state.active("master")
 
 
@@ -99,6 +106,21 @@ def _wrap_get_context(module):
     _forking.patched = True
 
 
+def _fork_after_imports(module):
+    """Granian forks its workers (AbstractWorker.start) from its main thread: never while the agent imports."""
+
+    def wrap(original):
+        def start(self, *args, **kwargs):
+            with IMPORT_LOCK:
+                return original(self, *args, **kwargs)
+
+        return start
+
+    patches.patch_method(module.AbstractWorker, "start", wrap)
+    if hasattr(module, "AbstractServer"):
+        _forking.patched = True
+
+
 def _reset_master_handlers():
     """In a forked worker: the handlers the master installed for itself go back to what an interpreter starts with."""
     for number in signal.valid_signals():
@@ -113,3 +135,4 @@ def _reset_master_handlers():
 hooks.worker_forked.append(_reset_master_handlers)
 patches.add_patch("uvicorn._subprocess", _wrap_spawn_context)
 patches.add_patch("hypercorn.run", _wrap_get_context)
+patches.add_patch("granian.server.common", _fork_after_imports)

@@ -88,9 +88,9 @@ def _preimport(message):
     names = [name for name in message.get("modules") or [] if isinstance(name, str) and name not in sys.modules]
     names = [name for name in names if not _excluded(name)]
     _warm.pending.extend(names)
-    if arbiter is None and state.server == "hypercorn":
-        # Hypercorn's main thread waits for its workers to exit: the import runs on a thread of its own, and no worker
-        # is forked before it is done.
+    if arbiter is None and state.server in ("hypercorn", "granian"):
+        # Their main thread waits (Hypercorn's for its workers to exit, Granian's for a signal): the import runs on a
+        # thread of its own, and no worker is forked before it is done.
         start_daemon_thread("server-workers-warm", _import_then_fork_now, _StderrLog())
         return {"t": "preimport", "queued": len(names), "forks": True}
     if arbiter is None:
@@ -136,7 +136,8 @@ def _import_first(original):
 
 
 class _StderrLog:
-    """Hypercorn's master has no logger of its own: its lines are written to stderr, which is the master's channel."""
+    """Hypercorn's master has no logger of its own (Granian's writes to stdout): these lines go to stderr, which is the
+    master's channel too."""
 
     def info(self, message, *args):
         sys.stderr.write((message % args) + "\n")
@@ -145,7 +146,8 @@ class _StderrLog:
 
 def _import_then_fork_now(log):
     try:
-        _import_pending(log, "new workers are forked with them")
+        with warm_fork.IMPORT_LOCK:
+            _import_pending(log, "new workers are forked with them")
         warm_fork.enable()
     except Exception:
         pass

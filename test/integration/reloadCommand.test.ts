@@ -153,7 +153,29 @@ for (const kind of forkingServers) describe(`Reload Workers (${kind.server} --wo
   });
 });
 
-/** Hypercorn's reload imports the app first: in a fork of the warm master (no worker), which also finds broken code. */
+describe('Reload Workers (granian --workers)', { timeout: 120000 }, () => {
+  it('every successor starts at once from the warm master, and each old worker stops once its successor is ready, not after Granian\'s respawn interval; the app is import-checked in a fork of the master', async () => {
+    const { server, folder } = await started({ server: 'granian', args: ['--respawn-interval', '30'] });
+    assert.strictEqual(server.supervisor.model().reload.method, 'rolling');
+    const old = server.supervisor.model().workers.map((w) => w.pid);
+    const reloadStarted = Date.now();
+    writeVersion(folder, 'v1');
+    await server.supervisor.reload();
+    assert.ok(Date.now() - reloadStarted < 30000, 'done before one respawn interval (30 s) passed');
+    const reloaded = server.supervisor.model().workers;
+    assert.deepStrictEqual(reloaded.map((w) => [w.state, w.generation]), Array(3).fill(['ready', 2]));
+    for (const pid of old) assert.ok(!isAlive(pid), `old worker ${pid} is gone`);
+    const lines = masterLines(server);
+    const at = (text: string) => lines.findIndex((l) => l.includes(text));
+    assert.ok(at('Server Workers: every successor started at once') > at('Respawning worker-3'), 'all three successors first');
+    assert.ok(at('Stopping old worker-1') > at('Server Workers: every successor started at once'), 'then the old workers stop');
+    assert.strictEqual((await get(server.port, '/')).body.text, 'v1');
+    await importCheckedInAFork(server, folder);
+    await stopAndCheck(server);
+  });
+});
+
+/** Hypercorn's and Granian's reload imports the app first: in a fork of the warm master (no worker), which also finds broken code. */
 async function importCheckedInAFork(server: TestServer, folder: string): Promise<void> {
   const masterPid = server.supervisor.model().master!.pid;
   const before = server.supervisor.model().workers.map((w) => w.pid);

@@ -119,14 +119,14 @@ describe('chooseReloadMethod', () => {
     assert.match(chooseReloadMethod(uvicorn, { ...capabilities, reload: 'restart' }, undefined).restartBecause!, /before 0\.30/);
   });
 
-  it('warms the master where its next workers start from it: Gunicorn\'s swap, Uvicorn\'s rolling restart, Hypercorn\'s SIGHUP', () => {
+  it('warms the master where its next workers start from it: Gunicorn\'s swap, Uvicorn\'s, Hypercorn\'s and Granian\'s SIGHUP', () => {
     const warms = (definition: Partial<ServerDefinition>, preload = false) => {
       const resolved = resolveDefinition({ app: 'main:app', workers: 3, ...definition }, context);
       return warmsMaster(chooseReloadMethod(resolved, capabilities, { guarding: true, preload, rolling: true }), resolved);
     };
     assert.deepStrictEqual(
       [warms({}), warms({ server: 'uvicorn' }), warms({ server: 'hypercorn' }), warms({ server: 'granian' }), warms({}, true), warms({ server: 'uvicorn', workers: 1 })],
-      [true, true, true, false, false, false],
+      [true, true, true, true, false, false],
     );
   });
 

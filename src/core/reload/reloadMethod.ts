@@ -52,9 +52,9 @@ export function chooseReloadMethod(definition: ResolvedDefinition, capabilities:
   return { method: 'swap' };
 }
 
-/** The master imports the workers' libraries first, so that its next workers start with them (Gunicorn forks them; the
- * agent has Uvicorn and Hypercorn fork them instead of spawning them). */
+/** The master imports the workers' libraries first, so that its next workers start with them (Gunicorn and Granian fork
+ * them; the agent has Uvicorn and Hypercorn fork them instead of spawning them). */
 export function warmsMaster(choice: MethodChoice, definition: ResolvedDefinition): boolean {
   if (choice.method === 'swap') return true;
-  return (choice.method === 'rolling' && definition.server === 'uvicorn') || (choice.method === 'signal' && definition.server === 'hypercorn');
+  return choice.method !== 'restart' && ['uvicorn', 'hypercorn', 'granian'].includes(definition.server);
 }

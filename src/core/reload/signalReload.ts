@@ -4,8 +4,10 @@
  * - Uvicorn 0.30+ (`rolling`): each new worker is started and found ready (Uvicorn pings it) before the old one is
  *   stopped. When a new worker is not ready in time (it died at import, its lifespan startup failed, it is slow),
  *   Uvicorn kills it, keeps the old workers and aborts the restart: the workers replaced until then stay replaced.
- * - Granian (`rolling`): one position at a time, the successor started first; the old worker is stopped after
- *   Granian's respawn interval whether its successor is ready or not (the reloader imports the app first).
+ * - Granian (`rolling`): every position's successor is started at once (the agent's granian_reload.py), and each old
+ *   worker is stopped once its successor is ready (the reloader tells the master), or once the successor has exited,
+ *   or after 60 s; Granian's own reload went one position per respawn interval, ready or not. The reloader imports
+ *   the app first.
  * - Hypercorn (`signal`): every worker stops, then the master starts new ones; the listening socket stays open, so
  *   requests wait in its queue (the reloader imports the app first).
  */
