@@ -113,45 +113,47 @@ const forkingServers = [
   { server: 'hypercorn', method: 'signal', startedLine: () => 'Running on http://', respawns: false, checksImport: true },
 ] as const;
 
-for (const kind of forkingServers) describe(`Reload Workers (${kind.server} --workers)`, { timeout: 120000 }, () => {
-  it(`the first reload warms the master, which then forks the new workers: each a worker of its own, with an interpreter's signal handlers${kind.respawns ? '; scaling and a respawn fork too' : ''}`, async () => {
-    const { server, folder } = await started({ server: kind.server });
-    const model = server.supervisor.model();
-    assert.strictEqual(model.reload.method, kind.method);
-    const masterPid = model.master!.pid;
-    const spawned = model.workers.map((w) => w.pid);
-    assert.ok(spawned.every((pid) => commandLine(pid).includes('--multiprocessing-fork')), 'the first workers are spawned');
-    const spawnedMask = standardSignals(caughtSignals(spawned[0]));
-    assert.ok(!caught(spawnedMask, 1), 'a spawned worker has no SIGHUP handler');
-    const load = new LoadLoop(server.port, 2);
+for (const kind of forkingServers) {
+  describe(`Reload Workers (${kind.server} --workers)`, { timeout: 120000 }, () => {
+    it(`the first reload warms the master, which then forks the new workers: each a worker of its own, with an interpreter's signal handlers${kind.respawns ? '; scaling and a respawn fork too' : ''}`, async () => {
+      const { server, folder } = await started({ server: kind.server });
+      const model = server.supervisor.model();
+      assert.strictEqual(model.reload.method, kind.method);
+      const masterPid = model.master!.pid;
+      const spawned = model.workers.map((w) => w.pid);
+      assert.ok(spawned.every((pid) => commandLine(pid).includes('--multiprocessing-fork')), 'the first workers are spawned');
+      const spawnedMask = standardSignals(caughtSignals(spawned[0]));
+      assert.ok(!caught(spawnedMask, 1), 'a spawned worker has no SIGHUP handler');
+      const load = new LoadLoop(server.port, 2);
 
-    writeVersion(folder, 'v1');
-    await server.supervisor.reload();
-    assert.ok(masterLines(server).some((l) => /Server Workers: the master imported \d+ library modules in [\d.]+ s; new workers are forked with them/.test(l)), 'the master says it is warm');
-    const forked = server.supervisor.model().workers;
-    assert.deepStrictEqual(forked.map((w) => [w.state, w.generation]), Array(3).fill(['ready', 2]));
-    for (const { pid } of forked) {
-      assert.ok(!spawned.includes(pid) && !isAlive(spawned[0]), 'new workers replaced the old');
-      assert.strictEqual(readProcStat(pid)?.ppid, masterPid, 'a child of the master');
-      assert.ok(!commandLine(pid).includes('--multiprocessing-fork'), `forked, not spawned: ${commandLine(pid)}`);
-      const mask = caughtSignals(pid);
-      for (const signal of [1, 21, 22, 10, 12, 28]) assert.ok(!caught(mask, signal), `worker ${pid} does not keep the master's handler for signal ${signal}`);
-      assert.strictEqual(standardSignals(mask).toString(2), spawnedMask.toString(2), 'the same handlers as a spawned worker (the server\'s own)');
-      await eventually(`worker ${pid}'s own output`, () => server.output.some((e) => e.pid === pid && e.slot > 0 && e.lines.some((l) => l.includes(kind.startedLine(pid)))));
-    }
-    assert.strictEqual((await get(server.port, '/')).body.text, 'v1');
-    assert.deepStrictEqual((await load.stop()).failures, [], 'no request failed during the reload');
+      writeVersion(folder, 'v1');
+      await server.supervisor.reload();
+      assert.ok(masterLines(server).some((l) => /Server Workers: the master imported \d+ library modules in [\d.]+ s; new workers are forked with them/.test(l)), 'the master says it is warm');
+      const forked = server.supervisor.model().workers;
+      assert.deepStrictEqual(forked.map((w) => [w.state, w.generation]), Array(3).fill(['ready', 2]));
+      for (const { pid } of forked) {
+        assert.ok(!spawned.includes(pid) && !isAlive(spawned[0]), 'new workers replaced the old');
+        assert.strictEqual(readProcStat(pid)?.ppid, masterPid, 'a child of the master');
+        assert.ok(!commandLine(pid).includes('--multiprocessing-fork'), `forked, not spawned: ${commandLine(pid)}`);
+        const mask = caughtSignals(pid);
+        for (const signal of [1, 21, 22, 10, 12, 28]) assert.ok(!caught(mask, signal), `worker ${pid} does not keep the master's handler for signal ${signal}`);
+        assert.strictEqual(standardSignals(mask).toString(2), spawnedMask.toString(2), 'the same handlers as a spawned worker (the server\'s own)');
+        await eventually(`worker ${pid}'s own output`, () => server.output.some((e) => e.pid === pid && e.slot > 0 && e.lines.some((l) => l.includes(kind.startedLine(pid)))));
+      }
+      assert.strictEqual((await get(server.port, '/')).body.text, 'v1');
+      assert.deepStrictEqual((await load.stop()).failures, [], 'no request failed during the reload');
 
-    if (kind.respawns) await scaleAndRespawnForked(server);
-    if (kind.checksImport) await importCheckedInAFork(server, folder);
-    const again = new LoadLoop(server.port, 2);
-    writeVersion(folder, 'v2');
-    await server.supervisor.reload();
-    assert.deepStrictEqual(new Set((await Promise.all([1, 2, 3, 4, 5, 6].map(() => get(server.port, '/')))).map((r) => r.body.text)), new Set(['v2']));
-    assert.deepStrictEqual((await again.stop()).failures, [], 'no request failed during the reload of forked workers');
-    await stopAndCheck(server);
+      if (kind.respawns) await scaleAndRespawnForked(server);
+      if (kind.checksImport) await importCheckedInAFork(server, folder);
+      const again = new LoadLoop(server.port, 2);
+      writeVersion(folder, 'v2');
+      await server.supervisor.reload();
+      assert.deepStrictEqual(new Set((await Promise.all([1, 2, 3, 4, 5, 6].map(() => get(server.port, '/')))).map((r) => r.body.text)), new Set(['v2']));
+      assert.deepStrictEqual((await again.stop()).failures, [], 'no request failed during the reload of forked workers');
+      await stopAndCheck(server);
+    });
   });
-});
+}
 
 describe('Reload Workers (granian --workers)', { timeout: 120000 }, () => {
   it('every successor starts at once from the warm master, and each old worker stops once its successor is ready, not after Granian\'s respawn interval; the app is import-checked in a fork of the master', async () => {
@@ -171,6 +173,7 @@ describe('Reload Workers (granian --workers)', { timeout: 120000 }, () => {
     assert.ok(at('Stopping old worker-1') > at('Server Workers: every successor started at once'), 'then the old workers stop');
     assert.strictEqual((await get(server.port, '/')).body.text, 'v1');
     await importCheckedInAFork(server, folder);
+
     await stopAndCheck(server);
   });
 });

@@ -29,7 +29,7 @@ export async function checkAppImports(definition: ResolvedDefinition, run?: Serv
   const reply = await run?.requestMaster({ t: 'import-check', app: definition.app }, CHECK_TIMEOUT_MS).catch(() => undefined);
   if (reply?.t === 'import-check' && reply.ran === true) {
     if (reply.ok === true) return { ok: true };
-    return { ok: false, failure: bootFailureFrom(String(reply.traceback ?? '').split('\n'), definition.cwd) };
+    return { ok: false, failure: bootFailureFrom((typeof reply.traceback === 'string' ? reply.traceback : '').split('\n'), definition.cwd) };
   }
   return checkInNewProcess(definition);
 }
