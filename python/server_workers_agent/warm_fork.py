@@ -13,6 +13,7 @@ Stdlib only, Python 3.9+, fail open. Imported by warm_master: it registers its p
 """
 
 import signal
+import sys
 import threading
 from multiprocessing import context as mp_context
 
@@ -39,8 +40,9 @@ _forking = _Forking()
 
 def available():
     """In Uvicorn's or Hypercorn's master, where its workers can be forked once it is warm; in Granian's, which forks
-    them already."""
-    return _forking.patched and state.active("master")
+    them already. Linux only: on macOS a fork after some system libraries have loaded can crash the child (why
+    multiprocessing spawns there)."""
+    return _forking.patched and state.active("master") and sys.platform.startswith("linux")
 
 
 def forking():

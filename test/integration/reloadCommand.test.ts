@@ -174,6 +174,17 @@ describe('Reload Workers (granian --workers)', { timeout: 120000 }, () => {
     assert.strictEqual((await get(server.port, '/')).body.text, 'v1');
     await importCheckedInAFork(server, folder);
 
+    // A SIGHUP from outside (kill -HUP): the supervisor still says which successors are ready.
+    writeVersion(folder, 'v2');
+    const before = server.supervisor.model().workers.map((w) => w.pid);
+    const hupSent = Date.now();
+    process.kill(server.supervisor.model().master!.pid, 'SIGHUP');
+    await eventually('every worker replaced', () => {
+      const workers = server.supervisor.model().workers;
+      return workers.length === 3 && workers.every((w) => w.state === 'ready' && !before.includes(w.pid)) && before.every((pid) => !isAlive(pid));
+    }, 30000);
+    assert.ok(Date.now() - hupSent < 30000, 'done before one respawn interval (30 s) passed');
+    assert.strictEqual((await get(server.port, '/')).body.text, 'v2');
     await stopAndCheck(server);
   });
 });

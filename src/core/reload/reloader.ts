@@ -216,8 +216,9 @@ export class Reloader {
   private workerEvent({ type, worker }: WorkerEvent): void {
     if (type === 'up' && worker.generation === this.reloadGeneration) this.bootOutput.set(worker.pid, []);
     if (type === 'ready') this.bootOutput.delete(worker.pid);
-    // Granian's master (the agent's granian_reload.py) stops each old worker once its successor is ready.
-    if (type === 'ready' && this.reloadGeneration && this.host.definition().server === 'granian') {
+    // Granian's master (the agent's granian_reload.py) stops each old worker once its successor is ready; also on a
+    // SIGHUP sent from outside, so every ready Granian worker is told.
+    if (type === 'ready' && this.host.definition().server === 'granian') {
       void this.host.run()?.requestMaster({ t: 'worker-ready', pid: worker.pid }).catch(() => undefined);
     }
     if (type === 'exit' && this.bootOutput.has(worker.pid)) this.failedWorkers.push(worker);
