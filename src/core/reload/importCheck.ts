@@ -2,9 +2,9 @@
  * Before a reload that must restart the whole server (it cannot run two generations side by side), the app's module is
  * imported once in a process of its own, with the server's interpreter, folder and environment: when that fails, the
  * server is not stopped, and the previous code keeps serving. (What only the server's startup would show, such as a
- * failing ASGI lifespan, still fails the restart.) A warm master that forks its workers (Hypercorn's, once the agent
- * made it warm) runs the check in a fork of itself, which has the libraries loaded already (the agent's
- * import_check.py); a master that cannot sends the check back here.
+ * failing ASGI lifespan, still fails the restart.) A warm master that forks its workers (Hypercorn's and Granian's,
+ * once the agent made them warm) runs the check in a fork of itself, which has the libraries loaded already (the
+ * agent's import_check.py); a master that cannot sends the check back here.
  */
 import { spawn } from 'node:child_process';
 import type { ResolvedDefinition } from '../definition';
