@@ -27,11 +27,11 @@ export async function swapGenerations(context: MethodContext, controlSocket: str
     }, reloadTimeoutMs(definition), `the ${wanted} new workers to boot`);
     const { newReady, oldAlive } = table.reloadProgress();
     if (newReady === 0) return { ok: false, failure: await context.failureOfNewWorkers() };
-    // All ready: the old generation goes. Some ready: as many old workers go (the oldest), the count stays.
-    for (let extra = oldWorkers - wanted; newReady === wanted && extra > 0; extra--) table.expectRemoval();
-    // Gunicorn stops its oldest: the old generation, and as many new workers as old ones died before or during the
-    // swap (it replaced those among the new ones): their slots close.
-    for (let extra = oldWorkers - oldAlive; newReady === wanted && extra > 0; extra--) table.expectRemoval();
+    // All ready: the old generation goes. Some ready: as many old workers go (the oldest), the count stays. Gunicorn
+    // stops its oldest: the old generation, and as many new workers as old ones died before or during the swap (it
+    // replaced those among the new ones): their slots close, as do those of an old generation larger than wanted.
+    const slotsClosing = Math.max(0, oldWorkers - wanted) + Math.max(0, oldWorkers - oldAlive);
+    for (let extra = slotsClosing; newReady === wanted && extra > 0; extra--) table.expectRemoval();
     const beforeRemove = await gunicornWorkerTarget(controlSocket) ?? oldWorkers + wanted;
     await changeGunicornWorkers(controlSocket, 'remove', newReady === wanted ? oldWorkers : newReady, beforeRemove);
     if (newReady < wanted) return { ok: false, failure: await context.failureOfNewWorkers() };
