@@ -1,6 +1,6 @@
 """Forks of the master and of workers: the parent's output is flushed before, and the child forgets the parent's role;
-a fork of the master inside Gunicorn's ``Arbiter.spawn_worker``, or the agent's ``fork_warm_worker`` (Uvicorn's workers
-forked from a warm master, see warm_fork), becomes a worker."""
+a fork of the master inside Gunicorn's ``Arbiter.spawn_worker``, or the agent's ``fork_warm_worker`` (Uvicorn's and
+Hypercorn's workers forked from a warm master, see warm_fork), becomes a worker."""
 
 import os
 import sys
@@ -9,7 +9,7 @@ from .state import hooks, run_hooks, state
 
 # Gunicorn forks that are not workers, by the name of a function on the stack of the forking thread.
 _NOT_WORKER_FORKS = frozenset(("reexec", "spawn_dirty_arbiter", "daemonize", "fork_import_check"))
-_WARM_WORKER_FORK = "fork_warm_worker"  # warm_fork.FORK_FRAME
+_WARM_WORKER_FORK = "fork_warm_worker"  # the function warm_fork forks Uvicorn's and Hypercorn's workers under
 
 _fork_hooks = []  # not empty once registered: a forked child inherits the registration and this list
 

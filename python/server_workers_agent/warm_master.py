@@ -1,12 +1,13 @@
-"""A warm master for reloads, Gunicorn's and Uvicorn's (docs/agent-protocol.md, "Reload").
+"""A warm master for reloads: Gunicorn's, Uvicorn's, Hypercorn's and Granian's (docs/agent-protocol.md, "Reload").
 
 Gunicorn forks every worker from its master, which (without ``--preload``) has imported none of the app's libraries:
 each new worker imports FastAPI, Pydantic, Flask... again, and a reload pays that CPU once per worker. The supervisor
 asks a ready worker which library modules it has loaded (``modules``: from site-packages and the standard library
 only, never the app's own code or an editable install, never the debugger) and hands the list to the master
 (``preimport``); the master imports them on its main thread, right before it next manages its workers, so that the
-workers it forks from then on inherit them. Uvicorn's master does the same before it next handles its signals, and
-then forks its workers instead of spawning them (warm_fork). The app itself is never imported in the master: a reload
+workers it forks from then on inherit them. Uvicorn's master does the same before it next handles its signals,
+Hypercorn's and Granian's on a thread of the agent; then Uvicorn and Hypercorn fork their workers instead of spawning
+them (warm_fork), and Granian forks them as it always does. The app itself is never imported in the master: a reload
 still runs the new code. ``SERVER_WORKERS_WARM_MASTER=0`` in the server's environment turns this off.
 
 Stdlib only, Python 3.9+, fail open. Imported by the agent: it registers its commands and its patch.
@@ -79,7 +80,7 @@ def _modules(message):
 
 @command("preimport")
 def _preimport(message):
-    """In Gunicorn's or Uvicorn's master: import these modules on the main thread, before the next workers start."""
+    """In the master: import these modules before the next workers start (Gunicorn's and Uvicorn's on the main thread)."""
     arbiter = _warm.arbiter
     if os.environ.get(ENV_WARM_MASTER) == "0" or not state.active("master") or (arbiter is None and not warm_fork.available()):
         return {"t": "preimport", "queued": 0}
