@@ -4,8 +4,8 @@
  * that entered pdb last), or `{"cmd":"input","slot":N,"text":"p x\n"}` (--json: pdb's output comes as `log` events
  * with `"stream": "pdb"`, the prompt with `"prompt": true`).
  */
-import type { PdbSession } from './core/agent/pdbSessions';
-import type { Supervisor } from './core/supervisor';
+import type { PdbSession } from '../core/agent/pdbSessions';
+import type { Supervisor } from '../core/supervisor';
 
 /** How the CLI writes: JSON events, or lines for people (prefixed per slot). */
 export interface PdbCliOutput {

@@ -1,7 +1,7 @@
 /** The CLI's reloads: its watcher (--reload, or the task's "reload"), and the reload events as JSON or for people. */
-import { ChangeBatcher } from './core/reload/changeBatcher';
-import { FileWatcher } from './core/reload/fileWatcher';
-import type { Supervisor } from './core/supervisor';
+import { ChangeBatcher } from '../core/reload/changeBatcher';
+import { FileWatcher } from '../core/reload/fileWatcher';
+import type { Supervisor } from '../core/supervisor';
 
 type Emit = (event: Record<string, unknown>) => void;
 
