@@ -122,7 +122,7 @@ export class ServerRun {
     // No bytecode written: a file rewritten within the same second at the same size would be imported stale from it.
     const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...def.env, PYTHONUNBUFFERED: '1', PYDEVD_DISABLE_FILE_VALIDATION: '1' };
     if (this.agent && this.options.agentDir) {
-      Object.assign(env, await this.agent.listen(runtimeDir), {
+      Object.assign(env, await this.agent.listen(runtimeDir, def.python), {
         SERVER_WORKERS_ROLE: 'master',
         SERVER_WORKERS_SERVER: def.server,
         SERVER_WORKERS_WATCH_PID: String(process.pid),

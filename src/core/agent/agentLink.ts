@@ -38,13 +38,16 @@ export class AgentLink {
   /** Worker output goes to `streams`. */
   constructor(private readonly streams: WorkerStreams) {}
 
-  /** Listens in the run's private folder; returns the variables that make the agent in the spawned process talk to it. */
-  async listen(runtimeDir: string): Promise<Record<string, string>> {
+  /**
+   * Listens in the run's private folder; returns the variables that make the agent in the spawned process talk to it.
+   * `python`: the server's interpreter (it reads the connections' peer credentials).
+   */
+  async listen(runtimeDir: string, python: string): Promise<Record<string, string>> {
     this.server = await AgentServer.listen(runtimeDir, {
       onData: (hello, socket, initial) => this.joinData(hello, socket, initial),
       onControl: (connection) => this.joinControl(connection),
       onPdb: (connection) => this.joinPdb(connection),
-    });
+    }, python);
     return this.server.environment();
   }
 
@@ -89,6 +92,12 @@ export class AgentLink {
 
   private joinControl(connection: ControlConnection): void {
     const { hello } = connection;
+    // A process has one control connection: a second claim never replaces one that is open (it is closed instead).
+    const open = hello.role === 'master' ? this.masterControl : this.controls.get(hello.pid);
+    if (open && !open.closed) {
+      connection.close();
+      return;
+    }
     if (this.askToJoin(hello) === undefined) {
       connection.close();
       return;
