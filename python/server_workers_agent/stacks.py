@@ -4,71 +4,30 @@ in an asyncio worker, every pending task's, written into the worker's own output
 - The ``stacks`` command: the control thread writes them (faulthandler for the threads, a walk of each task's
   coroutine chain for the tasks) and replies. It needs the GIL, which a worker in a tight Python loop or in
   ``time.sleep`` gives up, and one in C code holding it does not.
-- A real-time signal (``stack-signal``, told to the supervisor once registered): faulthandler dumps every thread from
-  its C signal handler, with or without the GIL. The supervisor sends it when the command gets no answer.
+- A real-time signal (``stack-signal``, told to the supervisor once registered, and when the app takes it): faulthandler
+  dumps every thread from its C signal handler, with or without the GIL. The supervisor sends it when the command
+  gets no answer. Registered in fault_signals.
 - Gunicorn sends SIGABRT to a worker that timed out: faulthandler's fatal-signal handler, installed after the
-  worker's own signal handlers, dumps every thread, then the signal reaches the worker's handler as before.
-- Uvicorn's supervisor SIGKILLs a worker that fails its health check: the master's agent first sends the worker the
-  stack signal, and says which worker it was about to kill (``hung``).
+  worker's own signal handlers, dumps every thread, then the signal reaches the worker's handler as before (and the
+  app's own faulthandler file: see fault_signals).
+- Uvicorn's supervisor SIGKILLs a worker that fails its health check: the master's agent first says which worker it
+  is about to kill (``hung``), and the supervisor sends that worker the stack signal if it is still the agent's.
 
 Stdlib only, fail open.
 """
 
 import faulthandler
 import os
-import signal
 import sys
 import time
 
 from . import patches
 from .connection import command, send
-from .state import hooks, state
+from .fault_signals import STDERR
+from .state import state
 
-STACK_SIGNAL_OFFSET = 6  # SIGRTMIN + 6: neither Gunicorn nor Uvicorn uses real-time signals
 HUNG_DUMP_WAIT = 0.3  # seconds a hung Uvicorn worker gets to dump its stacks before its SIGKILL
-STDERR = 2
 _TASK_FRAMES_LIMIT = 100
-
-
-def stack_signal():
-    try:
-        number = signal.SIGRTMIN + STACK_SIGNAL_OFFSET
-    except AttributeError:  # no real-time signals here
-        return None
-    return number if number <= signal.SIGRTMAX else None
-
-
-class _Stacks:
-    def __init__(self):
-        self.fatal_handler = False  # faulthandler's fatal-signal handler installed in this process
-
-
-_stacks = _Stacks()
-
-
-def _forget_in_child():
-    global _stacks
-    _stacks = _Stacks()
-
-
-def _register_stack_signal():
-    """In a worker, once its fd 2 is its data connection: the stack signal dumps every thread there."""
-    number = stack_signal()
-    if number is None or signal.getsignal(number) != signal.SIG_DFL:
-        return  # the app uses it: the supervisor will not send it
-    faulthandler.register(number, file=STDERR, all_threads=True, chain=False)
-    send({"t": "stack-signal", "signal": int(number)})
-
-
-def _dump_on_fatal_signals():
-    """After the server installed its signal handlers (they become the ones faulthandler chains to): SIGABRT from
-    Gunicorn's timeout, and a crash in C code, dump every thread into the worker's output before it dies."""
-    if _stacks.fatal_handler or not (state.active("worker") or state.active("master")):
-        return
-    _stacks.fatal_handler = True
-    if faulthandler.is_enabled():
-        faulthandler.disable()  # enabled before the server's handlers: re-enable so that it chains to them
-    faulthandler.enable(file=STDERR, all_threads=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -182,8 +141,9 @@ def _short(text, limit=160):
 
 def _patch_uvicorn_multiprocess(module):
     """``Process.kill`` is what Uvicorn's supervisor calls for a worker that failed its health check (or a new one
-    that never got ready): a live worker first gets the stack signal and a moment to dump, and the supervisor is told
-    which worker is killed as hung."""
+    that never got ready): the supervisor is told which worker is killed as hung, and sends it the stack signal when
+    the worker's own agent registered it and the app did not take it (the owner is checked where it is known); the
+    worker gets a moment to dump."""
 
     def wrap(original):
         def kill(self, *args, **kwargs):
@@ -205,14 +165,8 @@ def _before_hung_kill(process):
     pid = getattr(inner, "pid", None)
     if not pid or inner.exitcode is not None:
         return  # it died by itself: nothing to dump
-    send({"t": "hung", "pid": pid})
-    number = stack_signal()
-    if number is not None:
-        os.kill(pid, number)
+    if send({"t": "hung", "pid": pid}):
         time.sleep(HUNG_DUMP_WAIT)
 
 
-hooks.in_forked_child.append(_forget_in_child)
-hooks.worker_started.append(_register_stack_signal)
-hooks.app_loaded.append(_dump_on_fatal_signals)
 patches.add_patch("uvicorn.supervisors.multiprocess", _patch_uvicorn_multiprocess)

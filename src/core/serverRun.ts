@@ -186,7 +186,7 @@ export class ServerRun {
 
   /** Writes the stacks of the worker in `slot` into its output (see stackDump.ts). */
   showStacks(slot: number): Promise<StacksResult> {
-    return dumpStacks(slot, this.table, this.agent, (...marker) => this.marker(...marker));
+    return dumpStacks(slot, { table: this.table, agent: this.agent, streams: this.streams, marker: (...marker) => this.marker(...marker) });
   }
 
   /** Stops every process of the run (see MasterProcess.stop) and releases it. */

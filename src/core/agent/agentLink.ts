@@ -5,11 +5,18 @@
  * and the supervisor's commands; the master's carries the exits it reaps and the workers Uvicorn kills as hung. A pdb
  * connection (breakpoint() in a worker or the master) is handed on as it joins.
  */
+import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import { Emitter } from '../events';
 import type { ExitStatus } from '../model';
 import { WorkerStreams } from '../output/workerStreams';
 import { AgentServer, type AgentHello, type AgentMessage, type ControlConnection } from './agentServer';
+
+export interface StackSignal {
+  signal: number;
+  /** The app installed its own handler for it (or reset it): it must not be sent. */
+  taken: boolean;
+}
 
 /** A connection asking to join: `admit(slot)` during the event takes it (its output goes to `slot`); else it is closed. */
 export interface JoinRequest {
@@ -30,8 +37,8 @@ export class AgentLink {
   /** A pdb session's connection joined, admitted for `slot`; whoever listens owns it (and closes it). */
   readonly onPdb = new Emitter<{ slot: number; connection: ControlConnection }>();
   private readonly controls = new Map<number, ControlConnection>();
-  /** The signal that makes a worker dump every thread's stack (faulthandler), once its agent registered it. */
-  private readonly stackSignals = new Map<number, number>();
+  /** The signal that makes a worker dump every thread's stack (faulthandler), once its agent registered it; `taken` once the app took it. */
+  private readonly stackSignals = new Map<number, StackSignal>();
   private masterControl: ControlConnection | undefined;
   private server: AgentServer | undefined;
 
@@ -56,9 +63,19 @@ export class AgentLink {
     return this.control(pid)?.request(message, timeoutMs);
   }
 
-  /** The stack signal `pid`'s agent registered (see stacks in docs/agent-protocol.md). */
-  stackSignal(pid: number): number | undefined {
+  /** The stack signal `pid`'s agent registered, and whether the app took it since (see Stacks in docs/agent-protocol.md). */
+  stackSignal(pid: number): StackSignal | undefined {
     return this.stackSignals.get(pid);
+  }
+
+  /**
+   * The stack signal to send `pid` now, checked at use: its agent registered it, the app did not take it, and /proc
+   * shows a handler for it (one the app reset to its default action would kill the worker).
+   */
+  usableStackSignal(pid: number): number | undefined {
+    const registered = this.stackSignals.get(pid);
+    if (!registered || registered.taken || !hasHandlerFor(pid, registered.signal)) return undefined;
+    return registered.signal;
   }
 
   /** A worker's control connection, or the master's when the master serves by itself. */
@@ -116,7 +133,7 @@ export class AgentLink {
     connection.onMessage((message) => {
       if (message.t === 'insight') this.onInsight.fire({ pid: hello.pid, message });
       else if (message.t === 'ready') this.onReady.fire(hello.pid);
-      else if (message.t === 'stack-signal' && isSignalNumber(message.signal)) this.stackSignals.set(hello.pid, message.signal);
+      else if (message.t === 'stack-signal' && isSignalNumber(message.signal)) this.stackSignals.set(hello.pid, { signal: message.signal, taken: message.taken === true });
     });
   }
 
@@ -127,6 +144,15 @@ export class AgentLink {
       return;
     }
     this.onPdb.fire({ slot, connection });
+  }
+
+  private sendStackSignal(pid: number): void {
+    const signal = this.usableStackSignal(pid);
+    try {
+      if (signal !== undefined) process.kill(pid, signal);
+    } catch {
+      // gone already
+    }
   }
 
   private askToJoin(hello: AgentHello): number | undefined {
@@ -148,6 +174,7 @@ export class AgentLink {
       this.onInsight.fire({ pid: masterPid, message });
     } else if (message.t === 'hung' && typeof message.pid === 'number') {
       this.onHung.fire(message.pid);
+      this.sendStackSignal(message.pid); // its stacks before Uvicorn's SIGKILL
     }
   }
 }
@@ -155,4 +182,14 @@ export class AgentLink {
 /** A real-time signal (Linux: 34 to 64): the only ones the agent registers, and the only ones worth sending. */
 function isSignalNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 32 && value <= 64;
+}
+
+/** /proc/PID/status's SigCgt (the signals the process has a handler for) holds `signal`. */
+function hasHandlerFor(pid: number, signal: number): boolean {
+  try {
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return mask !== undefined && ((BigInt(`0x${mask}`) >> BigInt(signal - 1)) & 1n) === 1n;
+  } catch {
+    return false;
+  }
 }
