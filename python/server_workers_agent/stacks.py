@@ -1,5 +1,6 @@
 """Stacks on demand (docs/agent-protocol.md, "Stacks"), without ptrace or a debugger: every thread's Python stack and,
-in an asyncio worker, every pending task's, written into the worker's own output (fd 2, its data connection).
+in an asyncio worker, every pending task's, in a gevent or eventlet worker every suspended greenlet's (greenlets),
+written into the worker's own output (fd 2, its data connection).
 
 - The ``stacks`` command: the control thread writes them (faulthandler for the threads, a walk of each task's
   coroutine chain for the tasks) and replies. It needs the GIL, which a worker in a tight Python loop or in
@@ -17,11 +18,12 @@ Stdlib only, fail open.
 """
 
 import faulthandler
+import gc
 import os
 import sys
 import time
 
-from . import patches
+from . import greenlets, patches
 from .connection import command, send
 from .fault_signals import STDERR
 from .state import state
@@ -36,7 +38,8 @@ _TASK_FRAMES_LIMIT = 100
 
 @command("stacks")
 def _stacks_command(message):
-    """Writes every thread's stack and every pending asyncio task's into fd 2; replies how many tasks. A command that
+    """Writes every suspended greenlet's stack, every thread's and every pending asyncio task's into fd 2; replies how
+    many tasks and greenlets. A command that
     arrives after its ``deadline`` (ms since the epoch: the supervisor has sent the signal instead) writes nothing."""
     deadline = message.get("deadline")
     if isinstance(deadline, (int, float)) and time.time() * 1000.0 > deadline:
@@ -47,10 +50,14 @@ def _stacks_command(message):
         except Exception:
             pass
     _write(_in_flight_text())
+    objects = gc.get_objects() if "asyncio" in sys.modules or "greenlet" in sys.modules else []
+    suspended = greenlets.suspended_greenlets(objects)
+    _write(greenlets.greenlets_text(suspended))  # first: in a gevent worker, the requests wait there
     faulthandler.dump_traceback(file=STDERR, all_threads=True)
-    tasks = _asyncio_tasks()
+    tasks = _asyncio_tasks(objects)
+    del objects
     _write(_tasks_text(tasks))
-    return {"t": "stacks", "tasks": len(tasks)}
+    return {"t": "stacks", "tasks": len(tasks), "greenlets": len(suspended)}
 
 
 def _write(text):
@@ -73,15 +80,14 @@ def _in_flight_text():
     return "Requests in flight, oldest first:\n" + "".join("  %s\n" % line for line in lines)
 
 
-def _asyncio_tasks():
-    """The pending tasks of every running event loop of this process, by their loop's thread."""
+def _asyncio_tasks(objects):
+    """The pending tasks of every running event loop among ``objects`` (this process's live ones), by their loop's
+    thread."""
     asyncio = sys.modules.get("asyncio")
     if asyncio is None:
         return []
-    import gc
-
     tasks = []
-    for candidate in gc.get_objects():
+    for candidate in objects:
         try:
             if isinstance(candidate, asyncio.AbstractEventLoop) and candidate.is_running():
                 thread = getattr(candidate, "_thread_id", None)
