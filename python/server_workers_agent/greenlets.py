@@ -10,11 +10,8 @@ runs (each thread's current one) is in faulthandler's dump of its thread.
 Stdlib only: the ``greenlet`` package is the app's, looked up in ``sys.modules``. Fail open.
 """
 
-import gc
 import sys
 import time
-
-from . import insight
 
 GREENLETS_LIMIT = 50  # greenlets written at most (the others are counted): a server may hold thousands of idle ones
 _FRAMES_LIMIT = 100
@@ -77,22 +74,25 @@ def _frames(frame):
     return frames
 
 
-# The frames whose locals hold the record of a request in flight (see insight): the WSGI wrapper while the app runs,
-# and the response it returns while the server iterates it.
-_RECORD_IN_LOCALS = insight.WsgiInsight.__call__.__code__
-_RECORD_ON_SELF = insight._ClosingResponse.__iter__.__code__
-
-
 def _request_of(frames):
-    """(method, path, started_at) of the request this greenlet serves, from request insight's frame; else None."""
+    """(method, path, started_at) of the request this greenlet serves, from request insight's frame; else None. The
+    frames whose locals hold a request's record: the WSGI wrapper while the app runs, and the response it returns
+    while the server iterates it."""
+    insight = sys.modules.get(__package__ + ".insight")
+    try:
+        in_locals = insight.WsgiInsight.__call__.__code__
+        on_self = insight._ClosingResponse.__iter__.__code__
+        fields = insight._METHOD, insight._PATH, insight._STARTED_AT
+    except AttributeError:
+        return None  # request insight is not there (or not as this expects): the greenlets are listed all the same
     for frame in frames:
         record = None
-        if frame.f_code is _RECORD_IN_LOCALS:
+        if frame.f_code is in_locals:
             record = frame.f_locals.get("record")
-        elif frame.f_code is _RECORD_ON_SELF:
+        elif frame.f_code is on_self:
             record = getattr(frame.f_locals.get("self"), "record", None)
-        if isinstance(record, list) and len(record) > insight._STARTED_AT:
-            return record[insight._METHOD], record[insight._PATH], record[insight._STARTED_AT]
+        if isinstance(record, list) and len(record) > max(fields):
+            return tuple(record[field] for field in fields)
     return None
 
 
