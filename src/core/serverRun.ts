@@ -102,6 +102,7 @@ export class ServerRun {
     this.streams.onClosed.on((pid) => setTimeout(() => this.checkExited(pid), 1000).unref());
     if (options.agentDir) {
       this.agent = new AgentLink(this.streams);
+      this.agent.onClaim.on((claim) => this.spawned?.owns(claim.hello.pid) && claim.vouch());
       this.agent.onJoin.on((request) => this.admit(request));
       this.agent.onReady.on((pid) => this.markReady(pid));
       this.agent.onExitReport.on(({ pid, status }) => this.recordExit(pid, status));
@@ -262,7 +263,11 @@ export class ServerRun {
     for (const line of event.lines) this.evidence.observeTimeout(line);
   }
 
-  /** A connection of the agent asks to join: the master's own, or one of the server's workers (else it is closed). */
+  /**
+   * A connection of the agent asks to join: the master's own, or one of the server's workers (else it is closed). Its
+   * pid was the master or a descendant of it when its hello came (onClaim: /proc checked before the peer credentials,
+   * which take a moment a worker that fails at import may not live), and its peer credentials show that pid.
+   */
   private admit(request: JoinRequest): void {
     const { hello } = request;
     if (hello.channel === 'pdb') {
@@ -276,7 +281,7 @@ export class ServerRun {
       if (hello.channel === 'control' && this.options.oneProcess) this.addWorker(hello.pid);
       return;
     }
-    if (!this.addWorker(hello.pid)) return;
+    if (!this.addWorker(hello.pid, true)) return;
     const slot = this.table.slotOf(hello.pid)!;
     request.admit(slot);
     const worker = this.table.workerOf(hello.pid);
@@ -327,12 +332,13 @@ export class ServerRun {
 
   /**
    * Records a worker on first sight; true when it is (or now is) one of this server's. A hello or a log line only
-   * claims a pid, and the supervisor signals its workers: it must be the master or a descendant of it.
+   * claims a pid, and the supervisor signals its workers: it must be the master or a descendant of it (`vouched`:
+   * /proc said so when its hello came).
    */
-  private addWorker(pid: number): boolean {
+  private addWorker(pid: number, vouched = false): boolean {
     if (this.table.has(pid)) return true;
     if (this.serverState === 'stopping' || this.serverState === 'stopped' || this.serverState === 'failed') return false;
-    if (!this.spawned?.owns(pid)) return false;
+    if (!vouched && !this.spawned?.owns(pid)) return false;
     this.recordUnreportedExits();
     const now = Date.now();
     const change = this.table.add(pid, now, startedAtMs(pid) ?? now);

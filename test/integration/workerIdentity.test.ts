@@ -103,6 +103,7 @@ describe('a connection speaks for the process at its other end only', { timeout:
       await link.close();
       fs.rmSync(dir, { recursive: true, force: true });
     });
+    link.onClaim.on((claim) => claim.hello.pid === process.pid && claim.vouch());
     link.onJoin.on((request) => request.hello.pid === process.pid && request.admit(1));
     const { SERVER_WORKERS_SOCKET: socketPath, SERVER_WORKERS_TOKEN: token } = await link.listen(dir, testPython);
     const hello = { token, channel: 'control', role: 'worker', pid: process.pid, ppid: process.ppid };

@@ -24,7 +24,16 @@ export interface JoinRequest {
   admit(slot: number): void;
 }
 
+/** A hello with the token, before its peer is checked: `vouch()` during the event if its pid is the server's now. */
+export interface ClaimRequest {
+  hello: AgentHello;
+  vouch(): void;
+}
+
 export class AgentLink {
+  /** Fired first; a claim no listener vouches for is closed at once, and never joins. */
+  readonly onClaim = new Emitter<ClaimRequest>();
+  /** Fired once the connection's peer is shown to be the pid the hello claims (and it was vouched for). */
   readonly onJoin = new Emitter<JoinRequest>();
   /** A worker (or a master that serves by itself) can serve. */
   readonly onReady = new Emitter<number>();
@@ -51,6 +60,11 @@ export class AgentLink {
    */
   async listen(runtimeDir: string, python: string): Promise<Record<string, string>> {
     this.server = await AgentServer.listen(runtimeDir, {
+      claims: (hello) => {
+        let vouched = false;
+        this.onClaim.fire({ hello, vouch: () => (vouched = true) });
+        return vouched;
+      },
       onData: (hello, socket, initial) => this.joinData(hello, socket, initial),
       onControl: (connection) => this.joinControl(connection),
       onPdb: (connection) => this.joinPdb(connection),

@@ -7,7 +7,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as net from 'node:net';
 import { LineSplitter } from '../lineSplitter';
 import { agentSocketPath } from '../process/runtimeDirs';
-import { PeerCredentialsReader } from './peerCredentials';
+import { PeerCheck } from './peerCredentials';
 
 export interface AgentHello {
   /** data: a worker's output; control: JSON messages both ways; pdb: one pdb session's JSON messages both ways. */
@@ -95,6 +95,11 @@ export class ControlConnection {
 }
 
 export interface AgentServerHandlers {
+  /**
+   * A hello with the token: may its pid be one of the server's? Asked before the peer's credentials are read (that
+   * takes a moment: a worker that dies meanwhile is gone from /proc), and a claim answered no is closed at once.
+   */
+  claims(hello: AgentHello): boolean;
   /** A worker's output stream; `initial` holds bytes that arrived with the hello. */
   onData(hello: AgentHello, socket: net.Socket, initial: Buffer): void;
   onControl(connection: ControlConnection): void;
@@ -107,11 +112,11 @@ export class AgentServer {
   readonly socketPath: string;
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  private readonly peers: PeerCredentialsReader;
+  private readonly peers: PeerCheck;
 
   /** `python`: the server's interpreter (it reads the peers' credentials). */
   private constructor(readonly runtimeDir: string, private readonly handlers: AgentServerHandlers, python: string) {
-    this.peers = new PeerCredentialsReader(python);
+    this.peers = new PeerCheck(python);
     this.socketPath = agentSocketPath(runtimeDir);
     // highWaterMark 1: a paused socket reads at most one chunk ahead (during the hello, and in a rest where the handle
     // itself cannot be stopped: see SocketReads in coalescedReads.ts).
@@ -161,9 +166,13 @@ export class AgentServer {
         return;
       }
       const rest = buffered.subarray(newline + 1);
-      void this.peers.read(socket).then((peer) => {
+      if (!this.handlers.claims(hello)) {
+        socket.destroy();
+        return;
+      }
+      void this.peers.isPeer(socket, hello.pid).then((isPeer) => {
         if (socket.destroyed) return;
-        if (peer?.pid !== hello.pid || peer.uid !== process.getuid?.()) {
+        if (!isPeer) {
           socket.destroy();
           return;
         }
