@@ -263,11 +263,7 @@ export class ServerRun {
     for (const line of event.lines) this.evidence.observeTimeout(line);
   }
 
-  /**
-   * A connection of the agent asks to join: the master's own, or one of the server's workers (else it is closed). Its
-   * pid was the master or a descendant of it when its hello came (onClaim: /proc checked before the peer credentials,
-   * which take a moment a worker that fails at import may not live), and its peer credentials show that pid.
-   */
+  /** The master's or a worker's connection asks to join (else closed): onClaim vouched for its pid at its hello, its peer is that pid. */
   private admit(request: JoinRequest): void {
     const { hello } = request;
     if (hello.channel === 'pdb') {
@@ -332,8 +328,7 @@ export class ServerRun {
 
   /**
    * Records a worker on first sight; true when it is (or now is) one of this server's. A hello or a log line only
-   * claims a pid, and the supervisor signals its workers: it must be the master or a descendant of it (`vouched`:
-   * /proc said so when its hello came).
+   * claims a pid, and the supervisor signals its workers: it must be the master or a descendant of it (`vouched`: it was).
    */
   private addWorker(pid: number, vouched = false): boolean {
     if (this.table.has(pid)) return true;
