@@ -13,7 +13,8 @@ The contract is docs/agent-protocol.md. In short:
 Its parts: ``state`` (what this process knows), ``connection`` (hello, control messages, commands), ``master``,
 ``forks``, ``worker``, ``readiness`` and ``patches``; debugging a worker (the ``debug`` and ``boot`` commands, the boot
 hold) is in ``debug`` and ``debug_socket``; request insight (the app's wrappers, the ``insight`` summaries) in
-``insight``; stacks on demand and before a timeout kill in ``stacks``; pdb in a worker (``breakpoint()``) in
+``insight``; stacks on demand and before a timeout kill in ``stacks``, the signals faulthandler answers (and who owns
+them) in ``fault_signals``; pdb in a worker (``breakpoint()``) in
 ``pdb_hook`` and ``pdb_session``; reloads that never halt the server (the boot guard) and workers that drain before
 they stop in ``boot_guard``, the master that imports the app's libraries for the next workers in ``warm_master``
 (Uvicorn's and Hypercorn's next workers are then forked from it, in ``warm_fork``, and the app's import check before
@@ -84,7 +85,7 @@ def _start():
 # Debugging, request insight, stacks, pdb in a worker (breakpoint()) and the reload parts (the boot guard and the
 # drain, the warm master, Uvicorn's restart) register their commands, patches and hooks when imported; a failure to
 # import one leaves the rest of the agent working.
-for _part in ("debug", "insight", "stacks", "pdb_hook", "boot_guard", "warm_master", "import_check", "uvicorn_restart", "granian_reload"):
+for _part in ("debug", "insight", "fault_signals", "stacks", "pdb_hook", "boot_guard", "warm_master", "import_check", "uvicorn_restart", "granian_reload"):
     try:
         importlib.import_module("." + _part, __name__)
     except Exception:

@@ -11,6 +11,10 @@ from .state import state
 
 CONNECT_TIMEOUT = 5.0  # seconds to connect and send the hello
 CONTROL_SEND_TIMEOUT = 10.0  # a control message that cannot be sent in this time is dropped
+# The longest line the supervisor sends that is read: pdb's input is at most 1 MiB of text (8 MiB covers its JSON,
+# escapes included). A longer line is skipped as it arrives.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+RECV_BYTES = 65536
 
 
 def connect(channel, role):
@@ -36,6 +40,44 @@ def connect(channel, role):
 
 def _line(message):
     return (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+class LineReader:
+    """Splits a byte stream at b"\n" only, in time linear in its length, holding at most ``limit`` bytes of a line."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.pending = bytearray()
+        self.skipped = 0  # bytes of a line over the limit so far (its head was dropped); 0 when none is being skipped
+
+    def feed(self, chunk):
+        """The lines that ``chunk`` completes: ``(line, 0)``, or ``(None, size)`` for a line over the limit."""
+        lines = []
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            if end < 0:
+                break
+            if self.skipped:
+                lines.append((None, self.skipped + end - start))
+                self.skipped = 0
+            elif len(self.pending) + end - start > self.limit:
+                lines.append((None, len(self.pending) + end - start))
+                self.pending = bytearray()
+            else:
+                self.pending += chunk[start:end]
+                lines.append((bytes(self.pending), 0))
+                self.pending = bytearray()
+            start = end + 1
+        rest = len(chunk) - start
+        if self.skipped:
+            self.skipped += rest
+        elif len(self.pending) + rest > self.limit:
+            self.skipped = len(self.pending) + rest
+            self.pending = bytearray()
+        else:
+            self.pending += chunk[start:]
+        return lines
 
 
 class ControlConnection:
@@ -72,19 +114,22 @@ class ControlConnection:
         finally:
             self.lock.release()
 
-    def messages(self):
-        """Yields every JSON object the supervisor sends, until EOF or an error."""
-        pending = b""
+    def messages(self, on_oversize=None):
+        """Yields every JSON object the supervisor sends, until EOF or an error. Linear in what arrives: a line longer
+        than MAX_MESSAGE_BYTES is skipped as it comes (never held whole), and ``on_oversize(size)`` is told."""
+        reader = LineReader(MAX_MESSAGE_BYTES)
         while True:
             try:
-                chunk = self.sock.recv(65536)
+                chunk = self.sock.recv(RECV_BYTES)
             except OSError:
                 return
             if not chunk:
                 return
-            pending += chunk
-            while b"\n" in pending:
-                raw, pending = pending.split(b"\n", 1)
+            for raw, oversize in reader.feed(chunk):
+                if oversize:
+                    if on_oversize is not None:
+                        on_oversize(oversize)
+                    continue
                 try:
                     message = json.loads(raw.decode("utf-8"))
                 except ValueError:

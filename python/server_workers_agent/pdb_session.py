@@ -18,11 +18,9 @@ import socket
 import sys
 import threading
 
-from .connection import ControlConnection, connect, start_daemon_thread
+from .connection import MAX_MESSAGE_BYTES, ControlConnection, connect, start_daemon_thread
 
 OUTPUT_CHUNK = 32 * 1024  # characters of pdb's output per message (the supervisor cuts lines at 1 MiB)
-# What readline returns when the supervisor detaches the session (a line no one types: it has a NUL).
-_DETACH_LINE = "\0detach"
 # Cmd's completion splits words at these (pdb's own set: it keeps '.', '!', '/' and '-' in the word).
 _COMPLETER_DELIMS = " \t\n`@#$%^&*()=+[{]}\\|;:'\",<>?"
 
@@ -79,7 +77,7 @@ class Session:
     def _read(self):
         """The supervisor's messages, on a thread of their own: an interrupt or a detach reaches pdb while it runs."""
         try:
-            for message in self.connection.messages():
+            for message in self.connection.messages(on_oversize=self._oversize):
                 self._receive(message)
         except Exception:
             pass
@@ -91,7 +89,7 @@ class Session:
         if kind == "input":
             text = message.get("text")
             if isinstance(text, str):
-                for line in text.splitlines(True):
+                for line in _lines(text):
                     self.inbox.put(("line", line))
         elif kind == "eof":
             self.inbox.put(("eof",))
@@ -101,6 +99,10 @@ class Session:
             self._complete(message)
         elif kind == "detach":
             self._detach()
+
+    def _oversize(self, size):
+        text = "*** Server Workers: a message of %d bytes for pdb was dropped (the limit is %d)\n" % (size, MAX_MESSAGE_BYTES)
+        self.send({"t": "output", "text": text})
 
     def _detach(self):
         """The supervisor lets the thread go: at the prompt, pdb continues; running (``c`` with breakpoints set), the
@@ -197,7 +199,8 @@ class _Pdb(pdb.Pdb):
         return super().trace_dispatch(frame, event, arg)
 
     def precmd(self, line):
-        if line == _DETACH_LINE:
+        # A detach reaches pdb as a state of the session, never as text: no input line can stand for it.
+        if self._sw_session.detached:
             self._sw_detaching = True
             self.clear_all_breaks()
             return "continue"
@@ -230,6 +233,8 @@ class _Input:
 
     def readline(self, *args):
         session = self.session
+        if session.detached:
+            return "\n"  # pdb's loop (or an input() of a command) returns, and precmd continues: see _Pdb.precmd
         session.send({"t": "prompt", "prompt": session.pdb.prompt})
         with session.lock:
             session.waiting = True
@@ -244,7 +249,7 @@ class _Input:
         if kind == "interrupt":
             raise KeyboardInterrupt
         if kind == "detach":
-            return _DETACH_LINE + "\n"
+            return "\n"
         return ""  # EOF: pdb quits, as with Ctrl-D in a terminal
 
     def isatty(self):
@@ -306,6 +311,14 @@ class _ThreadStream:
 
     def __getattr__(self, name):
         return getattr(self._stream(), name)
+
+
+def _lines(text):
+    """The lines of pdb's input, each with its b"\n": split at "\n" only (str.splitlines also splits at \u2028,
+    \x0c, \x1c... which are text inside a line)."""
+    lines = text.split("\n")
+    last = lines.pop()
+    return [line + "\n" for line in lines] + ([last] if last else [])
 
 
 def _completions(debugger, line):

@@ -1,74 +1,35 @@
 """Stacks on demand (docs/agent-protocol.md, "Stacks"), without ptrace or a debugger: every thread's Python stack and,
-in an asyncio worker, every pending task's, written into the worker's own output (fd 2, its data connection).
+in an asyncio worker, every pending task's, in a gevent or eventlet worker every suspended greenlet's (greenlets),
+written into the worker's own output (fd 2, its data connection).
 
 - The ``stacks`` command: the control thread writes them (faulthandler for the threads, a walk of each task's
   coroutine chain for the tasks) and replies. It needs the GIL, which a worker in a tight Python loop or in
   ``time.sleep`` gives up, and one in C code holding it does not.
-- A real-time signal (``stack-signal``, told to the supervisor once registered): faulthandler dumps every thread from
-  its C signal handler, with or without the GIL. The supervisor sends it when the command gets no answer.
+- A real-time signal (``stack-signal``, told to the supervisor once registered, and when the app takes it): faulthandler
+  dumps every thread from its C signal handler, with or without the GIL. The supervisor sends it when the command
+  gets no answer. Registered in fault_signals.
 - Gunicorn sends SIGABRT to a worker that timed out: faulthandler's fatal-signal handler, installed after the
-  worker's own signal handlers, dumps every thread, then the signal reaches the worker's handler as before.
-- Uvicorn's supervisor SIGKILLs a worker that fails its health check: the master's agent first sends the worker the
-  stack signal, and says which worker it was about to kill (``hung``).
+  worker's own signal handlers, dumps every thread, then the signal reaches the worker's handler as before (and the
+  app's own faulthandler file: see fault_signals).
+- Uvicorn's supervisor SIGKILLs a worker that fails its health check: the master's agent first says which worker it
+  is about to kill (``hung``), and the supervisor sends that worker the stack signal if it is still the agent's.
 
 Stdlib only, fail open.
 """
 
 import faulthandler
+import gc
 import os
-import signal
 import sys
 import time
 
-from . import patches
+from . import greenlets, patches
 from .connection import command, send
-from .state import hooks, state
+from .fault_signals import STDERR
+from .state import state
 
-STACK_SIGNAL_OFFSET = 6  # SIGRTMIN + 6: neither Gunicorn nor Uvicorn uses real-time signals
 HUNG_DUMP_WAIT = 0.3  # seconds a hung Uvicorn worker gets to dump its stacks before its SIGKILL
-STDERR = 2
 _TASK_FRAMES_LIMIT = 100
-
-
-def stack_signal():
-    try:
-        number = signal.SIGRTMIN + STACK_SIGNAL_OFFSET
-    except AttributeError:  # no real-time signals here
-        return None
-    return number if number <= signal.SIGRTMAX else None
-
-
-class _Stacks:
-    def __init__(self):
-        self.fatal_handler = False  # faulthandler's fatal-signal handler installed in this process
-
-
-_stacks = _Stacks()
-
-
-def _forget_in_child():
-    global _stacks
-    _stacks = _Stacks()
-
-
-def _register_stack_signal():
-    """In a worker, once its fd 2 is its data connection: the stack signal dumps every thread there."""
-    number = stack_signal()
-    if number is None or signal.getsignal(number) != signal.SIG_DFL:
-        return  # the app uses it: the supervisor will not send it
-    faulthandler.register(number, file=STDERR, all_threads=True, chain=False)
-    send({"t": "stack-signal", "signal": int(number)})
-
-
-def _dump_on_fatal_signals():
-    """After the server installed its signal handlers (they become the ones faulthandler chains to): SIGABRT from
-    Gunicorn's timeout, and a crash in C code, dump every thread into the worker's output before it dies."""
-    if _stacks.fatal_handler or not (state.active("worker") or state.active("master")):
-        return
-    _stacks.fatal_handler = True
-    if faulthandler.is_enabled():
-        faulthandler.disable()  # enabled before the server's handlers: re-enable so that it chains to them
-    faulthandler.enable(file=STDERR, all_threads=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -77,7 +38,8 @@ def _dump_on_fatal_signals():
 
 @command("stacks")
 def _stacks_command(message):
-    """Writes every thread's stack and every pending asyncio task's into fd 2; replies how many tasks. A command that
+    """Writes every suspended greenlet's stack, every thread's and every pending asyncio task's into fd 2; replies how
+    many tasks and greenlets. A command that
     arrives after its ``deadline`` (ms since the epoch: the supervisor has sent the signal instead) writes nothing."""
     deadline = message.get("deadline")
     if isinstance(deadline, (int, float)) and time.time() * 1000.0 > deadline:
@@ -88,10 +50,14 @@ def _stacks_command(message):
         except Exception:
             pass
     _write(_in_flight_text())
+    objects = gc.get_objects() if "asyncio" in sys.modules or "greenlet" in sys.modules else []
+    suspended = greenlets.suspended_greenlets(objects)
+    _write(greenlets.greenlets_text(suspended))  # first: in a gevent worker, the requests wait there
     faulthandler.dump_traceback(file=STDERR, all_threads=True)
-    tasks = _asyncio_tasks()
+    tasks = _asyncio_tasks(objects)
+    del objects
     _write(_tasks_text(tasks))
-    return {"t": "stacks", "tasks": len(tasks)}
+    return {"t": "stacks", "tasks": len(tasks), "greenlets": len(suspended)}
 
 
 def _write(text):
@@ -114,15 +80,14 @@ def _in_flight_text():
     return "Requests in flight, oldest first:\n" + "".join("  %s\n" % line for line in lines)
 
 
-def _asyncio_tasks():
-    """The pending tasks of every running event loop of this process, by their loop's thread."""
+def _asyncio_tasks(objects):
+    """The pending tasks of every running event loop among ``objects`` (this process's live ones), by their loop's
+    thread."""
     asyncio = sys.modules.get("asyncio")
     if asyncio is None:
         return []
-    import gc
-
     tasks = []
-    for candidate in gc.get_objects():
+    for candidate in objects:
         try:
             if isinstance(candidate, asyncio.AbstractEventLoop) and candidate.is_running():
                 thread = getattr(candidate, "_thread_id", None)
@@ -182,8 +147,9 @@ def _short(text, limit=160):
 
 def _patch_uvicorn_multiprocess(module):
     """``Process.kill`` is what Uvicorn's supervisor calls for a worker that failed its health check (or a new one
-    that never got ready): a live worker first gets the stack signal and a moment to dump, and the supervisor is told
-    which worker is killed as hung."""
+    that never got ready): the supervisor is told which worker is killed as hung, and sends it the stack signal when
+    the worker's own agent registered it and the app did not take it (the owner is checked where it is known); the
+    worker gets a moment to dump."""
 
     def wrap(original):
         def kill(self, *args, **kwargs):
@@ -205,14 +171,8 @@ def _before_hung_kill(process):
     pid = getattr(inner, "pid", None)
     if not pid or inner.exitcode is not None:
         return  # it died by itself: nothing to dump
-    send({"t": "hung", "pid": pid})
-    number = stack_signal()
-    if number is not None:
-        os.kill(pid, number)
+    if send({"t": "hung", "pid": pid}):
         time.sleep(HUNG_DUMP_WAIT)
 
 
-hooks.in_forked_child.append(_forget_in_child)
-hooks.worker_started.append(_register_stack_signal)
-hooks.app_loaded.append(_dump_on_fatal_signals)
 patches.add_patch("uvicorn.supervisors.multiprocess", _patch_uvicorn_multiprocess)

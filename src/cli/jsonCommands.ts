@@ -16,11 +16,9 @@ export function listenForCommands(supervisor: Supervisor, pdb: CliPdb, emit: Emi
   const input = readline.createInterface({ input: process.stdin });
   input.on('line', (line) => {
     if (line.trim() === '') return;
-    let command: Record<string, unknown>;
-    try {
-      command = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      emit({ event: 'result', ok: false, error: `Not a JSON command: ${line.slice(0, 200)}` });
+    const command = commandOf(line);
+    if (typeof command === 'string') {
+      emit({ event: 'result', ok: false, error: command });
       return;
     }
     const cmd = command.cmd;
@@ -64,3 +62,17 @@ export function listenForCommands(supervisor: Supervisor, pdb: CliPdb, emit: Emi
   input.on('close', stop);
 }
 
+
+/** The command object of a line, or what is wrong with the line: JSON that is not an object (`null`, `42`, `"x"`, `[]`) is no command. */
+function commandOf(line: string): Record<string, unknown> | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return `Not a JSON command: ${line.slice(0, 200)}`;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return `Not a command: ${line.slice(0, 200)} (a command is a JSON object such as {"cmd":"stop"}).`;
+  }
+  return parsed as Record<string, unknown>;
+}

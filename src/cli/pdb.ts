@@ -4,7 +4,7 @@
  * that entered pdb last), or `{"cmd":"input","slot":N,"text":"p x\n"}` (--json: pdb's output comes as `log` events
  * with `"stream": "pdb"`, the prompt with `"prompt": true`).
  */
-import type { PdbSession } from '../core/agent/pdbSessions';
+import { pdbInputError, type PdbSession } from '../core/agent/pdbSessions';
 import type { Supervisor } from '../core/supervisor';
 
 /** How the CLI writes: JSON events, or lines for people (prefixed per slot). */
@@ -45,9 +45,12 @@ export class CliPdb {
   input(slot: unknown, text: unknown): string | undefined {
     if (typeof text !== 'string') return '"input" takes "text": the line(s) for pdb, such as "p x\\n".';
     if (slot !== undefined && (typeof slot !== 'number' || !Number.isInteger(slot))) return '"slot" must be a worker\'s slot number.';
+    const line = text.endsWith('\n') ? text : `${text}\n`;
+    const tooLong = pdbInputError(line);
+    if (tooLong) return tooLong;
     const session = this.target(slot);
     if (!session) return slot === undefined ? 'No worker is in pdb.' : `Worker ${slot} is not in pdb.`;
-    session.input(text.endsWith('\n') ? text : `${text}\n`);
+    session.input(line);
     return undefined;
   }
 
@@ -65,7 +68,9 @@ export class CliPdb {
       return;
     }
     const session = this.target(this.chosenSlot) ?? this.target(undefined);
-    if (session) session.input(`${line}\n`);
+    const tooLong = pdbInputError(`${line}\n`);
+    if (session && tooLong) this.out.info(tooLong);
+    else if (session) session.input(`${line}\n`);
     else if (line.trim() !== '') this.out.info('no worker is in pdb: what you type goes to a worker\'s pdb once breakpoint() stops one');
   }
 

@@ -102,6 +102,7 @@ export class ServerRun {
     this.streams.onClosed.on((pid) => setTimeout(() => this.checkExited(pid), 1000).unref());
     if (options.agentDir) {
       this.agent = new AgentLink(this.streams);
+      this.agent.onClaim.on((claim) => this.spawned?.owns(claim.hello.pid) && claim.vouch());
       this.agent.onJoin.on((request) => this.admit(request));
       this.agent.onReady.on((pid) => this.markReady(pid));
       this.agent.onExitReport.on(({ pid, status }) => this.recordExit(pid, status));
@@ -122,7 +123,7 @@ export class ServerRun {
     // No bytecode written: a file rewritten within the same second at the same size would be imported stale from it.
     const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...def.env, PYTHONUNBUFFERED: '1', PYDEVD_DISABLE_FILE_VALIDATION: '1' };
     if (this.agent && this.options.agentDir) {
-      Object.assign(env, await this.agent.listen(runtimeDir), {
+      Object.assign(env, await this.agent.listen(runtimeDir, def.python), {
         SERVER_WORKERS_ROLE: 'master',
         SERVER_WORKERS_SERVER: def.server,
         SERVER_WORKERS_WATCH_PID: String(process.pid),
@@ -186,7 +187,7 @@ export class ServerRun {
 
   /** Writes the stacks of the worker in `slot` into its output (see stackDump.ts). */
   showStacks(slot: number): Promise<StacksResult> {
-    return dumpStacks(slot, this.table, this.agent, (...marker) => this.marker(...marker));
+    return dumpStacks(slot, { table: this.table, agent: this.agent, streams: this.streams, marker: (...marker) => this.marker(...marker) });
   }
 
   /** Stops every process of the run (see MasterProcess.stop) and releases it. */
@@ -262,7 +263,7 @@ export class ServerRun {
     for (const line of event.lines) this.evidence.observeTimeout(line);
   }
 
-  /** A connection of the agent asks to join: the master's own, or one of the server's workers (else it is closed). */
+  /** The master's or a worker's connection asks to join (else closed): onClaim vouched for its pid at its hello, its peer is that pid. */
   private admit(request: JoinRequest): void {
     const { hello } = request;
     if (hello.channel === 'pdb') {
@@ -276,7 +277,7 @@ export class ServerRun {
       if (hello.channel === 'control' && this.options.oneProcess) this.addWorker(hello.pid);
       return;
     }
-    if (!this.addWorker(hello.pid)) return;
+    if (!this.addWorker(hello.pid, true)) return;
     const slot = this.table.slotOf(hello.pid)!;
     request.admit(slot);
     const worker = this.table.workerOf(hello.pid);
@@ -327,12 +328,12 @@ export class ServerRun {
 
   /**
    * Records a worker on first sight; true when it is (or now is) one of this server's. A hello or a log line only
-   * claims a pid, and the supervisor signals its workers: it must be the master or a descendant of it.
+   * claims a pid, and the supervisor signals its workers: it must be the master or a descendant of it (`vouched`: it was).
    */
-  private addWorker(pid: number): boolean {
+  private addWorker(pid: number, vouched = false): boolean {
     if (this.table.has(pid)) return true;
     if (this.serverState === 'stopping' || this.serverState === 'stopped' || this.serverState === 'failed') return false;
-    if (!this.spawned?.owns(pid)) return false;
+    if (!vouched && !this.spawned?.owns(pid)) return false;
     this.recordUnreportedExits();
     const now = Date.now();
     const change = this.table.add(pid, now, startedAtMs(pid) ?? now);

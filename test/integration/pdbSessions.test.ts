@@ -192,7 +192,7 @@ describe('breakpoint() with a debugpy client attached (gunicorn + UvicornWorker)
 });
 
 describe('the pdb channel admits only a process of the server, with the token', { timeout: 60000 }, () => {
-  it('a wrong token, a pid outside the server, or a worker claiming the master\'s role: closed, no session', async () => {
+  it('a wrong token, a pid outside the server, a worker claiming the master\'s role, or another process claiming a worker\'s pid: closed, no session', async () => {
     const bystander = spawn('sleep', ['60'], { stdio: 'ignore' });
     after(() => bystander.kill('SIGKILL'));
     const { server, views } = await startWith(2);
@@ -219,8 +219,14 @@ describe('the pdb channel admits only a process of the server, with the token', 
     ]);
     assert.deepStrictEqual(refused, [true, true, true], 'each connection was closed');
     assert.strictEqual(views.length, 0, 'no session opened');
-    assert.strictEqual(await hello({ pid: worker.pid }), false, 'the same hello from a worker\'s pid stays open');
-    await eventually('its session', () => views.length === 1);
+    // This process is not that worker: its peer credentials (SO_PEERCRED) say so.
+    assert.strictEqual(await hello({ pid: worker.pid }), true, 'a worker\'s pid claimed by another process is closed too');
+    assert.strictEqual(views.length, 0, 'still no session');
+    const pausing = request(server.port, '/pause?v=9');
+    await eventually('the session of a real breakpoint()', () => views.length === 1, 30000);
+    await views[0].prompt(0);
+    views[0].session.input('c\n');
+    assert.strictEqual(((await pausing).body as { y?: string }).y, 'VALUE-9');
     await stopAndCheck(server);
     assert.ok(isAlive(bystander.pid!), 'the process a hello named was not touched');
   });

@@ -5,11 +5,18 @@
  * and the supervisor's commands; the master's carries the exits it reaps and the workers Uvicorn kills as hung. A pdb
  * connection (breakpoint() in a worker or the master) is handed on as it joins.
  */
+import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import { Emitter } from '../events';
 import type { ExitStatus } from '../model';
 import { WorkerStreams } from '../output/workerStreams';
 import { AgentServer, type AgentHello, type AgentMessage, type ControlConnection } from './agentServer';
+
+export interface StackSignal {
+  signal: number;
+  /** The app installed its own handler for it (or reset it): it must not be sent. */
+  taken: boolean;
+}
 
 /** A connection asking to join: `admit(slot)` during the event takes it (its output goes to `slot`); else it is closed. */
 export interface JoinRequest {
@@ -17,7 +24,16 @@ export interface JoinRequest {
   admit(slot: number): void;
 }
 
+/** A hello with the token, before its peer is checked: `vouch()` during the event if its pid is the server's now. */
+export interface ClaimRequest {
+  hello: AgentHello;
+  vouch(): void;
+}
+
 export class AgentLink {
+  /** Fired first; a claim no listener vouches for is closed at once, and never joins. */
+  readonly onClaim = new Emitter<ClaimRequest>();
+  /** Fired once the connection's peer is shown to be the pid the hello claims (and it was vouched for). */
   readonly onJoin = new Emitter<JoinRequest>();
   /** A worker (or a master that serves by itself) can serve. */
   readonly onReady = new Emitter<number>();
@@ -30,21 +46,29 @@ export class AgentLink {
   /** A pdb session's connection joined, admitted for `slot`; whoever listens owns it (and closes it). */
   readonly onPdb = new Emitter<{ slot: number; connection: ControlConnection }>();
   private readonly controls = new Map<number, ControlConnection>();
-  /** The signal that makes a worker dump every thread's stack (faulthandler), once its agent registered it. */
-  private readonly stackSignals = new Map<number, number>();
+  /** The signal that makes a worker dump every thread's stack (faulthandler), once its agent registered it; `taken` once the app took it. */
+  private readonly stackSignals = new Map<number, StackSignal>();
   private masterControl: ControlConnection | undefined;
   private server: AgentServer | undefined;
 
   /** Worker output goes to `streams`. */
   constructor(private readonly streams: WorkerStreams) {}
 
-  /** Listens in the run's private folder; returns the variables that make the agent in the spawned process talk to it. */
-  async listen(runtimeDir: string): Promise<Record<string, string>> {
+  /**
+   * Listens in the run's private folder; returns the variables that make the agent in the spawned process talk to it.
+   * `python`: the server's interpreter (it reads the connections' peer credentials).
+   */
+  async listen(runtimeDir: string, python: string): Promise<Record<string, string>> {
     this.server = await AgentServer.listen(runtimeDir, {
+      claims: (hello) => {
+        let vouched = false;
+        this.onClaim.fire({ hello, vouch: () => (vouched = true) });
+        return vouched;
+      },
       onData: (hello, socket, initial) => this.joinData(hello, socket, initial),
       onControl: (connection) => this.joinControl(connection),
       onPdb: (connection) => this.joinPdb(connection),
-    });
+    }, python);
     return this.server.environment();
   }
 
@@ -53,9 +77,19 @@ export class AgentLink {
     return this.control(pid)?.request(message, timeoutMs);
   }
 
-  /** The stack signal `pid`'s agent registered (see stacks in docs/agent-protocol.md). */
-  stackSignal(pid: number): number | undefined {
+  /** The stack signal `pid`'s agent registered, and whether the app took it since (see Stacks in docs/agent-protocol.md). */
+  stackSignal(pid: number): StackSignal | undefined {
     return this.stackSignals.get(pid);
+  }
+
+  /**
+   * The stack signal to send `pid` now, checked at use: its agent registered it, the app did not take it, and /proc
+   * shows a handler for it (one the app reset to its default action would kill the worker).
+   */
+  usableStackSignal(pid: number): number | undefined {
+    const registered = this.stackSignals.get(pid);
+    if (!registered || registered.taken || !hasHandlerFor(pid, registered.signal)) return undefined;
+    return registered.signal;
   }
 
   /** A worker's control connection, or the master's when the master serves by itself. */
@@ -89,6 +123,12 @@ export class AgentLink {
 
   private joinControl(connection: ControlConnection): void {
     const { hello } = connection;
+    // A process has one control connection: a second claim never replaces one that is open (it is closed instead).
+    const open = hello.role === 'master' ? this.masterControl : this.controls.get(hello.pid);
+    if (open && !open.closed) {
+      connection.close();
+      return;
+    }
     if (this.askToJoin(hello) === undefined) {
       connection.close();
       return;
@@ -107,7 +147,7 @@ export class AgentLink {
     connection.onMessage((message) => {
       if (message.t === 'insight') this.onInsight.fire({ pid: hello.pid, message });
       else if (message.t === 'ready') this.onReady.fire(hello.pid);
-      else if (message.t === 'stack-signal' && isSignalNumber(message.signal)) this.stackSignals.set(hello.pid, message.signal);
+      else if (message.t === 'stack-signal' && isSignalNumber(message.signal)) this.stackSignals.set(hello.pid, { signal: message.signal, taken: message.taken === true });
     });
   }
 
@@ -118,6 +158,15 @@ export class AgentLink {
       return;
     }
     this.onPdb.fire({ slot, connection });
+  }
+
+  private sendStackSignal(pid: number): void {
+    const signal = this.usableStackSignal(pid);
+    try {
+      if (signal !== undefined) process.kill(pid, signal);
+    } catch {
+      // gone already
+    }
   }
 
   private askToJoin(hello: AgentHello): number | undefined {
@@ -139,6 +188,7 @@ export class AgentLink {
       this.onInsight.fire({ pid: masterPid, message });
     } else if (message.t === 'hung' && typeof message.pid === 'number') {
       this.onHung.fire(message.pid);
+      this.sendStackSignal(message.pid); // its stacks before Uvicorn's SIGKILL
     }
   }
 }
@@ -146,4 +196,14 @@ export class AgentLink {
 /** A real-time signal (Linux: 34 to 64): the only ones the agent registers, and the only ones worth sending. */
 function isSignalNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 32 && value <= 64;
+}
+
+/** /proc/PID/status's SigCgt (the signals the process has a handler for) holds `signal`. */
+function hasHandlerFor(pid: number, signal: number): boolean {
+  try {
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return mask !== undefined && ((BigInt(`0x${mask}`) >> BigInt(signal - 1)) & 1n) === 1n;
+  } catch {
+    return false;
+  }
 }

@@ -1,8 +1,13 @@
-/** The supervisor's end of the agent protocol (docs/agent-protocol.md): a Unix socket in a private directory. */
+/**
+ * The supervisor's end of the agent protocol (docs/agent-protocol.md): a Unix socket in a private directory. A
+ * connection is handed on once its hello has the token and its peer's credentials (SO_PEERCRED) show the pid the
+ * hello claims, of this user: a process that has the token cannot speak for another.
+ */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as net from 'node:net';
 import { LineSplitter } from '../lineSplitter';
 import { agentSocketPath } from '../process/runtimeDirs';
+import { PeerCheck } from './peerCredentials';
 
 export interface AgentHello {
   /** data: a worker's output; control: JSON messages both ways; pdb: one pdb session's JSON messages both ways. */
@@ -67,6 +72,10 @@ export class ControlConnection {
     this.socket.destroy();
   }
 
+  get closed(): boolean {
+    return this.socket.destroyed;
+  }
+
   private receive(line: string): void {
     let message: AgentMessage;
     try {
@@ -86,6 +95,11 @@ export class ControlConnection {
 }
 
 export interface AgentServerHandlers {
+  /**
+   * A hello with the token: may its pid be one of the server's? Asked before the peer's credentials are read (that
+   * takes a moment: a worker that dies meanwhile is gone from /proc), and a claim answered no is closed at once.
+   */
+  claims(hello: AgentHello): boolean;
   /** A worker's output stream; `initial` holds bytes that arrived with the hello. */
   onData(hello: AgentHello, socket: net.Socket, initial: Buffer): void;
   onControl(connection: ControlConnection): void;
@@ -98,8 +112,11 @@ export class AgentServer {
   readonly socketPath: string;
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  private readonly peers: PeerCheck;
 
-  private constructor(readonly runtimeDir: string, private readonly handlers: AgentServerHandlers) {
+  /** `python`: the server's interpreter (it reads the peers' credentials). */
+  private constructor(readonly runtimeDir: string, private readonly handlers: AgentServerHandlers, python: string) {
+    this.peers = new PeerCheck(python);
     this.socketPath = agentSocketPath(runtimeDir);
     // highWaterMark 1: a paused socket reads at most one chunk ahead (during the hello, and in a rest where the handle
     // itself cannot be stopped: see SocketReads in coalescedReads.ts).
@@ -107,8 +124,8 @@ export class AgentServer {
   }
 
   /** Listens in `dir`, a private (0700) directory of the server run. */
-  static async listen(dir: string, handlers: AgentServerHandlers): Promise<AgentServer> {
-    const agentServer = new AgentServer(dir, handlers);
+  static async listen(dir: string, handlers: AgentServerHandlers, python: string): Promise<AgentServer> {
+    const agentServer = new AgentServer(dir, handlers, python);
     await new Promise<void>((resolve, reject) => {
       agentServer.server.once('error', reject);
       agentServer.server.listen(agentServer.socketPath, () => resolve());
@@ -122,6 +139,7 @@ export class AgentServer {
   }
 
   async close(): Promise<void> {
+    this.peers.close();
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -148,12 +166,27 @@ export class AgentServer {
         return;
       }
       const rest = buffered.subarray(newline + 1);
-      if (hello.channel === 'data') this.handlers.onData(hello, socket, rest);
-      else if (hello.channel === 'pdb') this.handlers.onPdb(new ControlConnection(hello, socket, rest));
-      else this.handlers.onControl(new ControlConnection(hello, socket, rest));
-      socket.resume();
+      if (!this.handlers.claims(hello)) {
+        socket.destroy();
+        return;
+      }
+      void this.peers.isPeer(socket, hello.pid).then((isPeer) => {
+        if (socket.destroyed) return;
+        if (!isPeer) {
+          socket.destroy();
+          return;
+        }
+        this.handOn(hello, socket, rest);
+      });
     };
     socket.on('data', onChunk);
+  }
+
+  private handOn(hello: AgentHello, socket: net.Socket, rest: Buffer): void {
+    if (hello.channel === 'data') this.handlers.onData(hello, socket, rest);
+    else if (hello.channel === 'pdb') this.handlers.onPdb(new ControlConnection(hello, socket, rest));
+    else this.handlers.onControl(new ControlConnection(hello, socket, rest));
+    socket.resume();
   }
 
   private parseHello(line: string): AgentHello | undefined {

@@ -30,6 +30,15 @@ export interface PdbCompletion {
   begin: number;
 }
 
+/** The most text one input carries (UTF-16 units): the agent reads at most 8 MiB a message, its JSON escapes included. */
+export const PDB_INPUT_LIMIT = 1024 * 1024;
+
+/** Why `text` cannot go to pdb (it is over PDB_INPUT_LIMIT), or undefined. */
+export function pdbInputError(text: string): string | undefined {
+  if (text.length <= PDB_INPUT_LIMIT) return undefined;
+  return `pdb takes at most ${PDB_INPUT_LIMIT / 1024 / 1024} MiB of text at a time; this input has ${(text.length / 1024 / 1024).toFixed(1)} MiB and was not sent. Send it in smaller pieces, or load it from a file in pdb.`;
+}
+
 const COMPLETION_TIMEOUT_MS = 5000;
 /** A connection that closed without its end message: how long the process's exit (and its reason) may take to come. */
 const GONE_GRACE_MS = 5000;
@@ -83,9 +92,12 @@ export class PdbSession {
     return this.ending;
   }
 
-  /** A line (or several) for pdb; false when the session has ended. Lines typed ahead wait for pdb's next prompt. */
+  /**
+   * A line (or several) for pdb; false when the session has ended or `text` is over PDB_INPUT_LIMIT (see
+   * pdbInputError). Lines typed ahead wait for pdb's next prompt.
+   */
   input(text: string): boolean {
-    if (this.ending) return false;
+    if (this.ending || pdbInputError(text) !== undefined) return false;
     this.waitingPrompt = undefined;
     this.connection.send({ t: 'input', text });
     return true;

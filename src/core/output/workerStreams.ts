@@ -31,6 +31,21 @@ export class WorkerStreams {
   private readonly openLines = new OpenLineFlusher();
   private readonly sockets = new Map<number, Set<net.Socket>>();
 
+  /** Resolves true once a line of `pid` matches `predicate`, false after `timeoutMs`. */
+  awaitLine(pid: number, predicate: (line: string) => boolean, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const settle = (found: boolean) => {
+        clearTimeout(timer);
+        off();
+        resolve(found);
+      };
+      const timer = setTimeout(() => settle(false), timeoutMs);
+      const off = this.onLines.on((event) => {
+        if (event.pid === pid && event.lines.some(predicate)) settle(true);
+      });
+    });
+  }
+
   /** Reads a worker's data connection; `initial` holds bytes that came with its hello. */
   attach(slot: number, pid: number, socket: net.Socket, initial: Buffer): void {
     let open = this.sockets.get(pid);

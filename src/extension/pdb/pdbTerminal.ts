@@ -114,7 +114,7 @@ export class PdbTerminal implements vscode.Pseudoterminal {
       case 'submit':
         this.currentLine = '';
         this.remember(`${action.line}\n`);
-        session.input(`${action.line}\n`);
+        if (!session.input(`${action.line}\n`)) this.note(vscode.l10n.t('that line is over the 1 MiB pdb takes at a time: it was not sent'));
         return;
       case 'interrupt':
         this.remember('^C\n');
