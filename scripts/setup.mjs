@@ -30,7 +30,7 @@ export const VENVS = [
   { dir: '.venv', requirementsFile: 'requirements-dev.txt' },
   { dir: '.venv-uvicorn-0.29', requirements: ['uvicorn==0.29.0'] },
 ];
-export const EXAMPLE_VENV_LINKS = ['examples/fastapi/.venv', 'examples/flask/.venv'];
+export const EXAMPLE_VENV_LINKS = ['examples/fastapi/.venv', 'examples/flask/.venv', 'examples/django/.venv'];
 const VENV_MARKER = '.server-workers-setup.json';
 
 function log(message) {
