@@ -48,12 +48,12 @@ export function exportContainer(input: ExportInput): ExportResult {
     'ENV PYTHONDONTWRITEBYTECODE=1 \\',
     '    PYTHONUNBUFFERED=1 \\',
     '    PIP_DISABLE_PIP_VERSION_CHECK=1',
+    '# A user without a login and without root\'s rights; numeric, so Kubernetes can check runAsNonRoot.',
+    `RUN useradd --no-log-init --system --uid ${IMAGE_UID} --user-group --no-create-home app`,
     `WORKDIR ${IMAGE_ROOT}`,
     '',
     ...lines,
     '',
-    '# A user without a login and without root\'s rights; numeric, so Kubernetes can check runAsNonRoot.',
-    `RUN useradd --no-log-init --system --uid ${IMAGE_UID} --user-group --no-create-home app`,
     `USER ${IMAGE_UID}:${IMAGE_UID}`,
   ];
   if (plan.workdir !== IMAGE_ROOT) docker.push('# cwd', `WORKDIR ${plan.workdir}`);
@@ -113,43 +113,46 @@ function dependencyLines(input: ExportInput, plan: ImagePlan): { lines: string[]
   const deps = input.project.dependencies;
   const folder = input.project.folder;
   const missing = missingServerPackages(input, plan);
-  const pinLine = missing.pins.length > 0 ? [`RUN pip install --no-cache-dir ${missing.pins.join(' ')}`] : [];
+  // The server packages the dependency file does not name go in the same RUN (one layer, as hadolint's DL3059 asks).
+  const pins = missing.pins.join(' ');
+  const withPins = (command: string) => (pins ? `${command} ${pins}` : command);
   const rel = (file: string) => {
     const place = placeOf(file, folder);
     return place.inside ? place.relative : path.basename(file);
   };
-  const copy = (files: string[]) => `COPY ${files.map(rel).join(' ')} ./${path.posix.dirname(rel(files[0])) === '.' ? '' : `${path.posix.dirname(rel(files[0]))}/`}`;
+  const dir = (file: string) => path.posix.dirname(rel(file));
+  const copy = (files: string[]) => `COPY ${files.map(rel).join(' ')} ./${dir(files[0]) === '.' ? '' : `${dir(files[0])}/`}`;
   switch (deps.kind) {
     case 'requirements':
-      return { lines: ['# The dependencies first: this layer is built again only when they change.', copy([deps.file]), `RUN pip install --no-cache-dir -r ${rel(deps.file)}`, ...pinLine, '', 'COPY . .'], caveats: missing.caveats };
+      return install('The dependencies first: this layer is built again only when they change.', copy([deps.file]), [withPins(`pip install --no-cache-dir -r ${rel(deps.file)}`)], missing.caveats);
     case 'uv':
-      return lockInstall('The dependencies first, as uv.lock pins them (without the dev group): built again only when they change.', copy([deps.file, deps.lock]), [
+      return install('The dependencies first, as uv.lock pins them (without the dev group): built again only when they change.', copy([deps.file, deps.lock]), [
         `pip install --no-cache-dir ${LOCK_TOOLS.uv}`,
-        `uv export --frozen --no-dev --no-emit-project --project ${path.posix.dirname(rel(deps.file))} -o /tmp/requirements.txt`,
-        'pip install --no-cache-dir -r /tmp/requirements.txt',
-      ], pinLine, missing.caveats);
+        `uv export --frozen --no-dev --no-emit-project --project ${dir(deps.file)} -o /tmp/requirements.txt`,
+        withPins('pip install --no-cache-dir -r /tmp/requirements.txt'),
+      ], missing.caveats);
     case 'poetry':
-      return lockInstall('The dependencies first, as poetry.lock pins them (the main group): built again only when they change.', copy([deps.file, deps.lock]), [
-        `pip install --no-cache-dir ${LOCK_TOOLS.poetry}`,
+      return install('The dependencies first, as poetry.lock pins them (the main group): built again only when they change.', copy([deps.file, deps.lock]), [
+        withPins(`pip install --no-cache-dir ${LOCK_TOOLS.poetry}`),
         'poetry config virtualenvs.create false',
-        `poetry install --directory ${path.posix.dirname(rel(deps.file))} --only main --no-root --no-interaction`,
-      ], pinLine, missing.caveats);
+        `poetry install --directory ${dir(deps.file)} --only main --no-root --no-interaction`,
+      ], missing.caveats);
     case 'pyproject':
       return {
-        lines: ['COPY . .', `RUN pip install --no-cache-dir ./${path.posix.dirname(rel(deps.file)) === '.' ? '' : path.posix.dirname(rel(deps.file))}`, ...pinLine],
+        lines: ['COPY . .', `RUN ${withPins(`pip install --no-cache-dir ./${dir(deps.file) === '.' ? '' : dir(deps.file)}`)}`],
         caveats: [{ property: 'dependencies', message: `${rel(deps.file)} has no lock file (uv.lock, poetry.lock) beside it: the image installs the newest versions its ranges allow, not the ones you tested.` }, ...missing.caveats],
       };
     case 'none':
       return {
-        lines: ['COPY . .', ...pinLine],
+        lines: ['COPY . .', ...(pins ? [`RUN pip install --no-cache-dir ${pins}`] : [])],
         caveats: [{ property: 'dependencies', message: 'the project has no requirements.txt, pyproject.toml, uv.lock or poetry.lock: the image installs only the server. Add a requirements.txt with what the app imports.' }, ...missing.caveats],
       };
   }
 }
 
-/** A lock file's install: its files copied first, then one RUN of `commands` (a layer rebuilt only when they change). */
-function lockInstall(comment: string, copy: string, commands: string[], pinLine: string[], caveats: Caveat[]): { lines: string[]; caveats: Caveat[] } {
-  return { lines: [`# ${comment}`, copy, `RUN ${commands.join(' \\\n    && ')}`, ...pinLine, '', 'COPY . .'], caveats };
+/** The dependency files copied first, then one RUN of `commands` (a layer rebuilt only when they change), then the project. */
+function install(comment: string, copy: string, commands: string[], caveats: Caveat[]): { lines: string[]; caveats: Caveat[] } {
+  return { lines: [`# ${comment}`, copy, `RUN ${commands.join(' \\\n    && ')}`, '', 'COPY . .'], caveats };
 }
 
 /** An ENV value: bare when safe, else double-quoted; `$` escaped so Docker does not expand it. */
