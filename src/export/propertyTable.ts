@@ -94,14 +94,14 @@ export const PROPERTY_TABLE: readonly TableRow[] = [
     property: 'env',
     cells: {
       gunicorn: '`raw_env`', uvicorn: '`export`', granian: '`export`', hypercorn: 'the environment it starts in',
-      systemd: '`Environment=`; a secret in `EnvironmentFile=`', container: '`ENV`; a secret only when it runs', compose: '`environment`; a secret as `${NAME:?...}`',
+      systemd: '`Environment=`; a secret in `EnvironmentFile=`', container: '`ENV`; a secret only when it runs', compose: '`environment`; a secret as ${NAME:?...}, from the shell or .env',
       kubernetes: '`env`; a secret from a `secretKeyRef`',
     },
   },
   {
     property: 'args',
     cells: {
-      gunicorn: 'after `-c gunicorn.conf.py` on the start line', uvicorn: 'appended to the command', granian: 'appended to the command', hypercorn: 'the start command',
+      gunicorn: 'on the start line, after `-c` and the file', uvicorn: 'appended to the command', granian: 'appended to the command', hypercorn: 'the start command',
       systemd: '`ExecStart=`', container: '`CMD`', compose: '`command`', kubernetes: '`command`',
     },
   },
