@@ -4,10 +4,9 @@
  * limit, a health check, the certificate as Compose secrets, and preLaunch as one-off services the app waits for.
  */
 import * as path from 'node:path';
-import { bindsAllInterfaces } from '../core/definition';
 import { appName, headerLines, placeOf } from './analysis';
 import { exportContainer } from './container';
-import { imagePlan, TLS_IN_CONTAINER } from './image';
+import { imagePlan, publishedPort, TLS_IN_CONTAINER } from './image';
 import { STOP_MARGIN_SECONDS } from './systemd';
 import type { Caveat, ExportInput, ExportResult } from './types';
 import { type YamlComment, yamlText } from './yamlFile';
@@ -62,7 +61,7 @@ export function exportCompose(input: ExportInput): ExportResult {
     build,
     image: name,
     command: plan.argv.map(literal),
-    ports: [publish(def.host, def.port, plan.port, replicas)],
+    ports: [publishedPort(def.host, def.port, plan.port, replicas)],
   };
   if (Object.keys(environment).length > 0) app.environment = environment;
   const deploy: Record<string, unknown> = { replicas };
@@ -105,13 +104,6 @@ export function exportCompose(input: ExportInput): ExportResult {
     caveats,
     next: [`Start: docker compose -f ${path.join(outDir, 'compose.yaml')} up -d --build`],
   };
-}
-
-/** The ports entry: the task's host (unless every interface) and port, a range of them for several replicas. */
-function publish(host: string, port: number, containerPort: number, replicas: number): string {
-  const hostPart = bindsAllInterfaces(host) ? '' : `${host.includes(':') ? `[${host}]` : host}:`;
-  const ports = replicas > 1 && port + replicas - 1 <= 65535 ? `${port}-${port + replicas - 1}` : String(port);
-  return `${hostPart}${ports}:${containerPort}`;
 }
 
 function secretFile(input: ExportInput, file: string, fromOut: (file: string) => string, caveats: Caveat[], property: string): string {

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { appName, headerLines, IMAGE_ROOT, placeOf } from './analysis';
-import { type ImagePlan, IMAGE_UID, imagePlan, missingServerPackages, TLS_IN_CONTAINER } from './image';
+import { type ImagePlan, IMAGE_UID, imagePlan, missingServerPackages, publishedPort, TLS_IN_CONTAINER } from './image';
 import { commentLines, shellCommand } from './quoting';
 import type { Caveat, ExportFile, ExportInput, ExportResult } from './types';
 
@@ -29,7 +29,7 @@ export function exportContainer(input: ExportInput): ExportResult {
   const caveats = [...plan.caveats, ...depCaveats, ...certificateCaveats(plan)];
   const runFlags = runOptions(input, plan);
   const build = buildCommand(input, name);
-  const run = `docker run -d --name ${name} -p ${input.definition.port}:${plan.port} ${runFlags.join(' ')}${runFlags.length ? ' ' : ''}${name}`;
+  const run = `docker run -d --name ${name} -p ${publishedPort(input.definition.host, input.definition.port, plan.port)} ${runFlags.join(' ')}${runFlags.length ? ' ' : ''}${name}`;
   const header = headerLines(input, 'A container image', caveats, [
     '',
     plan.command.workers === 1 && !input.options.workersInContainer

@@ -4,6 +4,7 @@
  * health check, and what does not fit in an image.
  */
 import * as path from 'node:path';
+import { bindsAllInterfaces } from '../core/definition';
 import { envCaveats, type EnvEntry, envEntries, IMAGE_ROOT, imagePath, outsidePaths } from './analysis';
 import { containerCommand, serverMemoryMb, type ServerCommand } from './serverCommand';
 import type { Caveat, ExportInput } from './types';
@@ -97,7 +98,7 @@ export function serverPackages(plan: ImagePlan): string[] {
 export function missingServerPackages(input: ExportInput, plan: ImagePlan): { pins: string[]; caveats: Caveat[] } {
   const deps = input.project.dependencies;
   const text = deps.kind === 'none' ? '' : deps.text;
-  const where = deps.kind === 'none' ? 'the project has no dependency file' : `${deps.file} does not name it`;
+  const where = (pkg: string) => (deps.kind === 'none' ? 'the project has no dependency file' : `${deps.file} does not name ${pkg}`);
   const pins: string[] = [];
   const caveats: Caveat[] = [];
   for (const pkg of serverPackages(plan)) {
@@ -105,10 +106,20 @@ export function missingServerPackages(input: ExportInput, plan: ImagePlan): { pi
     const version = input.project.packages[pkg as keyof ExportInput['project']['packages']];
     if (version) {
       pins.push(`${pkg}==${version}`);
-      caveats.push({ property: 'server', message: `${where}: the image installs ${pkg}==${version}, the version in the task's environment. Add it to the project's dependencies.` });
+      caveats.push({ property: 'server', message: `${where(pkg)}: the image installs ${pkg}==${version}, the version in the task's environment. Add it to the project's dependencies.` });
     } else {
-      caveats.push({ property: 'server', message: `${where}, and the task's environment has no ${pkg} either: add ${pkg} to the project's dependencies.` });
+      caveats.push({ property: 'server', message: `${where(pkg)}, and the task's environment has no ${pkg} either: add ${pkg} to the project's dependencies.` });
     }
   }
   return { pins, caveats };
+}
+
+/**
+ * Where a container's port is published: on the task's host (so a task bound to 127.0.0.1 stays on loopback; every
+ * interface only when the task binds it), a range of ports for several replicas.
+ */
+export function publishedPort(host: string, port: number, containerPort: number, replicas = 1): string {
+  const hostPart = bindsAllInterfaces(host) ? '' : `${host.includes(':') ? `[${host}]` : host}:`;
+  const ports = replicas > 1 && port + replicas - 1 <= 65535 ? `${port}-${port + replicas - 1}` : String(port);
+  return `${hostPart}${ports}:${containerPort}`;
 }

@@ -11,6 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { type ExportFormat, exportFiles } from '../../src/export';
+import { projectFacts } from '../../src/export/project';
+import { resolveForExport } from '../../src/export/resolve';
+import { planWrites, writePlanned } from '../../src/export/write';
 import { repoRoot, testPython } from '../support/paths';
 import { composeProblems, runExport, runTool, scratchIn } from './exportSupport';
 
@@ -42,11 +46,20 @@ function project(files: Record<string, string>, task: Record<string, unknown>): 
 const PYPROJECT = '[project]\nname = "shop"\nversion = "1.0"\ndependencies = ["fastapi", "uvicorn-worker", "gunicorn"]\n';
 const WITH_CERTIFICATE = { certfile: 'certs/cert.pem', keyfile: 'certs/key.pem', preLaunch: [['python', '-c', 'print("migrated")']], env: { API_TOKEN: 'tok-123-not-in-files', MODE: 'production' }, maxMemoryMb: 300 };
 
-function exported(cwd: string, args: string[]): string {
+/**
+ * Exports in this process, with the parts the CLI uses (its own answers are tested in exportErrors and
+ * exportServers): one interpreter probe for all, instead of a CLI and a probe each. Returns the output folder.
+ */
+async function exported(cwd: string, args: string[]): Promise<string> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-export-out-'));
   after(() => fs.rmSync(out, { recursive: true, force: true }));
-  const run = runExport([...args, '--out', out], cwd);
-  assert.strictEqual(run.code, 0, run.stderr);
+  const value = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+  const task = resolveForExport({ task: value('--task'), properties: {} }, cwd);
+  const result = exportFiles(value('--format') as ExportFormat, {
+    definition: task.definition, project: await projectFacts(task.definition, task.folder), kept: task.kept,
+    options: { workersInContainer: args.includes('--workers-in-container'), healthPath: value('--health-path') ?? '/', outDir: out },
+  });
+  writePlanned(planWrites(out, result.files));
   return out;
 }
 
@@ -70,9 +83,9 @@ describe('export --format systemd: systemd-analyze verify', { timeout: 120000 },
     });
   }
 
-  it('the unit of a task with a certificate, preLaunch, a secret and a memory limit verifies, without the secret', () => {
+  it('the unit of a task with a certificate, preLaunch, a secret and a memory limit verifies, without the secret', async () => {
     const dir = project({ 'certs/cert.pem': 'x', 'certs/key.pem': 'x', 'requirements.txt': 'fastapi\n' }, WITH_CERTIFICATE);
-    const out = exported(dir, ['--task', 'app', '--format', 'systemd']);
+    const out = await exported(dir, ['--task', 'app', '--format', 'systemd']);
     const unit = path.join(out, 'app.service');
     const verify = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
     assert.strictEqual(`${verify.stdout}${verify.stderr}`.trim(), '');
@@ -92,9 +105,9 @@ describe('export --format container: hadolint', { timeout: 180000 }, () => {
     assert.strictEqual(result.code, 0);
   };
   for (const [example, task] of EXAMPLE_TASKS) {
-    it(`${example}'s task "${task}": one process per container, and with --workers-in-container`, () => {
+    it(`${example}'s task "${task}": one process per container, and with --workers-in-container`, async () => {
       for (const extra of [[], ['--workers-in-container']]) {
-        const out = exported(examplePath(example), ['--task', task, '--format', 'container', ...extra]);
+        const out = await exported(examplePath(example), ['--task', task, '--format', 'container', ...extra]);
         lint(path.join(out, 'Dockerfile'));
         const docker = fs.readFileSync(path.join(out, 'Dockerfile'), 'utf8');
         assert.match(docker, /^FROM python:3\.\d+-slim$/m);
@@ -112,9 +125,9 @@ describe('export --format container: hadolint', { timeout: 180000 }, () => {
     ['no dependency file', {}, /pip install --no-cache-dir uvicorn==[\d.]+$/m],
   ];
   for (const [what, files, install] of cases) {
-    it(`a project with ${what}: its dependencies installed from it, and no warning`, () => {
+    it(`a project with ${what}: its dependencies installed from it, and no warning`, async () => {
       const dir = project(files, {});
-      const out = exported(dir, ['--task', 'app', '--format', 'container']);
+      const out = await exported(dir, ['--task', 'app', '--format', 'container']);
       lint(path.join(out, 'Dockerfile'));
       assert.match(fs.readFileSync(path.join(out, 'Dockerfile'), 'utf8'), install);
     });
@@ -123,19 +136,18 @@ describe('export --format container: hadolint', { timeout: 180000 }, () => {
 
 describe('export --format compose: the Compose Specification\'s schema', { timeout: 120000 }, () => {
   for (const [example, task] of EXAMPLE_TASKS) {
-    it(`${example}'s task "${task}": compose.yaml is valid, with replicas or with the workers in one container`, () => {
+    it(`${example}'s task "${task}": compose.yaml is valid, with replicas or with the workers in one container`, async () => {
       for (const extra of [[], ['--workers-in-container']]) {
-        const out = exported(examplePath(example), ['--task', task, '--format', 'compose', ...extra]);
+        const out = await exported(examplePath(example), ['--task', task, '--format', 'compose', ...extra]);
         const text = fs.readFileSync(path.join(out, 'compose.yaml'), 'utf8');
         assert.deepStrictEqual(composeProblems(text), []);
-        runTool('hadolint', [path.join(out, 'Dockerfile')]);
       }
     });
   }
 
-  it('a task with a certificate, preLaunch and a secret: secrets, one-off services the app waits for, a reference', () => {
+  it('a task with a certificate, preLaunch and a secret: secrets, one-off services the app waits for, a reference', async () => {
     const dir = project({ 'certs/cert.pem': 'x', 'certs/key.pem': 'x', 'requirements.txt': 'fastapi\nuvicorn-worker\ngunicorn\n' }, WITH_CERTIFICATE);
-    const out = exported(dir, ['--task', 'app', '--format', 'compose']);
+    const out = await exported(dir, ['--task', 'app', '--format', 'compose']);
     const text = fs.readFileSync(path.join(out, 'compose.yaml'), 'utf8');
     assert.deepStrictEqual(composeProblems(text), []);
     assert.ok(!text.includes('tok-123-not-in-files'));
@@ -168,17 +180,17 @@ describe('export --format kubernetes: kubernetes-validate and kustomize', { time
     return listed;
   };
   for (const [example, task] of EXAMPLE_TASKS) {
-    it(`${example}'s task "${task}": valid for Kubernetes ${versions.join(' and ')}, and kustomize builds it`, () => {
-      const out = exported(examplePath(example), ['--task', task, '--format', 'kubernetes']);
+    it(`${example}'s task "${task}": valid for Kubernetes ${versions.join(' and ')}, and kustomize builds it`, async () => {
+      const out = await exported(examplePath(example), ['--task', task, '--format', 'kubernetes']);
       const listed = build(out);
       validate(out, listed);
       assert.strictEqual(listed.includes('job-prelaunch.yaml'), example === 'django', 'a Job for preLaunch, only when the task has it');
     });
   }
 
-  it('a task with a certificate: an Ingress with its TLS secret; the commented HPA is valid once uncommented', () => {
+  it('a task with a certificate: an Ingress with its TLS secret; the commented HPA is valid once uncommented', async () => {
     const dir = project({ 'certs/cert.pem': 'x', 'certs/key.pem': 'x', 'requirements.txt': 'fastapi\nuvicorn-worker\ngunicorn\n' }, WITH_CERTIFICATE);
-    const out = exported(dir, ['--task', 'app', '--format', 'kubernetes', '--health-path', '/healthz']);
+    const out = await exported(dir, ['--task', 'app', '--format', 'kubernetes', '--health-path', '/healthz']);
     const listed = build(out);
     assert.ok(listed.includes('ingress.yaml'));
     validate(out, listed);
