@@ -71,7 +71,7 @@ export function exportKubernetes(input: ExportInput): ExportResult {
       { at: [...containerPath, 'command'], text: 'server, app, workerClass, timeout, args' },
       { at: [...containerPath, 'ports'], text: `bind: port ${def.port}; in a pod the server listens on every interface` },
       ...(env.length > 0 ? [{ at: [...containerPath, 'env'], text: `env; a secret from the Secret ${secretName}` }] : []),
-      { at: [...containerPath, 'readinessProbe'], text: `--health-path ${input.options.healthPath}: set the path your app answers on` },
+      { at: [...containerPath, 'readinessProbe'], text: `--health-path ${input.options.healthPath}: set the path your app answers on (with 200; the probes' Host is the pod's IP, which an allowed-hosts list must accept)` },
       ...(plan.memoryMb !== undefined ? [{ at: [...containerPath, 'resources'], text: `maxMemoryMb ${def.maxMemoryMb}` }] : []),
     ]),
   }];
