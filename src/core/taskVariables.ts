@@ -11,6 +11,8 @@ export interface VariableContext {
   workspaceFolder: string;
   env: Record<string, string | undefined>;
   userHome?: string;
+  /** Variables to leave as written (export keeps `${env:NAME}` and VS Code's own for the file it writes). */
+  keep?: (variable: string, where: string) => boolean;
 }
 
 const VARIABLE = /\$\{([^}]*)\}/g;
@@ -40,11 +42,17 @@ function expandValue(value: unknown, context: VariableContext, where: string, pr
 
 function expandString(text: string, context: VariableContext, where: string, problems: string[]): string {
   return text.replace(VARIABLE, (whole, name: string) => {
+    if (context.keep?.(name, where)) return whole;
     const value = variableValue(name, context);
     if (value !== undefined) return value;
     problems.push(`"${where}" uses ${whole}, which only VS Code can expand (the CLI expands \${workspaceFolder}, \${workspaceFolderBasename}, \${userHome}, \${pathSeparator} and \${env:NAME}). Write the value itself in the task, or start the task from VS Code.`);
     return whole;
   });
+}
+
+/** True for the variables the CLI expands by itself; the others (`input:`, `command:`, `config:`...) only VS Code can. */
+export function expandsOutsideVsCode(name: string): boolean {
+  return variableValue(name, { workspaceFolder: '', env: {}, userHome: '' }) !== undefined;
 }
 
 function variableValue(name: string, context: VariableContext): string | undefined {

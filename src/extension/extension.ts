@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { ServerWorkersApi } from './api';
 import { registerCommands } from './commands';
 import { registerDebugging } from './debug';
+import { registerExport } from './export';
 import { WorkerChannels } from './outputChannels';
 import { startAutoStartTasks } from './autoStart';
 import { notifyInterpreterChanges, notifyMasterDeaths } from './notifications';
@@ -42,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     ...registerCommands({ registry, channels }),
     registerPythonFrameLinks(),
     ...registerDebugging(registry, context),
+    ...registerExport(registry),
     registry.onDidAdd((server) => server.disposables.push(
       notifyMasterDeaths(server.supervisor, channels),
       new ReloadWatcher(server.supervisor),

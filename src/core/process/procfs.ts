@@ -126,9 +126,12 @@ export function childrenOf(pid: number): number[] {
   }
 }
 
-/** The pid and command of the process listening on a TCP port, when /proc lets us see it. */
-export function findPortHolder(port: number): { pid: number; command: string } | undefined {
-  const inodes = new Set<string>();
+/**
+ * The sockets listening on a TCP port (/proc/net/tcp and tcp6): each one's local address (IPv4 dotted; IPv6 as the
+ * table's 32 hex digits) and inode.
+ */
+export function listeningSockets(port: number): Array<{ address: string; inode: string }> {
+  const sockets: Array<{ address: string; inode: string }> = [];
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
     try {
@@ -139,10 +142,19 @@ export function findPortHolder(port: number): { pid: number; command: string } |
     for (const row of text.split('\n').slice(1)) {
       const cols = row.trim().split(/\s+/);
       if (cols.length < 10) continue;
-      const localPort = parseInt(cols[1].split(':')[1] ?? '', 16);
-      if (localPort === port && cols[3] === '0A') inodes.add(cols[9]);
+      const [hexAddress, hexPort] = cols[1].split(':');
+      if (parseInt(hexPort ?? '', 16) !== port || cols[3] !== '0A') continue;
+      // IPv4 is the 32-bit number in the machine's (little-endian) byte order.
+      const address = hexAddress.length === 8 ? (hexAddress.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)).join('.') : hexAddress;
+      sockets.push({ address, inode: cols[9] });
     }
   }
+  return sockets;
+}
+
+/** The pid and command of the process listening on a TCP port, when /proc lets us see it. */
+export function findPortHolder(port: number): { pid: number; command: string } | undefined {
+  const inodes = new Set(listeningSockets(port).map((s) => s.inode));
   if (inodes.size === 0) return undefined;
   for (const pid of listPids()) {
     let fds: string[];

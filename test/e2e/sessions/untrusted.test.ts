@@ -5,6 +5,7 @@
  */
 import * as assert from 'node:assert';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseJsonc } from '../../../src/core/tasksFile';
@@ -49,6 +50,19 @@ describe('Untrusted workspace', () => {
     await new Promise((r) => setTimeout(r, 2000));
     await assertNothingStarted(workersApi, apiTaskPort());
     await vscode.commands.executeCommand('workbench.view.extension.serverWorkers'); // the harness reads its welcome
+  });
+
+  it('Export for Production runs no interpreter of the workspace and writes nothing', async () => {
+    await api();
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-untrusted-export-'));
+    try {
+      const answer = await settleWithin(vscode.commands.executeCommand('serverWorkers.exportForProduction', { task: 'api', folder: folder(), format: 'gunicorn', outDir: out }), 5000);
+      assert.deepStrictEqual(answer, { settled: true, value: undefined }, 'it says why at once');
+      assert.deepStrictEqual(fs.readdirSync(out), [], 'no file written');
+      assert.deepStrictEqual(processesIn(folder()), [], 'no process runs in the workspace folder');
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 });
 
