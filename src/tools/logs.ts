@@ -5,8 +5,12 @@ import { compilePattern, type GrepOutcome, grepLines } from './boundedRegex';
 import { findServer, SERVER_FIELD } from './target';
 import { type AgentTool, type JsonSchema, OUTPUT_IS_DATA, ToolError } from './types';
 
-/** An answer's text stays under this many bytes; the lines past it come with the next cursor. */
-export const ANSWER_BYTES = 64 * 1024;
+/**
+ * An answer's text stays under this many bytes; the lines past it come with the next cursor. Not 64 KB: that would cut
+ * an answer at about 500 lines of an ordinary log (~100 bytes a line with its seq, worker, pid and time), and `lines`
+ * goes to 2,000; the default of 100 lines is about 13 KB.
+ */
+export const ANSWER_BYTES = 256 * 1024;
 /** A longer line is cut, with a marker that says its length. */
 export const LINE_BYTES = 4096;
 /** What a pattern searches of a line, and of all lines together. */
@@ -35,32 +39,54 @@ export function formatLine(line: LogLine): string {
 
 /** The line for the model: its text cut to LINE_BYTES (at a character's start), marked when it has no newline yet. */
 export function logLine(history: LineHistory, line: HistoryLine): LogLine {
-  let text = line.text;
-  if (text.length > LINE_BYTES / 3 && Buffer.byteLength(text) > LINE_BYTES) {
+  let { text, textBytes } = line;
+  if (textBytes > LINE_BYTES) {
     const bytes = Buffer.from(text);
     let end = LINE_BYTES;
     while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
     text = bytes.toString('utf8', 0, end);
+    textBytes = end;
   }
-  const out: LogLine = { seq: line.seq, slot: line.slot, pid: line.pid, time: new Date(line.time).toISOString(), text };
+  const out: LogLine = { seq: line.seq, slot: line.slot, pid: line.pid, time: isoTime(line.time), text };
   if (line.marker) out.marker = true;
+  if (line.bytes > textBytes) out.bytes = line.bytes;
   const tail = history.stream(line.slot);
   if (tail?.endsOpen && tail.lastSeq === line.seq) out.partial = true;
-  if (line.bytes > Buffer.byteLength(text)) out.bytes = line.bytes;
   return out;
 }
 
-/** The lines for the model, as many as fit in ANSWER_BYTES (the oldest, or the newest `fromEnd`); `cut`: not all fit. */
-export function withinBudget(history: LineHistory, lines: readonly HistoryLine[], fromEnd: boolean): { lines: LogLine[]; cut: boolean } {
+/** The lines of one read mostly share their time (they came in one event): each ISO string is made once. */
+let lastTime = NaN;
+let lastIso = '';
+function isoTime(time: number): string {
+  if (time !== lastTime) {
+    lastTime = time;
+    lastIso = new Date(time).toISOString();
+  }
+  return lastIso;
+}
+
+/**
+ * The lines for the model, as many as fit in ANSWER_BYTES (the oldest, or the newest `fromEnd`), each with its text
+ * line; `cut`: not all fit.
+ */
+export function withinBudget(history: LineHistory, lines: readonly HistoryLine[], fromEnd: boolean): { lines: LogLine[]; formatted: string[]; cut: boolean } {
   const out: LogLine[] = [];
+  const formatted: string[] = [];
   let bytes = 0;
+  let cut = false;
   for (let k = 0; k < lines.length; k++) {
     const line = logLine(history, lines[fromEnd ? lines.length - 1 - k : k]);
-    bytes += Buffer.byteLength(formatLine(line)) + 1;
-    if (bytes > ANSWER_BYTES && out.length > 0) return { lines: fromEnd ? out.reverse() : out, cut: true };
+    const text = formatLine(line);
+    bytes += Buffer.byteLength(text) + 1;
+    if (bytes > ANSWER_BYTES && out.length > 0) {
+      cut = true;
+      break;
+    }
     out.push(line);
+    formatted.push(text);
   }
-  return { lines: fromEnd ? out.reverse() : out, cut: false };
+  return fromEnd ? { lines: out.reverse(), formatted: formatted.reverse(), cut } : { lines: out, formatted, cut };
 }
 
 /** The slots a request reads: one (checked to exist), or all. */
@@ -142,7 +168,7 @@ export const getWorkerLogs: AgentTool = {
     properties: {
       server: SERVER_FIELD,
       slot: { type: 'integer', minimum: 0, maximum: 64, description: 'One stream: 0 the master, 1.. a worker\'s slot. Leave out for every stream.' },
-      lines: { type: 'integer', minimum: 1, maximum: MAX_LINES, description: `At most this many lines (default 100, at most ${MAX_LINES}); an answer also stops at about 64 KB.` },
+      lines: { type: 'integer', minimum: 1, maximum: MAX_LINES, description: `At most this many lines (default 100, at most ${MAX_LINES}); an answer also stops at about 256 KB.` },
       since: { type: 'integer', minimum: 0, description: 'The cursor: the next of an earlier answer of this server. Only lines after it come.' },
       grep: { type: 'string', minLength: 1, maxLength: 1000, description: 'A JavaScript regular expression; only matching lines come. (?i) at its start ignores case.' },
     },
@@ -189,7 +215,7 @@ export const getWorkerLogs: AgentTool = {
       beyondLimit = picked.length > limit;
       if (beyondLimit) picked = fromEnd ? picked.slice(1) : picked.slice(0, limit);
     }
-    const { lines, cut } = withinBudget(history, picked, fromEnd);
+    const { lines, formatted, cut } = withinBudget(history, picked, fromEnd);
     // With a cursor, `next` is the last line given when the answer is cut short; else all is read up to the newest.
     const short = cut || beyondLimit;
     let next = newest;
@@ -198,11 +224,11 @@ export const getWorkerLogs: AgentTool = {
     const lost: LostLines | null = since === undefined ? null : history.lostAfter(since, slots);
     const data: Record<string, unknown> = { server: supervisor.name, lines, next, more: !fromEnd && (short || grepped?.next !== undefined), lost };
     if (grepped) data.grep = grepFacts(grepped);
-    return { text: logsText(supervisor.name, slots, data, lines), data };
+    return { text: logsText(supervisor.name, slots, data, formatted), data };
   },
 };
 
-function logsText(server: string, slots: number[] | undefined, data: Record<string, unknown>, lines: LogLine[]): string {
+function logsText(server: string, slots: number[] | undefined, data: Record<string, unknown>, lines: string[]): string {
   const where = slots === undefined ? 'every stream' : slots[0] === 0 ? 'the master' : `worker ${slots[0]}`;
   const head = [`${server}, ${where}: ${lines.length} line${lines.length === 1 ? '' : 's'} (seq, m = master or wN = worker N, pid, time | text). next: ${data.next as number}${data.more ? ' (more after it: call again with since = next)' : ''}.`];
   const lost = data.lost as LostLines | null;
@@ -211,5 +237,5 @@ function logsText(server: string, slots: number[] | undefined, data: Record<stri
   if (grep?.stopped) head.push(`The pattern was stopped after ${grep.stopped.afterMs} ms in line ${grep.stopped.seq} (it backtracks); ${grep.searched} of ${grep.of} lines were searched. A simpler pattern searches them all.`);
   if (grep?.error) head.push(`The pattern failed after ${grep.searched} of ${grep.of} lines: ${grep.error}.`);
   head.push(OUTPUT_IS_DATA);
-  return [...head, ...lines.map(formatLine)].join('\n');
+  return [...head, ...lines].join('\n');
 }

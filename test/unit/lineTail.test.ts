@@ -90,9 +90,9 @@ describe('LineTail', () => {
     assert.strictEqual(tail.push(['a', 'b'], false, false, { seq: 5, pid: 100, time: 1000, marker: false }), 2);
     tail.push(['── marker'], false, false, { seq: 9, pid: 100, time: 2000, marker: true });
     assert.deepStrictEqual(tail.read(0, 3), [
-      { seq: 5, pid: 100, time: 1000, marker: false, text: 'a', bytes: 1 },
-      { seq: 6, pid: 100, time: 1000, marker: false, text: 'b', bytes: 1 },
-      { seq: 9, pid: 100, time: 2000, marker: true, text: '── marker', bytes: 13 },
+      { seq: 5, pid: 100, time: 1000, marker: false, slot: 0, text: 'a', bytes: 1, textBytes: 1 },
+      { seq: 6, pid: 100, time: 1000, marker: false, slot: 0, text: 'b', bytes: 1, textBytes: 1 },
+      { seq: 9, pid: 100, time: 2000, marker: true, slot: 0, text: '── marker', bytes: 13, textBytes: 13 },
     ]);
     assert.strictEqual(tail.lastSeq, 9);
     assert.strictEqual(tail.numberAfter(0), 0);
@@ -118,7 +118,7 @@ describe('LineTail', () => {
     tail.push([long, 'after']);
     const [cut] = tail.read(1, 2, 5);
     assert.strictEqual(cut.text, 'éé', 'never half a character');
-    assert.strictEqual(cut.bytes, Buffer.byteLength(long));
+    assert.deepStrictEqual([cut.bytes, cut.textBytes], [Buffer.byteLength(long), 4]);
     assert.strictEqual(tail.read(1, 2)[0].text, long);
     assert.strictEqual(tail.read(2, 3)[0].text, 'after');
   });

@@ -16,9 +16,7 @@ import type { OutputEvent } from '../serverEvents';
 export const HISTORY_LINES_MAX = 40000;
 export const HISTORY_LINES_KEPT = 10000;
 
-export interface HistoryLine extends StoredLine {
-  slot: number;
-}
+export type HistoryLine = StoredLine;
 
 export interface LostLines {
   /** Lines after the cursor that are no longer kept. */
@@ -72,7 +70,7 @@ export class LineHistory {
   stream(slot: number, create = false): LineTail | undefined {
     let tail = this.tails.get(slot);
     if (!tail && create) {
-      tail = new LineTail(this.keep, this.max);
+      tail = new LineTail(this.keep, this.max, slot);
       this.tails.set(slot, tail);
     }
     return tail;
@@ -95,7 +93,7 @@ export class LineHistory {
       if (!tail) return [];
       const from = newest ? Math.max(tail.dropped, tail.total - limit) : tail.numberAfter(options.since!);
       const to = newest ? tail.total : Math.min(tail.total, from + limit);
-      return from < to ? [{ slot, tail, from, to, next: tail.seqOf(newest ? to - 1 : from) }] : [];
+      return from < to ? [{ tail, from, to, next: tail.seqOf(newest ? to - 1 : from) }] : [];
     });
     // Merge by seq: each step takes the oldest next line of the streams (the newest, reading the tail backwards).
     const picked: HistoryLine[] = [];
@@ -104,7 +102,7 @@ export class LineHistory {
       for (let i = 1; i < ranges.length; i++) if (newest ? ranges[i].next > ranges[best].next : ranges[i].next < ranges[best].next) best = i;
       const range = ranges[best];
       const line = newest ? --range.to : range.from++;
-      picked.push({ slot: range.slot, ...range.tail.read(line, line + 1, maxBytes)[0] });
+      picked.push(range.tail.read(line, line + 1, maxBytes)[0]);
       if (range.from < range.to) range.next = range.tail.seqOf(newest ? range.to - 1 : range.from);
       else ranges.splice(best, 1);
     }

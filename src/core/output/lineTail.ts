@@ -29,10 +29,14 @@ export interface LineFacts {
 }
 
 export interface StoredLine extends LineFacts {
+  /** The stream's slot (the tail's). */
+  slot: number;
   /** The line without its newline; cut to the reader's limit (`bytes` says its whole length). */
   text: string;
   /** The whole line's length in UTF-8 bytes. */
   bytes: number;
+  /** The length of `text` in UTF-8 bytes (less than `bytes` when it was cut). */
+  textBytes: number;
 }
 
 interface Chunk {
@@ -74,7 +78,7 @@ export class LineTail {
    * Holds at most `max` of the newest lines: past it, a trim drops the oldest whole chunks down to at least `keep`
    * lines. A reader that shows all kept lines after each trim resends `keep` lines per `max - keep` new ones.
    */
-  constructor(readonly keep: number, readonly max: number) {}
+  constructor(readonly keep: number, readonly max: number, readonly slot = 0) {}
 
   /**
    * `joinFirst`: the first line continues the open last line (it is not a new line); `leaveOpen`: the last line has
@@ -196,13 +200,16 @@ export class LineTail {
     const to = this.open && line === this.total - 1 ? next : next - 1;
     let cut = Math.min(to, from + maxBytes);
     while (cut > from && cut < to && (this.byteAt(cut) & 0xc0) === 0x80) cut--; // not inside a character
+    const within = cut <= chunk.start + chunk.used; // the common case: the line is in the chunk it starts in
     return {
       seq: chunk.firstSeq + chunk.seqs[i],
       pid: chunk.pids[i],
       time: chunk.firstTime + chunk.times[i],
       marker: chunk.markers[i] === 1,
-      text: this.textFrom(from, cut),
+      slot: this.slot,
+      text: within ? chunk.bytes.toString('utf8', from - chunk.start, cut - chunk.start) : this.textFrom(from, cut),
       bytes: to - from,
+      textBytes: cut - from,
     };
   }
 
