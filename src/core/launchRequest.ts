@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { resolveDefinition, type ResolvedDefinition, type ServerDefinition } from './definition';
+import { type ResolveContext, resolveDefinition, type ResolvedDefinition, type ServerDefinition } from './definition';
 import { launchContext } from './launchContext';
 import { readServerTasks } from './tasksFile';
 import { expandTaskVariables } from './taskVariables';
@@ -19,6 +19,8 @@ export interface LaunchRequest {
   folder?: string;
   /** Properties that override the task's, or that make the whole definition without a task. */
   properties: Partial<ServerDefinition>;
+  /** The interpreter when neither the task nor the properties name one (default: the folder's virtualenv, else python3). */
+  defaultPython?: string;
 }
 
 /** A request that cannot be acted on (a task that is not there, no app): what was wrong and what to do. */
@@ -32,7 +34,12 @@ export function resolveLaunchRequest(request: LaunchRequest, cwd = process.cwd()
   if (request.task !== undefined) return taskDefinition(request.task, request, cwd, env);
   const { properties } = request;
   if (properties.app === undefined) throw new LaunchRequestError('An app is required (for example main:app), or a task to run from .vscode/tasks.json.');
-  return resolveDefinition(properties, launchContext(properties.cwd ?? cwd));
+  return resolveDefinition(properties, contextOf(properties.cwd ?? cwd, request));
+}
+
+function contextOf(folder: string, request: LaunchRequest): ResolveContext {
+  const context = launchContext(folder);
+  return request.defaultPython === undefined ? context : { ...context, defaultPython: request.defaultPython };
 }
 
 /** Where a request's tasks.json and workspace folder are. */
@@ -68,7 +75,7 @@ function taskDefinition(name: string, request: LaunchRequest, cwd: string, env: 
     env: overrides.env ? { ...(isStringRecord(fromTask.env) ? fromTask.env : {}), ...overrides.env } : fromTask.env,
     args: overrides.args ? [...(Array.isArray(fromTask.args) ? fromTask.args : []), ...overrides.args] : fromTask.args,
   };
-  return resolveDefinition(merged, launchContext(folder));
+  return resolveDefinition(merged, contextOf(folder, request));
 }
 
 function isStringRecord(value: unknown): value is Record<string, string> {

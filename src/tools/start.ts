@@ -49,9 +49,11 @@ export function launchRequestOf(input: Record<string, unknown>, cwd: string): La
 }
 
 /** The definition an input resolves to; a bad one is a ToolError that lists every problem. */
-export function resolveStart(input: Record<string, unknown>, host: ToolHost): ResolvedDefinition {
+export async function resolveStart(input: Record<string, unknown>, host: ToolHost): Promise<ResolvedDefinition> {
   try {
-    return resolveLaunchRequest(launchRequestOf(input, host.cwd), host.cwd);
+    const request = launchRequestOf(input, host.cwd);
+    if (host.defaultPython) request.defaultPython = await host.defaultPython(request.folder ?? request.properties.cwd ?? host.cwd);
+    return resolveLaunchRequest(request, host.cwd);
   } catch (error) {
     if (error instanceof ToolError) throw error;
     throw new ToolError((error as Error).message);
@@ -99,7 +101,7 @@ export const startServer: AgentTool = {
   inputSchema: START_INPUT,
   outputSchema: { type: 'object', required: ['server'], properties: { server: SERVER_SCHEMA, warning: { type: 'string' } } },
   async run(input, host) {
-    const definition = resolveStart(input, host);
+    const definition = await resolveStart(input, host);
     const running = host.servers().find((s) => s.name === definition.name && s.serverState !== 'stopped' && s.serverState !== 'failed');
     if (running) {
       throw new ToolError(`A server named "${definition.name}" is ${running.serverState} already (${running.model().url}). Use it (list_servers, get_worker_logs), restart it with restart_server, or start another with a different name (and bind).`);

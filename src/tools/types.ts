@@ -34,7 +34,9 @@ export interface ToolHost {
   servers(): readonly Supervisor[];
   /** Where relative paths and `.vscode/tasks.json` are taken from. */
   readonly cwd: string;
-  /** Makes a server (not started) and lists it; `reloadOnSave`: watch its files once it runs. */
+  /** The interpreter for a server of `folder` that names none (VS Code: the setting, the selected interpreter...). */
+  defaultPython?(folder: string): Promise<string | undefined>;
+  /** Makes a server (not started) and lists it. */
   create(definition: ResolvedDefinition): Supervisor;
   /** Stops a server and forgets it. */
   stop(supervisor: Supervisor): Promise<void>;
