@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { ServerWorkersApi } from './api';
 import { registerCommands } from './commands';
 import { registerDebugging } from './debug';
+import { registerLanguageModelTools } from './lmTools';
 import { WorkerChannels } from './outputChannels';
 import { startAutoStartTasks } from './autoStart';
 import { notifyInterpreterChanges, notifyMasterDeaths } from './notifications';
@@ -27,6 +28,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
   const pdbTerminals = new PdbTerminals(registry);
   const changeEmitter = new vscode.EventEmitter<void>();
   const reloadProblems = new ReloadProblems();
+  const lmTools = registerLanguageModelTools(context, registry);
   context.subscriptions.push(
     reloadProblems,
     interpreters,
@@ -60,6 +62,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
       channelLines: (serverName, slot) => channels.lines(serverName, slot),
       statusTexts: () => Object.values(statusItems.texts()),
       pdbTerminals: () => pdbTerminals.views(),
+      lmToolPrepared: (name) => lmTools.prepared(name),
       treeNodes: () => walk(tree).map((row) => row.node),
       treeRows: () => walk(tree).map(({ node, depth }) => {
         const item = tree.getTreeItem(node);

@@ -52,6 +52,22 @@ describe('Untrusted workspace', () => {
   });
 });
 
+describe('Untrusted workspace: the agent tools', () => {
+  it('only the read-only tools are offered, and a changing one starts nothing when called anyway', async () => {
+    const workersApi = await api();
+    const offered = vscode.lm.tools.filter((t) => t.name.startsWith('server-workers_')).map((t) => t.name.slice('server-workers_'.length)).sort();
+    assert.deepStrictEqual(offered, ['get_request_stats', 'get_worker_logs', 'get_worker_stack', 'list_servers', 'wait_for']);
+    const answer = await settleWithin(vscode.lm.invokeTool('server-workers_start_server', { input: { task: 'api' }, toolInvocationToken: undefined }), 10000);
+    assert.ok(answer.settled, 'the call ends');
+    if (answer.value) {
+      const text = answer.value.content.map((part) => (part instanceof vscode.LanguageModelTextPart ? part.value : '')).join('');
+      assert.match(text, /^Error: server-workers_start_server changes servers, which Server Workers does not do in an untrusted workspace/);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    await assertNothingStarted(workersApi, apiTaskPort());
+  });
+});
+
 interface Settlement<T> {
   settled: boolean;
   value?: T;
