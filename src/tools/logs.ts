@@ -15,7 +15,7 @@ export const ANSWER_BYTES = 256 * 1024;
 export const LINE_BYTES = 4096;
 /** What a pattern searches of a line, and of all lines together. */
 const GREP_LINE_BYTES = 1024 * 1024;
-const GREP_TOTAL_BYTES = 32 * 1024 * 1024;
+const GREP_TOTAL_BYTES = 16 * 1024 * 1024;
 export const MAX_LINES = 2000;
 
 export interface LogLine {
@@ -106,30 +106,30 @@ interface Searched {
   next?: number;
   outcome: GrepOutcome;
   candidates: HistoryLine[];
+  /** GREP_TOTAL_BYTES of lines were read: there are more (older ones, without a cursor). */
+  truncated: boolean;
 }
 
-/** The kept lines (after the cursor, else the newest) that match, at most `limit`, searched within the deadline. */
+/**
+ * The kept lines (after the cursor, else the newest) that match, at most `limit`, searched within the deadline; at
+ * most GREP_TOTAL_BYTES of them are read for it (the next call goes on from there).
+ */
 async function searched(history: LineHistory, slots: number[] | undefined, since: number | undefined, limit: number, grep: string): Promise<Searched> {
   const pattern = compilePattern('grep', grep);
-  const all = history.read({ slots, since, limit: Number.MAX_SAFE_INTEGER, maxBytes: GREP_LINE_BYTES });
   const fromEnd = since === undefined;
-  const candidates: HistoryLine[] = [];
-  for (let k = 0, total = 0; k < all.length && total < GREP_TOTAL_BYTES; k++) {
-    const line = all[fromEnd ? all.length - 1 - k : k];
-    total += line.text.length;
-    candidates.push(line);
-  }
-  if (fromEnd) candidates.reverse();
+  const candidates = history.read({ slots, since, limit: Number.MAX_SAFE_INTEGER, maxBytes: GREP_LINE_BYTES, budgetBytes: GREP_TOTAL_BYTES });
+  const truncated = candidates.reduce((sum, line) => sum + line.textBytes, 0) >= GREP_TOTAL_BYTES;
   const outcome = await grepLines(pattern, candidates.map((l) => l.text), { fromEnd, wanted: limit });
   const lines = outcome.matches.map((i) => candidates[i]).sort((a, b) => a.seq - b.seq);
   let next: number | undefined;
   if (!fromEnd && outcome.stopped) next = candidates[outcome.stopped.index].seq; // that line is skipped, and said
-  else if (!fromEnd && (outcome.searched < candidates.length || candidates.length < all.length)) next = candidates[outcome.searched - 1]?.seq;
-  return { lines, next, outcome, candidates };
+  else if (!fromEnd && (outcome.searched < candidates.length || truncated)) next = candidates[outcome.searched - 1]?.seq;
+  return { lines, next, outcome, candidates, truncated };
 }
 
-function grepFacts({ outcome, candidates }: Searched): Record<string, unknown> {
+function grepFacts({ outcome, candidates, truncated }: Searched): Record<string, unknown> {
   const facts: Record<string, unknown> = { searched: outcome.searched, of: candidates.length };
+  if (truncated) facts.truncated = true;
   if (outcome.error !== undefined) facts.error = outcome.error;
   if (outcome.stopped) {
     const line = candidates[outcome.stopped.index];
@@ -187,6 +187,7 @@ export const getWorkerLogs: AgentTool = {
         description: 'How the pattern searched: lines searched of those there were; stopped: the deadline (2 s) ended it in that line.',
         properties: {
           searched: { type: 'integer' }, of: { type: 'integer' }, error: { type: 'string' },
+          truncated: { type: 'boolean', description: 'Only 16 MB of lines were read to search (without since: the newest).' },
           stopped: { type: 'object', properties: { afterMs: { type: 'integer' }, seq: { type: 'integer' }, slot: { type: 'integer' } } },
         },
       },
@@ -233,7 +234,8 @@ function logsText(server: string, slots: number[] | undefined, data: Record<stri
   const head = [`${server}, ${where}: ${lines.length} line${lines.length === 1 ? '' : 's'} (seq, m = master or wN = worker N, pid, time | text). next: ${data.next as number}${data.more ? ' (more after it: call again with since = next)' : ''}.`];
   const lost = data.lost as LostLines | null;
   if (lost && lost.count > 0) head.push(`${lost.exact ? '' : 'At least '}${lost.count} line${lost.count === 1 ? '' : 's'} after the cursor were dropped before this call (older than what is kept).`);
-  const grep = data.grep as { searched: number; of: number; stopped?: { afterMs: number; seq: number }; error?: string } | undefined;
+  const grep = data.grep as { searched: number; of: number; truncated?: boolean; stopped?: { afterMs: number; seq: number }; error?: string } | undefined;
+  if (grep?.truncated) head.push(`The pattern searched ${grep.of} lines (16 MB of text)${data.more ? '; call again with since = next for the lines after them' : ', the newest; give since to search older ones'}.`);
   if (grep?.stopped) head.push(`The pattern was stopped after ${grep.stopped.afterMs} ms in line ${grep.stopped.seq} (it backtracks); ${grep.searched} of ${grep.of} lines were searched. A simpler pattern searches them all.`);
   if (grep?.error) head.push(`The pattern failed after ${grep.searched} of ${grep.of} lines: ${grep.error}.`);
   head.push(OUTPUT_IS_DATA);

@@ -31,6 +31,18 @@ describe('LineHistory', () => {
     assert.strictEqual(history.stream(1)!.text(), 'w1 a\nw1 b\n── restarted\n');
   });
 
+  it('reads in blocks across chunks, merged by seq, and stops at a byte budget', () => {
+    const history = new LineHistory();
+    for (let i = 0; i < 3000; i++) history.record(event(1 + (i % 3), [`line ${String(i).padStart(4, '0')} ${'z'.repeat(50)}`]));
+    const all = history.read({ since: 0, limit: 10000 });
+    assert.deepStrictEqual(all.map((l) => l.seq), Array.from({ length: 3000 }, (_, i) => i + 1));
+    assert.deepStrictEqual(history.read({ limit: 3 }).map((l) => l.text.split(' ')[1]), ['2997', '2998', '2999']);
+    assert.deepStrictEqual(history.read({ slots: [2, 3], since: 2990, limit: 4 }).map((l) => l.seq), [2991, 2993, 2994, 2996]);
+    const budget = history.read({ since: 0, limit: 10000, budgetBytes: 600 });
+    assert.strictEqual(budget.length, 10, '10 lines of 60 bytes reach 600');
+    assert.strictEqual(history.read({ limit: 10000, budgetBytes: 600 }).at(-1)!.seq, 3000, 'without a cursor, the newest');
+  });
+
   it('a partial line continues in place when its own stream continues it, else its rest is a line of its own', () => {
     const history = new LineHistory();
     history.record(event(0, ['Loading'], { partial: true, stream: 'stdout' }));

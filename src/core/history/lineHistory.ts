@@ -83,28 +83,29 @@ export class LineHistory {
 
   /**
    * Kept lines with a seq above `since`, oldest first, at most `limit`, of `slots` (all when none): with `since`
-   * undefined, the newest `limit`. Each line's text is cut to `maxBytes`.
+   * undefined, the newest `limit`. Each line's text is cut to `maxBytes`; with `budgetBytes`, the reading stops once
+   * the texts read add up to it.
    */
-  read(options: { slots?: readonly number[]; since?: number; limit: number; maxBytes?: number }): HistoryLine[] {
-    const { limit, maxBytes } = options;
+  read(options: { slots?: readonly number[]; since?: number; limit: number; maxBytes?: number; budgetBytes?: number }): HistoryLine[] {
+    const { limit, maxBytes, budgetBytes = Number.MAX_SAFE_INTEGER } = options;
     const newest = options.since === undefined;
     const ranges = (options.slots ?? this.slots()).flatMap((slot) => {
       const tail = this.tails.get(slot);
       if (!tail) return [];
       const from = newest ? Math.max(tail.dropped, tail.total - limit) : tail.numberAfter(options.since!);
       const to = newest ? tail.total : Math.min(tail.total, from + limit);
-      return from < to ? [{ tail, from, to, next: tail.seqOf(newest ? to - 1 : from) }] : [];
+      return from < to ? [new RangeReader(tail, from, to, newest, maxBytes)] : [];
     });
     // Merge by seq: each step takes the oldest next line of the streams (the newest, reading the tail backwards).
     const picked: HistoryLine[] = [];
-    while (picked.length < limit && ranges.length > 0) {
+    let bytes = 0;
+    while (picked.length < limit && ranges.length > 0 && bytes < budgetBytes) {
       let best = 0;
       for (let i = 1; i < ranges.length; i++) if (newest ? ranges[i].next > ranges[best].next : ranges[i].next < ranges[best].next) best = i;
-      const range = ranges[best];
-      const line = newest ? --range.to : range.from++;
-      picked.push(range.tail.read(line, line + 1, maxBytes)[0]);
-      if (range.from < range.to) range.next = range.tail.seqOf(newest ? range.to - 1 : range.from);
-      else ranges.splice(best, 1);
+      const line = ranges[best].take();
+      picked.push(line);
+      bytes += line.textBytes;
+      if (ranges[best].done) ranges.splice(best, 1);
     }
     return newest ? picked.reverse() : picked;
   }
@@ -119,5 +120,49 @@ export class LineHistory {
       exact &&= lost.exact;
     }
     return { count, exact };
+  }
+}
+
+/**
+ * One stream's lines `from` to `to`, taken one at a time (forwards, or backwards from `to`), read in blocks that
+ * double from 16 to 1,024 lines: a merge that takes few lines of a stream reads few more.
+ */
+class RangeReader {
+  private blockSize = 16;
+  private block: HistoryLine[] = [];
+  private at = 0;
+  /** The seq of the line `take` gives next. */
+  next = 0;
+  done = false;
+
+  constructor(private readonly tail: LineTail, private from: number, private to: number, private readonly backwards: boolean, private readonly maxBytes?: number) {
+    this.fill();
+  }
+
+  take(): HistoryLine {
+    const line = this.block[this.at++];
+    if (this.at === this.block.length) this.fill();
+    else this.next = this.block[this.at].seq;
+    return line;
+  }
+
+  private fill(): void {
+    if (this.from >= this.to) {
+      this.done = true;
+      return;
+    }
+    const size = this.blockSize;
+    this.blockSize = Math.min(1024, size * 2);
+    if (this.backwards) {
+      const start = Math.max(this.from, this.to - size);
+      this.block = this.tail.read(start, this.to, this.maxBytes).reverse();
+      this.to = start;
+    } else {
+      const end = Math.min(this.to, this.from + size);
+      this.block = this.tail.read(this.from, end, this.maxBytes);
+      this.from = end;
+    }
+    this.at = 0;
+    this.next = this.block[0].seq;
   }
 }

@@ -170,10 +170,21 @@ export class LineTail {
     return chunk.firstSeq + chunk.seqs[line - chunk.firstLine];
   }
 
-  /** Kept lines `from` to `to` (line numbers, `to` excluded), each cut to `maxBytes` of UTF-8. */
+  /** Kept lines `from` to `to` (line numbers, `to` excluded), each cut to `maxBytes` of UTF-8: one pass over the chunks. */
   read(from: number, to: number, maxBytes = Number.MAX_SAFE_INTEGER): StoredLine[] {
     const out: StoredLine[] = [];
-    for (let line = Math.max(from, this.dropped); line < Math.min(to, this.total); line++) out.push(this.readLine(line, maxBytes));
+    const first = Math.max(from, this.dropped);
+    const last = Math.min(to, this.total);
+    if (first >= last) return out;
+    let index = this.chunkIndexOf(first);
+    let i = first - this.chunks[index].firstLine;
+    for (let line = first; line < last; line++, i++) {
+      while (i >= this.chunks[index].lines) {
+        index++;
+        i = 0;
+      }
+      out.push(this.readLine(index, i, line, maxBytes));
+    }
     return out;
   }
 
@@ -192,11 +203,11 @@ export class LineTail {
     return { count: this.dropped - lo, exact: lo > oldest || oldest === 0 };
   }
 
-  private readLine(line: number, maxBytes: number): StoredLine {
-    const chunk = this.chunkOf(line)!;
-    const i = line - chunk.firstLine;
+  /** Line `i` of chunk `index` (line number `line`). */
+  private readLine(index: number, i: number, line: number, maxBytes: number): StoredLine {
+    const chunk = this.chunks[index];
     const from = chunk.start + chunk.offsets[i];
-    const next = i + 1 < chunk.lines ? chunk.start + chunk.offsets[i + 1] : this.lineStart(line + 1) ?? this.end();
+    const next = i + 1 < chunk.lines ? chunk.start + chunk.offsets[i + 1] : this.nextStart(index);
     const to = this.open && line === this.total - 1 ? next : next - 1;
     let cut = Math.min(to, from + maxBytes);
     while (cut > from && cut < to && (this.byteAt(cut) & 0xc0) === 0x80) cut--; // not inside a character
@@ -213,9 +224,19 @@ export class LineTail {
     };
   }
 
+  /** Where the first line after chunk `index` starts (the stream's end when none does). */
+  private nextStart(index: number): number {
+    for (let k = index + 1; k < this.chunks.length; k++) if (this.chunks[k].lines > 0) return this.chunks[k].start + this.chunks[k].offsets[0];
+    return this.end();
+  }
+
   /** The chunk where line number `line` starts, if it is kept. */
   private chunkOf(line: number): Chunk | undefined {
-    if (line < this.dropped || line >= this.total) return undefined;
+    return line < this.dropped || line >= this.total ? undefined : this.chunks[this.chunkIndexOf(line)];
+  }
+
+  /** The index of the chunk where a kept line starts. */
+  private chunkIndexOf(line: number): number {
     let lo = 0;
     let hi = this.chunks.length - 1;
     while (lo < hi) {
@@ -225,7 +246,7 @@ export class LineTail {
     }
     // A chunk that holds only the rest of a long line starts no line: the line starts in one before it.
     while (lo > 0 && this.chunks[lo].lines === 0) lo--;
-    return this.chunks[lo];
+    return lo;
   }
 
   private lineStart(line: number): number | undefined {
