@@ -17,6 +17,8 @@ export const CHUNK_BYTES = 64 * 1024;
 const FIRST_CHUNK_BYTES = 4 * 1024;
 /** A chunk keeps its lines' sequence numbers and times as offsets from its first line's: a new chunk starts before one would overflow. */
 const MAX_OFFSET = 0xffffffff;
+/** What `write` is given instead of a seq for text that goes on the open line. */
+const CONTINUATION = -1;
 
 export interface LineFacts {
   /** The line's number in its server's history: one sequence across all the server's streams. */
@@ -71,6 +73,8 @@ export class LineTail {
   /** The last line has no newline yet: a continuation is written right after it. */
   private open = false;
   private lastTime = 0;
+  /** The facts the lines of the push under way share. */
+  private pushing = { pid: 0, time: 0, marker: 0 };
   /** The seqs of the latest dropped lines (a ring of `keep`): how many lines a reader's cursor lost, exactly. */
   private droppedSeqs: Float64Array | undefined;
 
@@ -88,18 +92,19 @@ export class LineTail {
    */
   push(lines: readonly string[], joinFirst = false, leaveOpen = false, facts?: LineFacts): number {
     const joins = joinFirst && this.open && lines.length > 0;
-    if (this.open && !joins) this.write('', true, undefined);
-    const time = (this.lastTime = Math.max(this.lastTime, facts?.time ?? Date.now()));
+    if (this.open && !joins) this.write('', true, CONTINUATION);
+    this.lastTime = Math.max(this.lastTime, facts?.time ?? Date.now());
+    this.pushing = { pid: facts?.pid ?? 0, time: this.lastTime, marker: facts?.marker === true ? 1 : 0 };
     let seq = facts?.seq ?? this.lastSeq + 1;
     const last = lines.length - 1;
     for (let i = 0; i < lines.length; i++) {
       const ends = i < last || !leaveOpen;
       if (joins && i === 0) {
-        this.write(lines[i], ends, undefined);
+        this.write(lines[i], ends, CONTINUATION);
         this.renumberLast(seq++);
         continue;
       }
-      this.write(lines[i], ends, { seq: seq++, pid: facts?.pid ?? 0, time, marker: facts?.marker ?? false });
+      this.write(lines[i], ends, seq++);
       this.total++;
       this.keptLines++;
     }
@@ -282,14 +287,15 @@ export class LineTail {
 
   // ---- writing and trimming -----------------------------------------------------------------------------------------
 
-  /** `ends`: a newline follows; `facts`: those of a new line, none when the text goes on the open line. */
-  private write(line: string, ends: boolean, facts: LineFacts | undefined): void {
+  /** `ends`: a newline follows; `seq`: a new line's (the push's pid, time and marker), or CONTINUATION of the open line. */
+  private write(line: string, ends: boolean, seq: number): void {
     let chunk = this.chunks[this.chunks.length - 1];
     const room = chunk ? chunk.bytes.length - chunk.used : 0;
     // A UTF-16 unit takes at most 3 UTF-8 bytes: count exactly only when that bound does not fit.
     const fits = chunk && (line.length * 3 + 1 <= room || Buffer.byteLength(line) + 1 <= room);
-    if (!fits || (facts && !this.factsFit(chunk, facts))) chunk = this.newChunk(Buffer.byteLength(line) + 1);
-    if (facts) this.addFacts(chunk, facts);
+    const isNew = seq !== CONTINUATION;
+    if (!fits || (isNew && !this.factsFit(chunk, seq))) chunk = this.newChunk(Buffer.byteLength(line) + 1);
+    if (isNew) this.addFacts(chunk, seq);
     chunk.used += chunk.bytes.write(line, chunk.used);
     if (ends) chunk.bytes[chunk.used++] = 10;
   }
@@ -303,23 +309,24 @@ export class LineTail {
     else if (seq - chunk.firstSeq <= MAX_OFFSET) chunk.seqs[i] = seq - chunk.firstSeq;
   }
 
-  private factsFit(chunk: Chunk, facts: LineFacts): boolean {
-    return chunk.lines === 0 || (facts.seq - chunk.firstSeq <= MAX_OFFSET && facts.time - chunk.firstTime <= MAX_OFFSET);
+  private factsFit(chunk: Chunk, seq: number): boolean {
+    return chunk.lines === 0 || (seq - chunk.firstSeq <= MAX_OFFSET && this.pushing.time - chunk.firstTime <= MAX_OFFSET);
   }
 
-  private addFacts(chunk: Chunk, facts: LineFacts): void {
+  private addFacts(chunk: Chunk, seq: number): void {
+    const { pid, time, marker } = this.pushing;
     if (chunk.lines === 0) {
       chunk.firstLine = this.total;
-      chunk.firstSeq = facts.seq;
-      chunk.firstTime = facts.time;
+      chunk.firstSeq = seq;
+      chunk.firstTime = time;
     }
     if (chunk.lines === chunk.offsets.length) this.growFacts(chunk);
     const i = chunk.lines++;
     chunk.offsets[i] = chunk.used;
-    chunk.seqs[i] = facts.seq - chunk.firstSeq;
-    chunk.times[i] = facts.time - chunk.firstTime;
-    chunk.pids[i] = facts.pid;
-    chunk.markers[i] = facts.marker ? 1 : 0;
+    chunk.seqs[i] = seq - chunk.firstSeq;
+    chunk.times[i] = time - chunk.firstTime;
+    chunk.pids[i] = pid;
+    chunk.markers[i] = marker;
   }
 
   private growFacts(chunk: Chunk): void {
