@@ -142,7 +142,7 @@ async function pollingCost(cfg, log) {
 export const agentToolsSection = {
   name: 'agentTools',
   config: {
-    full: { streams: 25, lines: 1_000_000, read: 2000, runs: 20, workers: 8, lanes: 8, pauseMs: 10, intervalMs: 200, seconds: 10, rounds: 4 },
+    full: { streams: 25, lines: 1_000_000, read: 2000, runs: 20, workers: 8, lanes: 8, pauseMs: 20, intervalMs: 200, seconds: 5, rounds: 8 },
     smoke: { streams: 5, lines: 50_000, read: 2000, runs: 2, workers: 2, lanes: 2, pauseMs: 20, intervalMs: 200, seconds: 1, rounds: 1 },
   },
   async run(_core, cfg, log) {
