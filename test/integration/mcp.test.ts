@@ -40,6 +40,16 @@ describe('server-workers mcp over stdio', { timeout: 300000 }, () => {
   it('Gunicorn + UvicornWorker from flags: each slot\'s own lines, 10,000 lines polled once each, wait_for, a stuck worker\'s stack, kill and scale against /proc', async () => {
     const mcp = await startMcp(appsDir);
     const port = await freePort();
+
+    // A start that cannot boot: the error, the last lines of the master and of the failing worker, the file and line.
+    const failed = await mcp.call('start_server', { name: 'broken', app: 'boot_fails:app', workers: 2, bind: `127.0.0.1:${port}`, python: testPython });
+    assert.strictEqual(failed.isError, true);
+    assert.match(textOf(failed), /^broken did not start: /);
+    assert.match(textOf(failed), /The exception: ModuleNotFoundError: No module named 'nonexistent_module_for_server_workers_tests', at .*boot_fails\.py:2\./);
+    assert.match(textOf(failed), /\nWorker \d+'s last lines:\n(.*\n)*\d+ w\d+ \d+ [\d:.]+Z \| ModuleNotFoundError/);
+    assert.match(textOf(failed), /\nThe master's last lines:\n\d+ m \d+ /);
+    assert.strictEqual((await serverPids(mcp)).length, 0, 'nothing of it runs');
+
     const started = await mcp.ok('start_server', { name: 'echo', app: 'echo_asgi:app', workers: 2, bind: `127.0.0.1:${port}`, python: testPython });
     const server = started.server as { name: string; url: string; masterPid: number; workers: WorkerData[] };
     assert.deepStrictEqual([server.name, server.url, server.workers.length], ['echo', `http://127.0.0.1:${port}`, 2]);
