@@ -12,6 +12,7 @@
 //                  extension host's CPU with 64 idle workers (beside --baseline-bundle's, when given)
 //   7 reload       save -> every worker serving the new code, 10 saves under load, per server kind; failed
 //                  requests; beside uvicorn --reload (one worker)
+//   and the sections of SECTION_MODULES, each a file that brings its configuration and its rows (agentTools)
 // Prints a table (Markdown) and writes the same, with every measurement, as JSON.
 //
 //   node scripts/bench.mjs [--smoke] [--json FILE] [--only SECTION[,SECTION...]]
@@ -36,8 +37,11 @@ import { rows, table } from './bench/report.mjs';
 import { sampling } from './bench/sampling.mjs';
 import { SOAK_DEFAULTS, soak, soakRows } from './bench/soak.mjs';
 import { throughput } from './bench/throughput.mjs';
+import { agentToolsSection } from './bench/agentTools.mjs';
 
-const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension', 'reload'];
+/** Sections in a file of their own: { name, config: { full, smoke }, run(core, cfg, log), rows(result, add) }; one line each. */
+const SECTION_MODULES = [agentToolsSection];
+const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension', 'reload', ...SECTION_MODULES.map((s) => s.name)];
 
 const CONFIG = {
   full: {
@@ -59,6 +63,8 @@ const CONFIG = {
     reload: { workers: 2, saves: 2, lanes: 2, pauseMs: 100 },
   },
 };
+
+for (const section of SECTION_MODULES) for (const mode of ['full', 'smoke']) CONFIG[mode][section.name] = section.config[mode];
 
 function say(line) {
   console.log(`[bench] ${line}`);
@@ -131,7 +137,7 @@ async function main() {
     options: { smoke: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, 'baseline-bundle': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
-    console.log('node scripts/bench.mjs [--smoke] [--json FILE] [--only throughput,latency,flood,reaction,sampling,extension,reload] [--baseline-bundle OTHER/dist/extension.js]\nnode scripts/bench.mjs --soak [MINUTES] [--json FILE]');
+    console.log(`node scripts/bench.mjs [--smoke] [--json FILE] [--only ${SECTIONS.join(',')}] [--baseline-bundle OTHER/dist/extension.js]\nnode scripts/bench.mjs --soak [MINUTES] [--json FILE]`);
     return 0;
   }
   if (minutes !== undefined) return runSoak(minutes, values.json);
@@ -169,6 +175,8 @@ async function main() {
       if (name === 'sampling') results[name] = await sampling(core, cfg, log);
       if (name === 'extension') results[name] = await extension(cfg, log);
       if (name === 'reload') results[name] = await reload(core, cfg, log);
+      const module = SECTION_MODULES.find((s) => s.name === name);
+      if (module) results[name] = await module.run(core, cfg, log);
     } catch (error) {
       results[name] = { error: error instanceof Error ? error.stack ?? error.message : String(error) };
       say(`  failed: ${results[name].error}`);
@@ -177,6 +185,12 @@ async function main() {
   }
 
   const tableRows = rows(results);
+  for (const section of SECTION_MODULES.filter((s) => results[s.name])) {
+    const result = results[section.name];
+    const add = (group, figure, value, target = '', ok = null) => tableRows.push({ section: group, figure, value, target, ok });
+    if (result.error) add(section.name, 'not measured', result.error.split('\n')[0].slice(0, 160), '', false);
+    else section.rows(result, add);
+  }
   const text = table(tableRows);
   const durationSeconds = (Date.now() - started) / 1000;
   console.log('');

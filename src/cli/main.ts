@@ -5,6 +5,7 @@ import { RUN_USAGE, runCommand } from './run';
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   run: runCommand,
   export: exportCommand,
+  mcp: async (args) => (await import('./mcp')).mcpCommand(args), // the MCP SDK loads only for this command
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -27,4 +27,6 @@ export interface ServerWorkersTesting {
   statusTexts(): string[];
   /** The pdb terminals open (breakpoint() in a worker): name, worker pid, what each showed, whether pdb waits. */
   pdbTerminals(): PdbTerminalView[];
+  /** What a language model tool's prepareInvocation last returned to VS Code: its confirmation, for one that changes something. */
+  lmToolPrepared(name: string): vscode.PreparedToolInvocation | undefined;
 }

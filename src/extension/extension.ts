@@ -4,6 +4,8 @@ import type { ServerWorkersApi } from './api';
 import { registerCommands } from './commands';
 import { registerDebugging } from './debug';
 import { registerExport } from './export';
+
+import { registerLanguageModelTools } from './lmTools';
 import { WorkerChannels } from './outputChannels';
 import { startAutoStartTasks } from './autoStart';
 import { notifyInterpreterChanges, notifyMasterDeaths } from './notifications';
@@ -28,6 +30,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
   const pdbTerminals = new PdbTerminals(registry);
   const changeEmitter = new vscode.EventEmitter<void>();
   const reloadProblems = new ReloadProblems();
+  const lmTools = registerLanguageModelTools(context, registry);
   context.subscriptions.push(
     reloadProblems,
     interpreters,
@@ -62,6 +65,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
       channelLines: (serverName, slot) => channels.lines(serverName, slot),
       statusTexts: () => Object.values(statusItems.texts()),
       pdbTerminals: () => pdbTerminals.views(),
+      lmToolPrepared: (name) => lmTools.prepared(name),
       treeNodes: () => walk(tree).map((row) => row.node),
       treeRows: () => walk(tree).map(({ node, depth }) => {
         const item = tree.getTreeItem(node);

@@ -1,10 +1,10 @@
 /** One output channel per worker slot (and one for the master) of each server; appends are batched and bounded. */
 import * as vscode from 'vscode';
 import { READ_REST_MS } from '../core/output/coalescedReads';
-import { LineTail } from '../core/output/lineTail';
-import { separateLines } from '../core/output/separateLines';
+import { HISTORY_LINES_KEPT, HISTORY_LINES_MAX } from '../core/history/lineHistory';
+import type { LineTail } from '../core/output/lineTail';
 import { TurnEndThrottle } from '../core/output/turnEndThrottle';
-import type { OutputEvent } from '../core/supervisor';
+import type { OutputEvent, Supervisor } from '../core/supervisor';
 import { onCore, type ServerRegistry } from './serverRegistry';
 
 /**
@@ -14,26 +14,27 @@ import { onCore, type ServerRegistry } from './serverRegistry';
  * way from the worker to the channel under 35 ms (npm run bench, log latency).
  */
 const FLUSH_INTERVAL_MS = READ_REST_MS;
-/**
- * A channel holds at most CHANNEL_LINES_MAX lines, so a log flood cannot exhaust the window's memory: past it, the
- * oldest are dropped down to CHANNEL_LINES_KEPT and the channel is replaced by the kept lines (saying how many were
- * dropped). Each trim resends the kept lines: kept = a quarter of the maximum resends a third of a flood's volume
- * (with half, all of it, and the flood's memory growth was +42 to +62 MB instead of +35 to +42: npm run bench).
- */
-export const CHANNEL_LINES_MAX = 40000;
-export const CHANNEL_LINES_KEPT = 10000;
+/** A channel shows its stream's tail in the server's history (core/history/lineHistory.ts): at most this many lines. */
+export const CHANNEL_LINES_MAX = HISTORY_LINES_MAX;
+export const CHANNEL_LINES_KEPT = HISTORY_LINES_KEPT;
 
 export function channelName(serverName: string, slot: number): string {
   return slot === 0 ? `${serverName} · master` : `${serverName} · worker ${slot}`;
 }
 
+/** What a channel shows: its stream's tail (that of the newest server of its name), and what came before it. */
+interface ChannelSource {
+  tail: LineTail;
+  /** Lines of the tails of earlier servers of the same name (a stopped server started again continues its channels). */
+  linesBefore: number;
+  /** Lines the channel has said it dropped. */
+  shownDropped: number;
+}
+
 export class WorkerChannels implements vscode.Disposable {
   /** Channels by name: a restarted server (same name) continues its channels. */
   private readonly channels = new Map<string, vscode.OutputChannel>();
-  private readonly buffers = new Map<string, LineTail>();
-  private shownDropped = new Map<string, number>();
-  /** The stream (pid and pipe) whose line a channel's open last line is: only its continuation joins it. */
-  private openStreams = new Map<string, string>();
+  private readonly sources = new Map<string, ChannelSource>();
   /**
    * A server's read beat reads all its workers in one turn of the event loop: a flush at the turn's end takes all of
    * their lines, also when the beat's timer and the flush's expire together.
@@ -43,18 +44,19 @@ export class WorkerChannels implements vscode.Disposable {
 
   constructor(registry: ServerRegistry) {
     this.subscriptions.push(
-      registry.onDidAdd(({ supervisor, disposables }) => disposables.push(onCore(supervisor.onOutput, (event) => this.append(supervisor.name, event)))),
+      registry.onDidAdd(({ supervisor, disposables }) => disposables.push(onCore(supervisor.onOutput, (event) => this.added(supervisor, event)))),
     );
   }
 
   /** Lines appended to a channel so far. */
   lineCount(serverName: string, slot: number): number {
-    return this.buffers.get(channelName(serverName, slot))?.total ?? 0;
+    const source = this.sources.get(channelName(serverName, slot));
+    return source ? source.linesBefore + source.tail.total : 0;
   }
 
   /** The lines a channel holds now (the newest; see CHANNEL_LINES_MAX). */
   lines(serverName: string, slot: number): string[] {
-    return this.buffers.get(channelName(serverName, slot))?.lines() ?? [];
+    return this.sources.get(channelName(serverName, slot))?.tail.lines() ?? [];
   }
 
   show(serverName: string, slot: number): void {
@@ -62,33 +64,19 @@ export class WorkerChannels implements vscode.Disposable {
     this.channel(channelName(serverName, slot)).show(true);
   }
 
-  private append(serverName: string, event: OutputEvent): void {
-    const name = channelName(serverName, event.slot);
-    let buffer = this.buffers.get(name);
-    if (!buffer) {
-      buffer = new LineTail(CHANNEL_LINES_KEPT, CHANNEL_LINES_MAX);
-      this.buffers.set(name, buffer);
+  /** The server's history has the event's lines already (it is the supervisor's first listener): show them soon. */
+  private added(supervisor: Supervisor, event: OutputEvent): void {
+    const name = channelName(supervisor.name, event.slot);
+    const tail = supervisor.lines.stream(event.slot, true);
+    const source = this.sources.get(name);
+    if (!source) {
+      this.sources.set(name, { tail, linesBefore: 0, shownDropped: 0 });
+    } else if (source.tail !== tail) {
+      // A new server of the same name: what the old one wrote goes out first, then the channel follows the new one.
+      this.writeSource(name, source);
+      Object.assign(source, { tail, linesBefore: source.linesBefore + source.tail.total, shownDropped: source.linesBefore + source.tail.total });
     }
-    this.push(name, buffer, event);
     this.flushes.request();
-  }
-
-  /**
-   * A line without its newline is shown at once; its rest continues the same line in the channel. When the channel
-   * has moved on (another stream wrote meanwhile), the rest starts a line of its own, marked as a continuation.
-   */
-  private push(name: string, buffer: LineTail, event: OutputEvent): void {
-    let lines = event.lines;
-    let join = false;
-    if (event.continues || event.partial) {
-      const stream = `${event.pid}/${event.stream ?? ''}`;
-      if (event.continues) {
-        join = buffer.endsOpen && this.openStreams.get(name) === stream;
-        if (!join) lines = separateLines(event);
-      }
-      if (event.partial) this.openStreams.set(name, stream);
-    }
-    buffer.push(lines, join, event.partial === true);
   }
 
   flush(): void {
@@ -96,17 +84,21 @@ export class WorkerChannels implements vscode.Disposable {
   }
 
   private writeUnread(): void {
-    for (const [name, buffer] of this.buffers) {
-      if (!buffer.hasUnread()) continue;
-      const channel = this.channel(name);
-      if (buffer.dropped !== (this.shownDropped.get(name) ?? 0)) {
-        // A trim happened: show the kept lines, saying how many were dropped.
-        this.shownDropped.set(name, buffer.dropped);
-        buffer.skipUnread();
-        channel.replace(`── ${buffer.dropped} older lines dropped: a channel keeps the last ${CHANNEL_LINES_KEPT} to ${CHANNEL_LINES_MAX} lines ──\n${buffer.text()}`);
-      } else {
-        channel.append(buffer.takeUnread());
-      }
+    for (const [name, source] of this.sources) this.writeSource(name, source);
+  }
+
+  private writeSource(name: string, source: ChannelSource): void {
+    const { tail } = source;
+    if (!tail.hasUnread()) return;
+    const channel = this.channel(name);
+    const dropped = source.linesBefore + tail.dropped;
+    if (dropped !== source.shownDropped) {
+      // A trim happened: show the kept lines, saying how many were dropped.
+      source.shownDropped = dropped;
+      tail.skipUnread();
+      channel.replace(`── ${dropped} older lines dropped: a channel keeps the last ${CHANNEL_LINES_KEPT} to ${CHANNEL_LINES_MAX} lines ──\n${tail.text()}`);
+    } else {
+      channel.append(tail.takeUnread());
     }
   }
 

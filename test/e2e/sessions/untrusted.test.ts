@@ -66,6 +66,27 @@ describe('Untrusted workspace', () => {
   });
 });
 
+describe('Untrusted workspace: the agent tools', () => {
+  it('only the read-only tools are offered, and a changing one starts nothing when called anyway', async () => {
+    const workersApi = await api();
+    const listed = vscode.lm.tools.filter((t) => t.name.startsWith('server-workers_')).map((t) => t.name.slice('server-workers_'.length)).sort();
+    const readOnly = ['get_request_stats', 'get_worker_logs', 'get_worker_stack', 'list_servers', 'wait_for'];
+    // The changing tools' `when: isWorkspaceTrusted` hides them from agent mode. VS Code 1.100 applies it to
+    // vscode.lm.tools too; later versions list the disabled tools there as well (getAllToolsIncludingDisabled) and
+    // filter by `when` where the chat picks its tools: then the tool's own refusal below is what this test can see.
+    if (vscode.version.startsWith('1.100.')) assert.deepStrictEqual(listed, readOnly);
+    else assert.deepStrictEqual(listed.filter((name) => readOnly.includes(name)), readOnly);
+    const answer = await settleWithin(vscode.lm.invokeTool('server-workers_start_server', { input: { task: 'api' }, toolInvocationToken: undefined }), 10000);
+    assert.ok(answer.settled, 'the call ends');
+    if (answer.value || listed.includes('start_server')) {
+      const text = answer.value?.content.map((part) => (part instanceof vscode.LanguageModelTextPart ? part.value : '')).join('') ?? String(answer.error);
+      assert.match(text, /^Error: server-workers_start_server changes servers, which Server Workers does not do in an untrusted workspace/);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    await assertNothingStarted(workersApi, apiTaskPort());
+  });
+});
+
 interface Settlement<T> {
   settled: boolean;
   value?: T;
