@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type ResolveContext, resolveDefinition, type ResolvedDefinition, type ServerDefinition } from './definition';
+import { resolveDefinition, type ResolvedDefinition, type ServerDefinition } from './definition';
 import { launchContext } from './launchContext';
 import { readServerTasks } from './tasksFile';
 import { expandTaskVariables } from './taskVariables';
