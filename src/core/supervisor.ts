@@ -21,13 +21,13 @@ import type { PythonEnvironment } from './pythonEnvironment';
 import { Reloader } from './reload/reloader';
 import type { ReloadEvent } from './reload/reloadTypes';
 import { RestartPolicy } from './restartPolicy';
-import type { ExitEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
+import type { ExitEvent, MasterStartEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
 import { ServerRun } from './serverRun';
 import type { StacksResult } from './workers/stackDump';
 import { Waiters } from './waiters';
 
 export { ServerError } from './errors';
-export type { ExitEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
+export type { ExitEvent, MasterStartEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
 export type { StacksResult } from './workers/stackDump';
 export type { PdbCompletion, PdbEnd, PdbSession } from './agent/pdbSessions';
 export type { ReloadEvent } from './reload/reloadTypes';
@@ -40,6 +40,7 @@ export class Supervisor {
   readonly onDidChange = new Emitter<ServerModel>();
   readonly onOutput = new Emitter<OutputEvent>();
   readonly onWorker = new Emitter<WorkerEvent>();
+  readonly onMasterStart = new Emitter<MasterStartEvent>();
   readonly onExit = new Emitter<ExitEvent>();
   /** breakpoint() in a worker opened a pdb session (docs/agent-protocol.md, "pdb"): a view drives it. */
   readonly onPdb = new Emitter<PdbSession>();
@@ -231,6 +232,7 @@ export class Supervisor {
       change: this.onDidChange.listenerCount,
       output: this.onOutput.listenerCount,
       worker: this.onWorker.listenerCount,
+      masterStart: this.onMasterStart.listenerCount,
       exit: this.onExit.listenerCount,
       pdb: this.onPdb.listenerCount,
       reload: this.onReload.listenerCount,
@@ -336,6 +338,7 @@ export class Supervisor {
     });
     this.run = run;
     await run.launch();
+    this.onMasterStart.fire({ pid: run.master!.pid });
     run.master!.onExit.on((exit) => this.masterExited(exit));
     this.changed();
   }
