@@ -51,7 +51,7 @@ describe('server-workers run --json', { timeout: 120000 }, () => {
     assert.deepStrictEqual(survivors, [], 'no process of the server survives');
   });
 
-  it('says when each master starts, with its pid: at the start and after a scale that restarts the server (hypercorn)', async () => {
+  it('says when each master starts, with its pid: at the start and after a scale that restarts the server; reloads (hypercorn)', async () => {
     const port = await freePort();
     const r = run(['run', '--server', 'hypercorn', '--app', 'echo_asgi:app', '--workers', '2', '--bind', `127.0.0.1:${port}`, '--python', testPython, '--graceful-timeout', '3', '--json']);
     const first = await r.next((e) => e.event === 'master-start', 'the first master-start');
@@ -73,6 +73,13 @@ describe('server-workers run --json', { timeout: 120000 }, () => {
     for (const { pid } of workers) assert.strictEqual(readProcStat(pid)?.ppid, second.pid, `worker ${pid} is the new master's child`);
     const stats = await r.next((e) => e.event === 'stats' && e.state === 'running', 'a stats event after the scale');
     assert.strictEqual((stats.master as { pid: number }).pid, second.pid);
+
+    // Hypercorn 0.18 reloads by SIGHUP (the same master); 0.17, the newest for Python 3.9, has no SIGHUP handler and
+    // restarts (a new master): either way the reload succeeds and the server serves.
+    r.child.stdin!.write('{"cmd":"reload"}\n');
+    const reloaded = await r.next((e) => e.event === 'result' && e.cmd === 'reload', 'reload result', 60000);
+    assert.strictEqual(reloaded.ok, true, String(reloaded.error));
+    await r.next((e) => e.event === 'stats' && e.state === 'running' && (e.workers as unknown[]).length === 3, 'the server serving after the reload');
 
     r.child.stdin!.end();
     await r.next((e) => e.event === 'stopped', 'stopped');
