@@ -125,8 +125,14 @@ export class Supervisor {
     return this.serialize(() => this.startNow());
   }
 
-  /** Stops the server: SIGTERM, then after the graceful timeout SIGKILL to what is left; settles when no process remains. */
+  /** Stops the server: SIGTERM, then after the graceful timeout SIGKILL to what is left; settles when no process remains.
+   * Asked during a restart (a restart, or the restart policy's wait), it ends the restart there. */
   stop(): Promise<void> {
+    if (this.state === 'restarting') this.setState('stopping');
+    return this.stopRun();
+  }
+
+  private stopRun(): Promise<void> {
     this.stopping ??= this.stopNow().finally(() => {
       this.stopping = undefined;
     });
@@ -255,7 +261,8 @@ export class Supervisor {
 
   private async restartNow(): Promise<void> {
     this.setState('restarting');
-    await this.stop();
+    await this.stopRun();
+    if (this.state !== 'restarting') throw new ServerError(`The server "${this.definition.name}" was stopped.`, 'stopped');
     await this.startNow();
   }
 
@@ -309,7 +316,7 @@ export class Supervisor {
         this.error = message;
         this.failing = true;
       }
-      await this.stop();
+      await this.stopRun();
       if (stoppedByUser) throw error;
       throw error instanceof ServerError || (error instanceof Error && error.name !== 'Error') ? error : new ServerError(message, 'boot');
     }
@@ -351,12 +358,11 @@ export class Supervisor {
       if (this.state !== 'restarting') this.setState(this.failing ? 'failed' : 'stopped');
       return;
     }
-    const restarting = this.state === 'restarting';
-    if (!restarting) this.setState('stopping');
+    if (this.state !== 'restarting') this.setState('stopping');
     this.waiters.rejectAll(new ServerError(`The server "${this.definition.name}" was stopped.`, 'stopped'));
     await run.stop(this.definition.gracefulTimeout * 1000 + 2000);
     if (this.failing) this.setState('failed');
-    else if (!restarting) this.setState('stopped');
+    else if (this.state !== 'restarting') this.setState('stopped');
   }
 
   // ---- failures and the restart policy ----------------------------------------------------------------------------
@@ -391,7 +397,7 @@ export class Supervisor {
     this.error = error;
     this.setState('restarting');
     this.waiters.rejectAll(new ServerError(error, 'boot'));
-    void this.stop()
+    void this.stopRun()
       .then(() => delay(delayMs))
       .then(() => (this.state === 'restarting' ? this.serialize(() => this.startNow()) : undefined))
       .catch(() => undefined);
@@ -403,7 +409,7 @@ export class Supervisor {
     this.error = message;
     this.failing = true;
     this.waiters.rejectAll(new ServerError(message, 'boot'));
-    void this.stop();
+    void this.stopRun();
   }
 
   // ---- change -----------------------------------------------------------------------------------------------------
