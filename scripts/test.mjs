@@ -7,6 +7,10 @@
 //                a time)
 //   integration-node22, integration-node24
 //                on Node 22 and 24, the files that exercise what changes between Node versions (otherNodeFiles)
+//   integration-py39, integration-py313
+//                on the oldest and newest Python the README claims, the files that exercise the agent
+//                (pythonFiles), in a venv of each (scripts/lib/pythonRuntimes.mjs; SERVER_WORKERS_TEST_PYTHON picks
+//                it); a Python the machine lacks fails the phase, saying how to provide it
 //   e2e          node test/e2e/harness.mjs: real VS Code (code-server 4.100.3 = VS Code 1.100.3, the engines.vscode
 //                minimum) in headless Chromium, the main suite and the fault sessions
 //   e2e-1.139    the same in code-server 4.139.1 = VS Code 1.139.1, the newest (on Node 24)
@@ -27,6 +31,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CODE_SERVERS, DEFAULT_CODE_SERVER } from './lib/codeServer.mjs';
 import { nodeBinary, runningNodeMajor } from './lib/nodeRuntimes.mjs';
+import { PYTHON_RUNTIMES, pythonTag, pythonVenvProblem, venvPythonOf } from './lib/pythonRuntimes.mjs';
 import { repoRoot } from './lib/paths.mjs';
 import { killGroup, SetupError, signalGroup } from './lib/process.mjs';
 import { setup } from './setup.mjs';
@@ -44,8 +49,19 @@ const NODE_TEST_SUITES = {
 // three Nodes would take CI past its 30 minutes. Every file runs on the Node that runs npm test.
 const nodeTestPhases = Object.keys(NODE_TEST_SUITES).flatMap((suite) => [
   { name: suite, suite, nodeMajor: runningNodeMajor },
-  ...OTHER_NODE_MAJORS.map((nodeMajor) => ({ name: `${suite}-node${nodeMajor}`, suite, nodeMajor })),
+  ...OTHER_NODE_MAJORS.map((nodeMajor) => ({ name: `${suite}-node${nodeMajor}`, suite, nodeMajor, files: NODE_TEST_SUITES[suite].otherNodeFiles })),
 ]);
+// On Python 3.9 and 3.13, the integration files of the agent: per-worker output, respawn and the hello (agent),
+// pdb, request insight, stacks. Scaling runs in agent's files too (supervisor's are the server kinds' own, and
+// three times as long). About 2 min a Python.
+const PYTHON_FILES = ['agent', 'insight', 'pdb', 'stacks'];
+const pythonTestPhases = PYTHON_RUNTIMES.map((runtime) => ({
+  name: `integration-py${pythonTag(runtime.version)}`,
+  suite: 'integration',
+  nodeMajor: runningNodeMajor,
+  files: PYTHON_FILES,
+  python: runtime,
+}));
 // The e2e suite in each code-server: 'e2e' in the default one (VS Code 1.100), 'e2e-1.139' in 4.139.1.
 const e2ePhases = CODE_SERVERS.map((codeServer) => ({
   name: codeServer === DEFAULT_CODE_SERVER ? 'e2e' : `e2e-${codeServer.vscode.split('.').slice(0, 2).join('.')}`,
@@ -53,7 +69,7 @@ const e2ePhases = CODE_SERVERS.map((codeServer) => ({
 }));
 // Each phase's name and what runs it, in the order they run.
 const PHASE_RUNNERS = {
-  ...Object.fromEntries(nodeTestPhases.map((phase) => [phase.name, () => nodeTestPhase(phase)])),
+  ...Object.fromEntries([...nodeTestPhases, ...pythonTestPhases].map((phase) => [phase.name, () => nodeTestPhase(phase)])),
   ...Object.fromEntries(e2ePhases.map((phase) => [phase.name, () => e2ePhase(phase)])),
   'e2e-vsix': e2eVsixPhase,
   start: startCheckPhase,
@@ -62,6 +78,7 @@ const ALL_PHASES = Object.keys(PHASE_RUNNERS);
 // Minutes a phase may run before it is stopped and counted as failed (SERVER_WORKERS_TEST_TIMEOUT_MIN overrides).
 const PHASE_TIMEOUT_MIN = {
   ...Object.fromEntries(nodeTestPhases.map((p) => [p.name, NODE_TEST_SUITES[p.suite].timeoutMin])),
+  ...Object.fromEntries(pythonTestPhases.map((p) => [p.name, 8])),
   ...Object.fromEntries(e2ePhases.map((p) => [p.name, 15])),
   'e2e-vsix': 6,
   start: 3,
@@ -178,9 +195,13 @@ function parseTap(file) {
   };
 }
 
-/** A suite's compiled tests (`suite` unit or integration) under node --test, on the node of `nodeMajor`. */
-async function nodeTestPhase({ name, suite, nodeMajor }) {
-  const subset = nodeMajor === runningNodeMajor ? undefined : NODE_TEST_SUITES[suite].otherNodeFiles;
+/**
+ * A suite's compiled tests (`suite` unit or integration) under node --test, on the node of `nodeMajor`: all its
+ * files, or those named in `files`; with `python` (a PYTHON_RUNTIMES entry), on that Python's venv.
+ */
+async function nodeTestPhase({ name, suite, nodeMajor, files: subset, python }) {
+  const pythonProblem = python && pythonVenvProblem(python);
+  if (pythonProblem) return { name, passed: 0, failed: 1, skipped: 0, exitCode: 1, note: `Python ${python.version}: ${pythonProblem}` };
   const files = testFiles(suite).filter((file) => !subset || subset.includes(path.basename(file).replace(/\.test\.(c|m)?js$/, '')));
   if (files.length === 0) {
     return { name, passed: 0, failed: 0, skipped: 0, exitCode: 0, note: `no tests in out/test/${suite}/` };
@@ -189,6 +210,7 @@ async function nodeTestPhase({ name, suite, nodeMajor }) {
   fs.rmSync(tap, { force: true });
   const node = nodeBinary(nodeMajor);
   if (nodeMajor !== runningNodeMajor) say(`on Node ${nodeMajor}: ${path.relative(repoRoot, node)}`);
+  if (python) say(`on Python ${python.version}: ${path.relative(repoRoot, venvPythonOf(python))}`);
   // A TMPDIR of the phase's own: the servers' runtime folders go there, and the tests that look for them see this
   // run's only, not those of other runs on the machine (they share /tmp). A short path, for the Unix sockets in it.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `sw-${name}-`));
@@ -207,7 +229,7 @@ async function nodeTestPhase({ name, suite, nodeMajor }) {
       ...files,
     ],
     timeoutFor(name),
-    { TMPDIR: tmp },
+    { TMPDIR: tmp, ...(python ? { SERVER_WORKERS_TEST_PYTHON: venvPythonOf(python) } : {}) },
   ).finally(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const counts = parseTap(tap);
   const note = timedOut ? `stopped after ${timeoutFor(name)} min` : counts?.partial ? 'no TAP summary' : undefined;
@@ -256,12 +278,20 @@ async function startCheckPhase() {
 /** What the setup must provide for `phases`, and no more: the Node phases need no code-server nor Chromium. */
 function setupFor(phases) {
   const nodeMajors = [...new Set(nodeTestPhases.filter((p) => phases.includes(p.name)).map((p) => p.nodeMajor))];
+  const pythonVersions = pythonTestPhases.filter((p) => phases.includes(p.name)).map((p) => p.python.version);
   const codeServersUsed = [
     ...e2ePhases.filter((p) => phases.includes(p.name)).map((p) => p.codeServer),
     ...(phases.includes('e2e-vsix') || phases.includes('start') ? [DEFAULT_CODE_SERVER] : []),
   ];
   return {
-    parts: ['venvs', 'links', ...(nodeMajors.length ? ['node'] : []), ...(codeServersUsed.length ? ['apt', 'code-server'] : [])],
+    parts: [
+      'venvs',
+      ...(pythonVersions.length ? ['pythons'] : []),
+      'links',
+      ...(nodeMajors.length ? ['node'] : []),
+      ...(codeServersUsed.length ? ['apt', 'code-server'] : []),
+    ],
+    pythonVersions,
     nodeMajors,
     codeServers: CODE_SERVERS.filter((codeServer) => codeServersUsed.includes(codeServer)),
   };

@@ -69,9 +69,19 @@ def _patch_uvicorn_config(module):
     patch_method(module.Config, "load", wrap)
 
 
+def _send_ready_quietly():
+    try:
+        readiness.send_ready()
+    except Exception:
+        pass
+
+
 class _ReadyWhenServing:
     """Granian's worker object (a Rust type, which takes no new attributes): its ``serve_*`` methods start the worker's
-    runtime on the socket the main process listens on, log ``Started worker-N`` and return; then the worker serves."""
+    runtime on the socket the main process listens on, log ``Started worker-N`` and return; then the worker serves.
+    Granian 2.5 (the last for Python 3.9) returns only when the worker stops: there an asyncio worker's ``serve_*`` runs
+    the loop it is given once it serves (ready at the loop's first turn), and a WSGI worker's waits on its signal's
+    event (``_ReadyOnWait``)."""
 
     def __init__(self, worker):
         self._worker = worker
@@ -82,14 +92,42 @@ class _ReadyWhenServing:
             return attribute
 
         def serve(*args, **kwargs):
+            asyncio = sys.modules.get("asyncio")
+            for arg in args:
+                if asyncio is not None and isinstance(arg, asyncio.AbstractEventLoop):
+                    arg.call_soon(_send_ready_quietly)
             result = attribute(*args, **kwargs)
-            try:
-                readiness.send_ready()
-            except Exception:
-                pass
+            _send_ready_quietly()
             return result
 
         return serve
+
+
+class _ReadyOnWait:
+    """The event in Granian 2.5's ``WorkerSignalSync`` (a WSGI worker's stop signal): the worker's ``serve_*`` waits on
+    it once it serves, until it is told to stop."""
+
+    def __init__(self, event):
+        self._event = event
+
+    def wait(self, *args, **kwargs):
+        _send_ready_quietly()
+        return self._event.wait(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._event, name)
+
+
+def _patch_granian_sync_signal(module):
+    original = getattr(module, "WorkerSignalSync", None)
+    if original is None or getattr(original, PATCHED, False):
+        return
+
+    def build(event, *args, **kwargs):
+        return original(_ReadyOnWait(event), *args, **kwargs)
+
+    setattr(build, PATCHED, True)
+    module.WorkerSignalSync = build
 
 
 def _patch_granian_workers(module):
@@ -148,6 +186,7 @@ _PATCHES = {
     "uvicorn.config": _patch_uvicorn_config,
     "granian._internal": lambda module: _hold_before(module, "load_target"),
     "granian.server.mp": _patch_granian_workers,
+    "granian._signals": _patch_granian_sync_signal,
     "hypercorn.utils": lambda module: _hold_before(module, "load_application"),
     "hypercorn.logging": _patch_hypercorn_logger,
 }

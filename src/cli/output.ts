@@ -37,6 +37,9 @@ export function attachOutput(supervisor: Supervisor, options: CliOptions, emit: 
     if (options.json) emit({ event: `worker-${type}`, ...workerJson(worker) });
     else if (type === 'exit') info(options, `worker ${worker.slot} (pid ${worker.pid}) ${worker.lastExit?.text ?? 'exited'}`);
   });
+  supervisor.onMasterStart.on(({ pid }) => {
+    if (options.json) emit({ event: 'master-start', pid });
+  });
   supervisor.onExit.on((exit) => {
     if (options.json) emit({ event: 'master-exit', expected: exit.expected, code: exit.code, signal: exit.signal, error: exit.error });
     else if (!exit.expected) process.stderr.write(`server-workers: ${exit.error}\n`);

@@ -1,7 +1,8 @@
 /** Errors of a server's operations, typed so that a caller decides by their fields, never by their wording. */
 
 export type ServerErrorReason =
-  | 'environment' | 'interpreter' | 'port' | 'cwd' | 'certificate' | 'prelaunch' | 'boot' | 'spawn' | 'state' | 'timeout' | 'stopped';
+  | 'platform' | 'environment' | 'interpreter' | 'port' | 'cwd' | 'certificate' | 'prelaunch' | 'boot' | 'spawn' | 'state' | 'timeout'
+  | 'stopped';
 
 export interface ServerErrorDetails {
   /** reason 'environment' and 'interpreter': the interpreter concerned. */

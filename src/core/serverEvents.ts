@@ -39,6 +39,14 @@ export interface WorkerEvent {
   worker: WorkerModel;
 }
 
+/**
+ * A master started: the first start, and each new master after a restart (asked, by the restart policy, or as the
+ * way a server without live scaling or reload scales or reloads). Fired before any of its workers' events.
+ */
+export interface MasterStartEvent {
+  pid: number;
+}
+
 export interface ExitEvent {
   expected: boolean;
   code: number | null;

@@ -22,13 +22,13 @@ import type { PythonEnvironment } from './pythonEnvironment';
 import { Reloader } from './reload/reloader';
 import type { ReloadEvent } from './reload/reloadTypes';
 import { RestartPolicy } from './restartPolicy';
-import type { ExitEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
+import type { ExitEvent, MasterStartEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
 import { ServerRun } from './serverRun';
 import type { StacksResult } from './workers/stackDump';
 import { Waiters } from './waiters';
 
 export { ServerError } from './errors';
-export type { ExitEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
+export type { ExitEvent, MasterStartEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
 export type { StacksResult } from './workers/stackDump';
 export type { PdbCompletion, PdbEnd, PdbSession } from './agent/pdbSessions';
 export type { ReloadEvent } from './reload/reloadTypes';
@@ -41,6 +41,7 @@ export class Supervisor {
   readonly onDidChange = new Emitter<ServerModel>();
   readonly onOutput = new Emitter<OutputEvent>();
   readonly onWorker = new Emitter<WorkerEvent>();
+  readonly onMasterStart = new Emitter<MasterStartEvent>();
   readonly onExit = new Emitter<ExitEvent>();
   /** breakpoint() in a worker opened a pdb session (docs/agent-protocol.md, "pdb"): a view drives it. */
   readonly onPdb = new Emitter<PdbSession>();
@@ -127,8 +128,14 @@ export class Supervisor {
     return this.serialize(() => this.startNow());
   }
 
-  /** Stops the server: SIGTERM, then after the graceful timeout SIGKILL to what is left; settles when no process remains. */
+  /** Stops the server: SIGTERM, then after the graceful timeout SIGKILL to what is left; settles when no process remains.
+   * Asked during a restart (a restart, or the restart policy's wait), it ends the restart there. */
   stop(): Promise<void> {
+    if (this.state === 'restarting') this.setState('stopping');
+    return this.stopRun();
+  }
+
+  private stopRun(): Promise<void> {
     this.stopping ??= this.stopNow().finally(() => {
       this.stopping = undefined;
     });
@@ -234,6 +241,7 @@ export class Supervisor {
       change: this.onDidChange.listenerCount,
       output: this.onOutput.listenerCount,
       worker: this.onWorker.listenerCount,
+      masterStart: this.onMasterStart.listenerCount,
       exit: this.onExit.listenerCount,
       pdb: this.onPdb.listenerCount,
       reload: this.onReload.listenerCount,
@@ -256,7 +264,8 @@ export class Supervisor {
 
   private async restartNow(): Promise<void> {
     this.setState('restarting');
-    await this.stop();
+    await this.stopRun();
+    if (this.state !== 'restarting') throw new ServerError(`The server "${this.definition.name}" was stopped.`, 'stopped');
     await this.startNow();
   }
 
@@ -310,7 +319,7 @@ export class Supervisor {
         this.error = message;
         this.failing = true;
       }
-      await this.stop();
+      await this.stopRun();
       if (stoppedByUser) throw error;
       throw error instanceof ServerError || (error instanceof Error && error.name !== 'Error') ? error : new ServerError(message, 'boot');
     }
@@ -339,6 +348,7 @@ export class Supervisor {
     });
     this.run = run;
     await run.launch();
+    this.onMasterStart.fire({ pid: run.master!.pid });
     run.master!.onExit.on((exit) => this.masterExited(exit));
     this.changed();
   }
@@ -351,12 +361,11 @@ export class Supervisor {
       if (this.state !== 'restarting') this.setState(this.failing ? 'failed' : 'stopped');
       return;
     }
-    const restarting = this.state === 'restarting';
-    if (!restarting) this.setState('stopping');
+    if (this.state !== 'restarting') this.setState('stopping');
     this.waiters.rejectAll(new ServerError(`The server "${this.definition.name}" was stopped.`, 'stopped'));
     await run.stop(this.definition.gracefulTimeout * 1000 + 2000);
     if (this.failing) this.setState('failed');
-    else if (!restarting) this.setState('stopped');
+    else if (this.state !== 'restarting') this.setState('stopped');
   }
 
   // ---- failures and the restart policy ----------------------------------------------------------------------------
@@ -391,7 +400,7 @@ export class Supervisor {
     this.error = error;
     this.setState('restarting');
     this.waiters.rejectAll(new ServerError(error, 'boot'));
-    void this.stop()
+    void this.stopRun()
       .then(() => delay(delayMs))
       .then(() => (this.state === 'restarting' ? this.serialize(() => this.startNow()) : undefined))
       .catch(() => undefined);
@@ -403,7 +412,7 @@ export class Supervisor {
     this.error = message;
     this.failing = true;
     this.waiters.rejectAll(new ServerError(message, 'boot'));
-    void this.stop();
+    void this.stopRun();
   }
 
   // ---- change -----------------------------------------------------------------------------------------------------

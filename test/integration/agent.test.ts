@@ -3,7 +3,7 @@
  * supervisor (0.54 and 0.29), Granian, Hypercorn. A plain `net` server stands in for the supervisor's end of
  * docs/agent-protocol.md.
  */
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +12,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { compareVersions, detectEnvironment } from '../../src/core/pythonEnvironment';
 import { agentDir, fixturesDir, oldUvicornPython, testPython } from '../support/paths';
 import { freePort } from '../support/ports';
 
@@ -463,12 +464,26 @@ async function assertCrashAndRespawn(hub: AgentHub, server: RunningServer, worke
 
 // ---- the tests --------------------------------------------------------------------------------------------------
 
+// Gunicorn 25+ opens a control socket at one path shared by all of a user's servers: off here, where the core would
+// give each server its own (src/core/adapters/gunicorn.ts). Gunicorn 23 (the last for Python 3.9) has none.
+let noControlSocket: string[] = [];
+// Granian 2.5 (the last for Python 3.9) deadlocks in a worker's stop about one time in three, with or without the
+// agent (its runtime dropped while it holds the GIL a runtime thread waits for: granian#875); 2.8 does not. There
+// the watchdog's SIGKILL ends it, KILL_GRACE (python/server_workers_agent/master.py) after its SIGTERM.
+let granianStopMayDeadlock = false;
+const WATCHDOG_KILL_GRACE_MS = 5000;
+before(async () => {
+  const environment = await detectEnvironment(testPython);
+  noControlSocket = environment.gunicornSettings.includes('control_socket') ? ['--no-control-socket'] : [];
+  granianStopMayDeadlock = environment.packages.granian !== undefined && compareVersions(environment.packages.granian, '2.8') < 0;
+});
+
 const gunicornArgs = (workerClass: string, app: string, workers: number) => (port: number) => [
   '--workers', String(workers),
   '--worker-class', workerClass,
   '--bind', `127.0.0.1:${port}`,
   '--graceful-timeout', '2',
-  '--no-control-socket',
+  ...noControlSocket,
   app,
 ];
 const uvicornArgs = (workers: number) => (port: number) => [
@@ -615,7 +630,8 @@ const watchdogServers: Record<ServerOptions['server'], (port: number) => string[
   hypercorn: hypercornArgs(2),
 };
 for (const [kind, args] of Object.entries(watchdogServers) as Array<[ServerOptions['server'], (port: number) => string[]]>) {
-  test(`watchdog (${kind}): the master's control connection closes -> nothing of the server is left within 2 s`, { timeout: 60000 }, () =>
+  const granian25 = kind === 'granian' ? ' (Granian 2.5: by the watchdog\'s SIGKILL)' : '';
+  test(`watchdog (${kind}): the master's control connection closes -> nothing of the server is left within 2 s${granian25}`, { timeout: 60000 }, () =>
     withServer(
       { python: testPython, server: kind, args },
       async (hub, server) => {
@@ -625,7 +641,8 @@ for (const [kind, args] of Object.entries(watchdogServers) as Array<[ServerOptio
         assert.ok(pids.length >= 3, `expected master and 2 workers in the group, saw ${pids.join(', ')}`);
         const started = Date.now();
         hub.master()!.socket.destroy();
-        await waitFor(`every process of the server (${pids.join(', ')}) to exit`, 2000, () => server.alivePids().length === 0);
+        const withinMs = kind === 'granian' && granianStopMayDeadlock ? WATCHDOG_KILL_GRACE_MS + 1000 : 2000;
+        await waitFor(`every process of the server (${pids.join(', ')}) to exit`, withinMs, () => server.alivePids().length === 0);
         console.log(`# ${kind}: the server was gone ${Date.now() - started} ms after the control connection closed`);
       },
     ),

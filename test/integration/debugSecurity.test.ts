@@ -9,17 +9,19 @@ import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { canSwitchUsers, createOtherUser, folderOthersCanReach, type OtherUser } from '../support/otherUser';
+import { canSwitchUsers, createOtherUser, folderOthersCanReach, nodeOthersCanRun, type OtherUser } from '../support/otherUser';
 import { DapClient, debugSocketOf, sendUntilStopped, threadOf } from './dapClient';
 import { appsDir, createServer, eventually, get, linesOf, stopAndCheck, type TestServer } from './support';
 
 const skip = canSwitchUsers ? false : 'needs root, to run as a second uid';
 
 let otherUser: OtherUser | undefined;
+/** The Node the second user runs (a copy it can reach, wherever this one lies). */
+let otherUserNode: string | undefined;
 
 /** Runs `script` (JavaScript, for this node binary) as the second user; its stdout's JSON. */
 function asOtherUser(script: string, ...args: string[]): Record<string, unknown> {
-  return JSON.parse(otherUser!.runSync([process.execPath, '-e', script, ...args])) as Record<string, unknown>;
+  return JSON.parse(otherUser!.runSync([otherUserNode!, '-e', script, ...args])) as Record<string, unknown>;
 }
 
 /** Connects to a Unix socket, sends a DAP initialize request, and reports what came back before the end (5 s). */
@@ -94,6 +96,7 @@ describe('a worker\'s debugger is private to the server\'s user (a second local 
     savedTmp = process.env.TMPDIR;
     tmp = folderOthersCanReach('sw-dbg-');
     process.env.TMPDIR = tmp;
+    otherUserNode = nodeOthersCanRun(tmp);
   });
 
   after(async () => {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { describe, it } from 'node:test';
 import { DefinitionError, resolveDefinition, type ServerDefinition } from '../../src/core/definition';
+import { ServerError } from '../../src/core/errors';
 import { isAlive, processGroupMembers } from '../../src/core/process/procfs';
 import { listRuntimeDirs, ownerOf, sweepAbandonedRuntimeDirs } from '../../src/core/process/runtimeDirs';
 import { repoRoot, testPython } from '../support/paths';
@@ -69,6 +70,36 @@ describe('the supervising process dies', { timeout: 60000 }, () => {
     } finally {
       cli.kill('SIGKILL');
     }
+  });
+});
+
+describe('a stop during a restart ends it there', { timeout: 90000 }, () => {
+  const pastTheRestartPolicysWait = () => new Promise((resolve) => setTimeout(resolve, 3000)); // its first wait is 1 s
+
+  it('asked while the restart policy waits to start again a server whose master died: it stays stopped', async () => {
+    const server = await createServer({ workers: 1 });
+    await server.supervisor.start();
+    process.kill(server.supervisor.pid!, 'SIGKILL');
+    await eventually('the restart policy to take over', () => server.supervisor.serverState === 'restarting');
+    await server.supervisor.stop();
+    assert.strictEqual(server.supervisor.serverState, 'stopped');
+    await pastTheRestartPolicysWait();
+    assert.strictEqual(server.supervisor.serverState, 'stopped', 'the policy did not start it again');
+    assert.ok(!isAlive(server.supervisor.pid!), 'no master runs');
+    await stopAndCheck(server);
+  });
+
+  it('asked during a restart the user asked for: the restart rejects, saying it was stopped; it stays stopped', async () => {
+    const server = await createServer({ workers: 1 });
+    await server.supervisor.start();
+    const restarting = server.supervisor.restart();
+    await eventually('the restart to begin', () => server.supervisor.serverState === 'restarting');
+    await server.supervisor.stop();
+    await assert.rejects(restarting, (error: unknown) => error instanceof ServerError && error.reason === 'stopped');
+    await pastTheRestartPolicysWait();
+    assert.strictEqual(server.supervisor.serverState, 'stopped');
+    assert.ok(!isAlive(server.supervisor.pid!), 'no master runs');
+    await stopAndCheck(server);
   });
 });
 

@@ -7,8 +7,9 @@ import * as assert from 'node:assert';
 import { describe, it } from 'node:test';
 import type { ServerDefinition } from '../../src/core/definition';
 import type { WorkerModel } from '../../src/core/model';
+import { compareVersions, detectEnvironment } from '../../src/core/pythonEnvironment';
 import { sumInsights } from '../../src/core/workers/insight';
-import { oldUvicornPython } from '../support/paths';
+import { oldUvicornPython, testPython } from '../support/paths';
 import { hanging, statusOf, workerServing } from './insightSupport';
 import { createServer, eventually, stopAndCheck, type TestServer } from './support';
 
@@ -16,7 +17,7 @@ const SERVERS: Array<{ name: string; definition: Partial<ServerDefinition> }> = 
   { name: 'gunicorn + uvicorn_worker.UvicornWorker', definition: { app: 'insight_asgi:app', workerClass: 'uvicorn_worker.UvicornWorker' } },
   { name: 'gunicorn sync', definition: { app: 'insight_wsgi:app', workerClass: 'sync' } },
   { name: 'gunicorn gthread', definition: { app: 'insight_wsgi:app', workerClass: 'gthread', args: ['--threads', '4'] } },
-  { name: 'gunicorn asgi (its own ASGI worker)', definition: { app: 'insight_asgi:app', workerClass: 'asgi' } },
+  { name: 'gunicorn asgi (its own ASGI worker; before Gunicorn 24, refused, saying so)', definition: { app: 'insight_asgi:app', workerClass: 'asgi' } },
   { name: 'uvicorn --workers', definition: { server: 'uvicorn', app: 'insight_asgi:app' } },
   { name: 'uvicorn 0.29 --workers', definition: { server: 'uvicorn', app: 'insight_asgi:app', python: oldUvicornPython } },
 ];
@@ -50,6 +51,14 @@ describe('request insight', { timeout: 240000 }, () => {
   for (const { name, definition } of SERVERS) {
     it(`${name}: counts, statuses, latency percentiles and the request in flight, per worker`, async () => {
       const server = await createServer({ ...definition, workers: 2 });
+      const gunicorn = (await detectEnvironment(testPython)).packages.gunicorn;
+      if (definition.workerClass === 'asgi' && gunicorn && compareVersions(gunicorn, '24') < 0) {
+        // Gunicorn 23 (the last for Python 3.9) has no asgi worker.
+        await assert.rejects(server.supervisor.start(), (error: Error) =>
+          /Gunicorn's native "asgi" worker needs Gunicorn 24 or later/.test(error.message) && error.message.includes(`has Gunicorn ${gunicorn}.`));
+        await stopAndCheck(server);
+        return;
+      }
       try {
         await server.supervisor.start();
         const byPid = new Map<number, number>();

@@ -2,7 +2,7 @@
  * pdb in a worker (docs/agent-protocol.md, "pdb"), through `server-workers run --json` against real servers: a request
  * hits breakpoint(); the `pdb` event names the file and line; pdb answers `p` and `n`; the paused worker outlives
  * Gunicorn's 2 s --timeout and Uvicorn's 5 s health check while the other workers answer; `c` completes the response.
- * The test interpreter is Python 3.11: pdb stops on the line after breakpoint() (3.13 stops on breakpoint() itself).
+ * Before Python 3.13 pdb stops on the line after breakpoint(); from 3.13 on breakpoint() itself (pdbStopsOnTheCall).
  */
 import * as assert from 'node:assert';
 import * as path from 'node:path';
@@ -11,7 +11,8 @@ import { isAlive } from '../../src/core/process/procfs';
 import { testPython } from '../support/paths';
 import { pidsIn, run } from './cliSupport';
 import {
-  type Answer, type CliEvent, enteredPdb, eventAfter, lineOf, pdbCommand, pdbLeave, pdbLines, request, settled, sleep, startCli, stopCli,
+  type Answer, type CliEvent, enteredPdb, eventAfter, lineOf, pdbCommand, pdbLeave, pdbLines, pdbStopsOnTheCall, request, settled, sleep, startCli,
+  stopCli,
 } from './pdbSupport';
 import { appsDir, eventually, freePort } from './support';
 
@@ -33,7 +34,13 @@ for (const [title, flags, appFile, afterBreakpoint, nextLine] of kinds) {
       const slot = pdb.slot as number;
       const pausedPid = pdb.pid as number;
       assert.strictEqual(pdb.file, path.join(appsDir, appFile), 'the pdb event names the file');
-      assert.strictEqual(pdb.line, lineOf(appFile, afterBreakpoint), 'and the line (the one after breakpoint())');
+      if (await pdbStopsOnTheCall()) {
+        assert.strictEqual(pdb.line, lineOf(appFile, afterBreakpoint) - 1, 'and the line (breakpoint() itself, on Python 3.13+)');
+        const past = await pdbCommand(r, slot, 'n');
+        assert.ok(past.includes(`-> ${afterBreakpoint.trim()}`), `\`n\` steps past breakpoint(): ${JSON.stringify(past)}`);
+      } else {
+        assert.strictEqual(pdb.line, lineOf(appFile, afterBreakpoint), 'and the line (the one after breakpoint())');
+      }
       const pausedAt = Date.now();
 
       assert.deepStrictEqual(await pdbCommand(r, slot, 'p x'), ["'value-7'"], '`p x` prints the local');
@@ -56,7 +63,7 @@ for (const [title, flags, appFile, afterBreakpoint, nextLine] of kinds) {
       const { event: stats } = await eventAfter(r, r.events.length, (e) => e.event === 'stats', 'a stats event');
       const row = (stats.workers as CliEvent[]).find((w) => w.slot === slot)!;
       assert.strictEqual(row.pid, pausedPid, 'its slot still holds the paused worker');
-      assert.deepStrictEqual(row.pdb, { file: pdb.file, line: pdb.line + 1 }, 'the model says it is in pdb, where');
+      assert.deepStrictEqual(row.pdb, { file: pdb.file, line: lineOf(appFile, nextLine) }, 'the model says it is in pdb, where');
       assert.ok(!(await settled(pausing)), 'the paused request waits');
 
       const end = await pdbLeave(r, slot, 'c');
@@ -104,7 +111,8 @@ describe('breakpoint() at module level, before the workers are ready (gunicorn +
     const { r } = await startCli(['--app', 'pdb_asgi:app', '--timeout', '2'], 2, { ...process.env, PDB_AT_IMPORT: '1' }, false);
     const one = await enteredPdb(r, 0, 'a first worker in pdb at import', 60000);
     const two = await enteredPdb(r, r.events.indexOf(one.event) + 1, 'a second worker in pdb at import', 60000);
-    const line = lineOf('pdb_asgi.py', 'imported = booting.title()');
+    // The line after breakpoint(), or breakpoint() itself on Python 3.13+.
+    const line = lineOf('pdb_asgi.py', 'imported = booting.title()') - ((await pdbStopsOnTheCall()) ? 1 : 0);
     for (const { event } of [one, two]) {
       assert.deepStrictEqual([event.file, event.line, event.function], [path.join(appsDir, 'pdb_asgi.py'), line, '<module>']);
     }
@@ -160,7 +168,8 @@ describe('server-workers run, for people', { timeout: 90000 }, () => {
     const announced = await line(/^sw +\| worker (\d) \(pid \d+\) is in pdb at .*pdb_asgi\.py:\d+; lines you type go to it$/, 'the announcement');
     const slot = Number(/worker (\d)/.exec(announced)![1]);
     const prefix = `worker.${slot}`.padEnd(9) + '| ';
-    await line(new RegExp(`^${escape(prefix)}-> y = x\\.upper\\(\\)$`), 'where pdb stopped, with the worker\'s prefix');
+    const stoppedAt = (await pdbStopsOnTheCall()) ? 'breakpoint()' : 'y = x.upper()';
+    await line(new RegExp(`^${escape(prefix)}-> ${escape(stoppedAt)}$`), 'where pdb stopped, with the worker\'s prefix');
     r.child.stdin!.write('p x\n');
     // stdin is a pipe here (nothing echoes what is typed): the prompt's line ends before the next output.
     await line(new RegExp(`^${escape(prefix)}\\(Pdb\\) $`), 'the prompt with its prefix');

@@ -3,11 +3,21 @@ import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isAlive } from '../../src/core/process/procfs';
+import { detectEnvironment } from '../../src/core/pythonEnvironment';
 import { testPython } from '../support/paths';
 import { pidsIn, type Run, run } from './cliSupport';
 import { appsDir, freePort, get } from './support';
 
 export type CliEvent = Record<string, unknown>;
+
+/**
+ * Python 3.13 and later stop at breakpoint() itself, the ones before on the line after it: the tests run on 3.9 to
+ * 3.13 (SERVER_WORKERS_TEST_PYTHON).
+ */
+export async function pdbStopsOnTheCall(): Promise<boolean> {
+  const [major, minor] = (await detectEnvironment(testPython)).pythonVersion.split('.').map(Number);
+  return major > 3 || (major === 3 && minor >= 13);
+}
 
 /** `server-workers run --json` with these flags, on a free port; resolves once every worker is ready, unless told not to wait. */
 export async function startCli(flags: string[], workers: number, env: NodeJS.ProcessEnv = process.env, waitReady = true): Promise<{ r: Run; port: number; started?: CliEvent }> {

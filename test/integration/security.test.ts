@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import { detectEnvironment } from '../../src/core/pythonEnvironment';
 import { isAlive, processGroupMembers } from '../../src/core/process/procfs';
 import { listRuntimeDirs, ownerOf, sweepAbandonedRuntimeDirs } from '../../src/core/process/runtimeDirs';
-import { canSwitchUsers, copyReadable, createOtherUser, folderOthersCanReach, type OtherUser } from '../support/otherUser';
+import { canSwitchUsers, copyReadable, createOtherUser, folderOthersCanReach, nodeOthersCanRun, type OtherUser } from '../support/otherUser';
 import { repoRoot, testPython } from '../support/paths';
 import { cli, pidsIn, run } from './cliSupport';
 import { appsDir, createServer, eventually, freePort, portFree, stopAndCheck } from './support';
@@ -199,17 +199,19 @@ describe('bad values say what is wrong before anything runs', { timeout: 60000 }
 
   it('a port below 1024 as a user without the privilege: says so at once', { skip: canSwitchUsers ? false : 'needs root, to run as a second uid' }, async () => {
     const user: OtherUser = createOtherUser();
-    // The CLI and the app's folder where the second user can read them, wherever this checkout is.
+    // The CLI, the app's folder and the Node that runs them where the second user can read them, wherever this
+    // checkout and this Node are.
     const place = folderOthersCanReach('sw-user-');
     after(() => {
       user.remove();
       fs.rmSync(place, { recursive: true, force: true });
     });
     copyReadable(repoRoot, [path.relative(repoRoot, cli), 'python'], place);
+    const node = nodeOthersCanRun(place);
     const folder = path.join(place, 'app');
     fs.mkdirSync(folder, { mode: 0o755 });
     const startedAt = Date.now();
-    const result = await user.run([process.execPath, path.join(place, path.relative(repoRoot, cli)), 'run', '--app', 'main:app', '--bind', '127.0.0.1:80', '--python', '/usr/bin/python3', '--cwd', folder, '--json']);
+    const result = await user.run([node, path.join(place, path.relative(repoRoot, cli)), 'run', '--app', 'main:app', '--bind', '127.0.0.1:80', '--python', '/usr/bin/python3', '--cwd', folder, '--json']);
     const events = result.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     const error = events.find((e) => e.event === 'error');
     assert.strictEqual(result.code, 1, `exit code 1: ${result.stdout} ${result.stderr}`);

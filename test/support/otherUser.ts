@@ -113,3 +113,15 @@ export function copyReadable(from: string, paths: string[], folder: string): voi
   };
   for (const entry of fs.readdirSync(folder)) open(path.join(folder, entry));
 }
+
+/**
+ * A copy of the running Node binary in `folder` (one from folderOthersCanReach), which the other user can run:
+ * the binary itself may lie where that user cannot enter (under .vscode-test/ in a checkout inside a 0750 home, or
+ * a version manager's folder in one). Returns the copy's path; it goes with the folder.
+ */
+export function nodeOthersCanRun(folder: string): string {
+  const copy = path.join(folder, 'node');
+  fs.copyFileSync(process.execPath, copy);
+  fs.chmodSync(copy, 0o755);
+  return copy;
+}

@@ -105,6 +105,8 @@ describe('hypercorn adapter', () => {
   it('reloads by signal, scales by restart, does not replace a dead worker: it stops with it', () => {
     const def = resolveDefinition({ server: 'hypercorn', app: 'main:app' }, context);
     assert.deepStrictEqual(hypercorn.capabilities(env({ hypercorn: '0.18.0' }), def), { scale: 'restart', reload: 'signal', respawnsWorkers: false, stopsWhenAWorkerDies: true });
+    // Hypercorn 0.17 (the last for Python 3.9) has no SIGHUP handler: the signal ends it.
+    assert.strictEqual(hypercorn.capabilities(env({ hypercorn: '0.17.3' }), def).reload, 'restart');
     assert.deepStrictEqual(hypercorn.runTraits(def), { agentlessReadyAt: 'started', spawnsWorkers: true, positionedWorkers: false });
   });
 

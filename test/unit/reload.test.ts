@@ -138,6 +138,7 @@ describe('chooseReloadMethod', () => {
     const choice = chooseReloadMethod(hypercorn, capabilities, facts);
     assert.deepStrictEqual([choice.method, choice.importCheckFirst], ['signal', true]);
     assert.match(choice.caveat!, /stops every worker before it starts the new ones/);
+    assert.match(chooseReloadMethod(hypercorn, { ...capabilities, reload: 'restart' }, facts).restartBecause!, /Hypercorn before 0\.18 takes no SIGHUP/);
     for (const definition of [granian, hypercorn]) assert.match(chooseReloadMethod(definition, capabilities, undefined).restartBecause!, /agent is off/);
   });
 });

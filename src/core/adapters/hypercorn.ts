@@ -2,7 +2,9 @@
  * Hypercorn (its supervisor spawns workers with multiprocessing). Hypercorn 0.18's supervisor replaces a worker that
  * exits cleanly (code 0), and stops every worker and itself when one exits otherwise (killed, crashed); SIGHUP stops
  * all workers gracefully and starts new ones; it takes no SIGTTIN / SIGTTOU, so a new worker count means a restart.
+ * Hypercorn 0.17 (the last for Python 3.9) has no SIGHUP handler: the signal would end it, so a reload restarts it.
  */
+import { compareVersions } from '../pythonEnvironment';
 import { type Capabilities, type ServerAdapter, missingPackage } from './adapter';
 
 export const hypercornAdapter: ServerAdapter = {
@@ -26,8 +28,9 @@ export const hypercornAdapter: ServerAdapter = {
     return argv;
   },
 
-  capabilities(): Capabilities {
-    return { scale: 'restart', reload: 'signal', respawnsWorkers: false, stopsWhenAWorkerDies: true };
+  capabilities(env): Capabilities {
+    const reload = env.packages.hypercorn && compareVersions(env.packages.hypercorn, '0.18') >= 0 ? 'signal' : 'restart';
+    return { scale: 'restart', reload, respawnsWorkers: false, stopsWhenAWorkerDies: true };
   },
 
   runsInOneProcess() {

@@ -1,6 +1,7 @@
 /**
- * Everything checked before a server's first process starts: its folder, its certificate files, its port, and what
- * its interpreter has. Each problem is a ServerError that says what is wrong and what to do; nothing has started.
+ * Everything checked before a server's first process starts: the platform, its folder, its certificate files, its
+ * port, and what its interpreter has. Each problem is a ServerError that says what is wrong and what to do; nothing
+ * has started.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -10,13 +11,17 @@ import type { ResolvedDefinition } from '../definition';
 import { ServerError } from '../errors';
 import { detectEnvironment, PythonNotFoundError, type PythonEnvironment } from '../pythonEnvironment';
 import { findPortHolder } from './procfs';
+import { unsupportedPlatformMessage } from './supportedPlatform';
 
 export interface Preflight {
   env: PythonEnvironment;
   capabilities: Capabilities;
 }
 
-export async function preflight(def: ResolvedDefinition, adapter: ServerAdapter): Promise<Preflight> {
+/** `platform`: process.platform, unless a test names another. */
+export async function preflight(def: ResolvedDefinition, adapter: ServerAdapter, platform = process.platform): Promise<Preflight> {
+  const unsupported = unsupportedPlatformMessage(platform);
+  if (unsupported) throw new ServerError(unsupported, 'platform');
   checkFolder(def);
   checkCertificates(def);
   await checkPort(def);

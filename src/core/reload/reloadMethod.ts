@@ -31,6 +31,7 @@ export function chooseReloadMethod(definition: ResolvedDefinition, capabilities:
     return facts ? { method: 'rolling', importCheckFirst: true } : restart(AGENT_OFF);
   }
   if (definition.server === 'hypercorn') {
+    if (capabilities.reload !== 'signal') return restart('Hypercorn before 0.18 takes no SIGHUP (the signal would stop it), so a reload restarts the whole server');
     if (!facts) return restart(AGENT_OFF);
     return {
       method: 'signal',
