@@ -13,6 +13,7 @@ import type { PdbSession } from './agent/pdbSessions';
 import { type ResolvedDefinition, serverUrl } from './definition';
 import { ServerError } from './errors';
 import { Emitter } from './events';
+import { ServerHistory } from './history/serverHistory';
 import { describeExit, type ProcessModel, type ServerModel, type ServerState } from './model';
 import { delay, type MasterExit } from './process/masterProcess';
 import { preflight } from './process/preflight';
@@ -44,6 +45,8 @@ export class Supervisor {
   /** breakpoint() in a worker opened a pdb session (docs/agent-protocol.md, "pdb"): a view drives it. */
   readonly onPdb = new Emitter<PdbSession>();
   readonly onReload = new Emitter<ReloadEvent>();
+  /** The last 15 minutes: each worker's per-second figures and what happened (the dashboard, metrics, tools read it). */
+  readonly history = new ServerHistory(this);
 
   private state: ServerState = 'stopped';
   private error: string | undefined;
