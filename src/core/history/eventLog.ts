@@ -17,17 +17,6 @@ export type HistoryEvent =
   /** The server started serving, restarts, stopped or failed. */
   | { kind: 'state'; at: number; state: ServerState; error?: string };
 
-/** A request among the slowest of its second, as a worker's agent reported it. */
-export interface SlowEntry {
-  at: number;
-  slot: number;
-  pid: number;
-  method: string;
-  path: string;
-  status: number;
-  ms: number;
-}
-
 export type Sequenced<T> = T & { seq: number };
 
 /** A log of at most `limit` entries, none older than what `dropBefore` was last told. */

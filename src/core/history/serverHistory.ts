@@ -13,7 +13,8 @@ import { Emitter } from '../events';
 import type { ServerModel, ServerState, WorkerInsight, WorkerModel } from '../model';
 import type { ReloadEvent } from '../reload/reloadTypes';
 import type { WorkerEvent } from '../serverEvents';
-import { BoundedLog, type HistoryEvent, type SlowEntry } from './eventLog';
+import { BoundedLog, type HistoryEvent } from './eventLog';
+import type { SlowEntry } from './slowEntry';
 import { FigureRing, type WorkerPoint } from './figureRing';
 
 /** What the history listens to: the supervisor's model and events. */
