@@ -128,5 +128,8 @@ function renderNotice(serverState: string | undefined, insightOff: boolean, erro
   notice.textContent = text;
 }
 
+// What the serializer gets back after a window reload: which server, from the first moment on.
+const saved = pageState(state);
+if (saved) vscode.setState(saved);
 render();
 vscode.postMessage({ type: 'ready' });
