@@ -37,7 +37,9 @@ import { sampling } from './bench/sampling.mjs';
 import { SOAK_DEFAULTS, soak, soakRows } from './bench/soak.mjs';
 import { throughput } from './bench/throughput.mjs';
 
-const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension', 'reload'];
+// Sections that bring their own config, run and table rows ({ name, config: { full, smoke }, run, rows }): one line each.
+const REGISTERED = [(await import('./bench/dashboard.mjs')).section];
+const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension', 'reload', ...REGISTERED.map((s) => s.name)];
 
 const CONFIG = {
   full: {
@@ -124,6 +126,19 @@ async function runSoak(minutes, jsonFile) {
   return result.error || tableRows.some((row) => row.ok === false) ? 1 : 0;
 }
 
+/** The table's rows of the registered sections (a section that failed: its error). */
+function registeredRows(results) {
+  const out = [];
+  const add = (section, figure, value, target = '', ok = null) => out.push({ section, figure, value, target, ok });
+  const fmt = (value, digits = 1) => (typeof value === 'number' && Number.isFinite(value) ? round(value, digits).toLocaleString('en-US') : String(value));
+  for (const s of REGISTERED) {
+    const result = results[s.name];
+    if (result?.error) add(s.name, 'not measured', result.error.split('\n')[0].slice(0, 160), '', false);
+    else if (result) s.rows(result, { add, fmt });
+  }
+  return out;
+}
+
 async function main() {
   const { minutes, rest } = soakMinutes(process.argv.slice(2));
   const { values } = parseArgs({
@@ -169,6 +184,8 @@ async function main() {
       if (name === 'sampling') results[name] = await sampling(core, cfg, log);
       if (name === 'extension') results[name] = await extension(cfg, log);
       if (name === 'reload') results[name] = await reload(core, cfg, log);
+      const registered = REGISTERED.find((s) => s.name === name);
+      if (registered) results[name] = await registered.run(core, registered.config[mode], log);
     } catch (error) {
       results[name] = { error: error instanceof Error ? error.stack ?? error.message : String(error) };
       say(`  failed: ${results[name].error}`);
@@ -176,14 +193,14 @@ async function main() {
     results[name].sectionSeconds = (Date.now() - t0) / 1000;
   }
 
-  const tableRows = rows(results);
+  const tableRows = [...rows(results), ...registeredRows(results)];
   const text = table(tableRows);
   const durationSeconds = (Date.now() - started) / 1000;
   console.log('');
   console.log(text);
   console.log('');
   info.loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
-  const report = { mode, date: new Date().toISOString(), durationSeconds, machine: info, config, table: tableRows, results };
+  const report = { mode, date: new Date().toISOString(), durationSeconds, machine: info, config: { ...config, ...Object.fromEntries(REGISTERED.map((s) => [s.name, s.config[mode]])) }, table: tableRows, results };
   fs.mkdirSync(path.dirname(jsonFile), { recursive: true });
   fs.writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
   say(`done in ${durationSeconds.toFixed(0)} s; JSON: ${path.relative(process.cwd(), jsonFile)}`);
