@@ -1,6 +1,10 @@
 import * as assert from 'node:assert';
 import { describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { CpuSecondsReader } from '../../src/core/metrics/cpuSeconds';
 import { exposureWarning, parseMetricsAddress } from '../../src/core/metrics/metricsEndpoint';
+import { readProcStat } from '../../src/core/process/procfs';
 import { escapeLabel, prometheusText } from '../../src/core/metrics/prometheusText';
 import type { ServerModel, WorkerInsight, WorkerModel } from '../../src/core/model';
 
@@ -96,4 +100,20 @@ describe('the Prometheus text', () => {
     assert.strictEqual(exposureWarning({ host: 'localhost', port: 9464 }), undefined);
     assert.match(exposureWarning({ host: '0.0.0.0', port: 9464 })!, /other machines on your network can read/);
   });
+
+  it('reads each worker\'s CPU seconds through a descriptor it keeps, and lets go of the pids gone', () => {
+    const reader = new CpuSecondsReader();
+    const openFds = () => fs.readdirSync('/proc/self/fd').length;
+    const before = openFds();
+    const first = reader.read(process.pid)!;
+    assert.ok(Math.abs(first - readProcStat(process.pid)!.cpuSeconds) < 0.05, `${first} s`);
+    for (let spin = Date.now(); Date.now() - spin < 60;) Math.sqrt(spin); // some CPU between two reads
+    assert.ok(reader.read(process.pid)! >= first, 'read again through the same descriptor: it counts on');
+    assert.strictEqual(openFds(), before + 1, 'one descriptor for the pid');
+    const gone = spawnSync('true').pid;
+    assert.strictEqual(reader.read(gone), undefined, 'a pid /proc does not show');
+    reader.keep(new Set());
+    assert.strictEqual(openFds(), before, 'closed once the pid is not scraped');
+  });
 });
+

@@ -8,6 +8,7 @@ import { parseBind } from '../definition';
 import { ServerError } from '../errors';
 import type { ServerModel } from '../model';
 import { findPortHolder } from '../process/procfs';
+import { CpuSecondsReader } from './cpuSeconds';
 import { prometheusText } from './prometheusText';
 
 export interface MetricsAddress {
@@ -39,7 +40,7 @@ export function formatAddress({ host, port }: MetricsAddress): string {
 }
 
 export class MetricsEndpoint {
-  private constructor(private readonly server: http.Server, readonly address: MetricsAddress) {}
+  private constructor(private readonly server: http.Server, readonly address: MetricsAddress, private readonly cpu: CpuSecondsReader) {}
 
   get url(): string {
     return `http://${formatAddress(this.address)}/metrics`;
@@ -50,22 +51,25 @@ export class MetricsEndpoint {
    * a port in use, or why the address cannot be listened on; `howToChange` ends its message ("--metrics HOST:PORT").
    */
   static listen(address: MetricsAddress, servers: () => readonly ServerModel[], howToChange: string): Promise<MetricsEndpoint> {
-    const server = http.createServer((request, response) => answer(request, response, servers));
+    const cpu = new CpuSecondsReader();
+    const server = http.createServer((request, response) => answer(request, response, servers, cpu));
     server.keepAliveTimeout = 30_000;
     return new Promise((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {
         server.close();
+        cpu.close();
         reject(listenError(error, address, howToChange));
       });
       server.listen({ host: address.host, port: address.port, exclusive: true }, () => {
         const bound = server.address();
         const port = typeof bound === 'object' && bound ? bound.port : address.port;
-        resolve(new MetricsEndpoint(server, { host: address.host, port }));
+        resolve(new MetricsEndpoint(server, { host: address.host, port }, cpu));
       });
     });
   }
 
   close(): Promise<void> {
+    this.cpu.close();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -73,7 +77,7 @@ export class MetricsEndpoint {
   }
 }
 
-function answer(request: http.IncomingMessage, response: http.ServerResponse, servers: () => readonly ServerModel[]): void {
+function answer(request: http.IncomingMessage, response: http.ServerResponse, servers: () => readonly ServerModel[], cpu: CpuSecondsReader): void {
   const path = (request.url ?? '/').split('?')[0];
   if (path !== '/metrics') {
     response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found: the metrics are at /metrics\n');
@@ -85,7 +89,12 @@ function answer(request: http.IncomingMessage, response: http.ServerResponse, se
   }
   let body: string;
   try {
-    body = prometheusText(servers());
+    const scraped = new Set<number>();
+    body = prometheusText(servers(), (pid) => {
+      scraped.add(pid);
+      return cpu.read(pid);
+    });
+    cpu.keep(scraped);
   } catch (error) {
     response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`The metrics could not be written: ${error instanceof Error ? error.message : String(error)}\n`);
     return;
