@@ -12,7 +12,8 @@
 //                  extension host's CPU with 64 idle workers (beside --baseline-bundle's, when given)
 //   7 reload       save -> every worker serving the new code, 10 saves under load, per server kind; failed
 //                  requests; beside uvicorn --reload (one worker)
-//   and the sections of SECTION_MODULES, each a file that brings its configuration and its rows (agentTools)
+//   and the REGISTERED sections, each a file that brings its configuration, its run and its rows: 8 agentTools
+//                  (the MCP tools' read cost and polling), 9 dashboard (the panel, the ring, a scrape)
 // Prints a table (Markdown) and writes the same, with every measurement, as JSON.
 //
 //   node scripts/bench.mjs [--smoke] [--json FILE] [--only SECTION[,SECTION...]]
@@ -37,11 +38,10 @@ import { rows, table } from './bench/report.mjs';
 import { sampling } from './bench/sampling.mjs';
 import { SOAK_DEFAULTS, soak, soakRows } from './bench/soak.mjs';
 import { throughput } from './bench/throughput.mjs';
-import { agentToolsSection } from './bench/agentTools.mjs';
 
-/** Sections in a file of their own: { name, config: { full, smoke }, run(core, cfg, log), rows(result, add) }; one line each. */
-const SECTION_MODULES = [agentToolsSection];
-const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension', 'reload', ...SECTION_MODULES.map((s) => s.name)];
+// Sections that bring their own config, run and table rows ({ name, config: { full, smoke }, run, rows }): one line each.
+const REGISTERED = [(await import('./bench/agentTools.mjs')).section, (await import('./bench/dashboard.mjs')).section];
+const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension', 'reload', ...REGISTERED.map((s) => s.name)];
 
 const CONFIG = {
   full: {
@@ -64,7 +64,6 @@ const CONFIG = {
   },
 };
 
-for (const section of SECTION_MODULES) for (const mode of ['full', 'smoke']) CONFIG[mode][section.name] = section.config[mode];
 
 function say(line) {
   console.log(`[bench] ${line}`);
@@ -130,6 +129,19 @@ async function runSoak(minutes, jsonFile) {
   return result.error || tableRows.some((row) => row.ok === false) ? 1 : 0;
 }
 
+/** The table's rows of the registered sections (a section that failed: its error). */
+function registeredRows(results) {
+  const out = [];
+  const add = (section, figure, value, target = '', ok = null) => out.push({ section, figure, value, target, ok });
+  const fmt = (value, digits = 1) => (typeof value === 'number' && Number.isFinite(value) ? round(value, digits).toLocaleString('en-US') : String(value));
+  for (const s of REGISTERED) {
+    const result = results[s.name];
+    if (result?.error) add(s.name, 'not measured', result.error.split('\n')[0].slice(0, 160), '', false);
+    else if (result) s.rows(result, { add, fmt });
+  }
+  return out;
+}
+
 async function main() {
   const { minutes, rest } = soakMinutes(process.argv.slice(2));
   const { values } = parseArgs({
@@ -175,8 +187,8 @@ async function main() {
       if (name === 'sampling') results[name] = await sampling(core, cfg, log);
       if (name === 'extension') results[name] = await extension(cfg, log);
       if (name === 'reload') results[name] = await reload(core, cfg, log);
-      const module = SECTION_MODULES.find((s) => s.name === name);
-      if (module) results[name] = await module.run(core, cfg, log);
+      const registered = REGISTERED.find((s) => s.name === name);
+      if (registered) results[name] = await registered.run(core, registered.config[mode], log);
     } catch (error) {
       results[name] = { error: error instanceof Error ? error.stack ?? error.message : String(error) };
       say(`  failed: ${results[name].error}`);
@@ -184,20 +196,14 @@ async function main() {
     results[name].sectionSeconds = (Date.now() - t0) / 1000;
   }
 
-  const tableRows = rows(results);
-  for (const section of SECTION_MODULES.filter((s) => results[s.name])) {
-    const result = results[section.name];
-    const add = (group, figure, value, target = '', ok = null) => tableRows.push({ section: group, figure, value, target, ok });
-    if (result.error) add(section.name, 'not measured', result.error.split('\n')[0].slice(0, 160), '', false);
-    else section.rows(result, add);
-  }
+  const tableRows = [...rows(results), ...registeredRows(results)];
   const text = table(tableRows);
   const durationSeconds = (Date.now() - started) / 1000;
   console.log('');
   console.log(text);
   console.log('');
   info.loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
-  const report = { mode, date: new Date().toISOString(), durationSeconds, machine: info, config, table: tableRows, results };
+  const report = { mode, date: new Date().toISOString(), durationSeconds, machine: info, config: { ...config, ...Object.fromEntries(REGISTERED.map((s) => [s.name, s.config[mode]])) }, table: tableRows, results };
   fs.mkdirSync(path.dirname(jsonFile), { recursive: true });
   fs.writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
   say(`done in ${durationSeconds.toFixed(0)} s; JSON: ${path.relative(process.cwd(), jsonFile)}`);

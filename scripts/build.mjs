@@ -17,5 +17,7 @@ const common = {
 await Promise.all([
   build({ ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] }),
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+  // The dashboard's page (webview/dashboard/), for the webview: uPlot and the styles bundled in (dashboard.js, .css).
+  build({ ...common, platform: 'browser', target: 'es2022', format: 'iife', keepNames: false, entryPoints: { dashboard: 'webview/dashboard/main.ts' }, outdir: 'dist/webview' }),
 ]);
 if (watch) console.log('watch mode is not supported; run npm run build again');

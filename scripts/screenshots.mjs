@@ -6,6 +6,9 @@
 //   overview.png        the whole window: the Workers view, tasks.json, the worker's channel
 //   workers-tree.png    the Workers view
 //   worker-channel.png  the worker's output channel, with the marker line of its restart
+//   dashboard-dark.png, dashboard-light.png
+//                       the dashboard (Server Workers: Open Dashboard) after a minute of mixed traffic: a worker
+//                       killed by /crash (its marker), a slow request in flight, in the dark and the light theme
 // Needs `npm run setup` and `npm run build` (npm run screenshots does the build). Leaves no process behind.
 
 /* global document -- in the functions that run in the page */
@@ -72,6 +75,66 @@ function treeRow(page, text) {
   return page.locator('.part.sidebar .monaco-list-row', { hasText: text }).first();
 }
 
+/** The dashboard's webview: the frame whose document has the dashboard (code-server nests it; its name varies). */
+async function dashboardFrame(page, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const frame of page.frames()) {
+      if (await frame.locator('#dashboard .chart canvas').count().catch(() => 0)) return frame;
+    }
+    if (Date.now() > deadline) throw new Error('no frame shows the dashboard');
+    await page.waitForTimeout(250);
+  }
+}
+
+/** Requests from a few lanes for `seconds`: quick ones, some slower, a few 404s. */
+async function traffic(base, seconds) {
+  const until = Date.now() + seconds * 1000;
+  const lane = async (i) => {
+    for (let n = 0; Date.now() < until; n++) {
+      const path = n % 23 === 0 ? '/missing' : n % 7 === i ? `/slow?seconds=${(0.05 + ((n * 37) % 20) / 100).toFixed(2)}` : '/pid';
+      await get(`${base}${path}`).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 15 + ((n * 13 + i * 29) % 60)));
+    }
+  };
+  await Promise.all([0, 1, 2, 3].map(lane));
+}
+
+async function dashboardScreenshots(page, base) {
+  await page.setViewportSize({ width: 1440, height: 1320 });
+  await runCommand(page, 'View: Close All Editors');
+  await page.keyboard.press('Control+J'); // the panel (open: the worker's channel) closes
+  await page.keyboard.press('Control+B'); // and the side bar
+  await runCommand(page, 'Server Workers: Open Dashboard');
+  const frame = await dashboardFrame(page);
+  say('the dashboard is open; traffic for a minute and a half');
+  const load = traffic(base, 90);
+  await page.waitForTimeout(20_000);
+  await get(`${base}/crash`).catch(() => undefined); // the worker serving it dies: a marker, then its replacement
+  await page.waitForTimeout(15_000);
+  void get(`${base}/slow?seconds=50`).catch(() => undefined); // in flight in the pictures, its age growing
+  await frame.locator('#in-flight td.path', { hasText: '/slow' }).first().waitFor({ timeout: 15_000 });
+  await frame.locator('#windows button[data-minutes="1"]').click(); // the last minute: the traffic fills the charts
+  await page.waitForTimeout(20_000);
+  await page.mouse.move(VIEWPORT.width - 5, 5);
+  const shoot = async (name) => {
+    const file = path.join(imagesDir, name);
+    await page.screenshot({ path: file, clip: await page.locator('.part.editor').boundingBox() });
+    say(`${path.relative(repoRoot, file)} (${Math.round(fs.statSync(file).size / 1024)} KB)`);
+  };
+  await shoot('dashboard-dark.png');
+  await page.keyboard.press('Control+K'); // Preferences: Color Theme (its title also matches the marketplace's command)
+  await page.keyboard.press('Control+T');
+  await page.locator('.quick-input-widget input').fill('Light Modern');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: /^Light Modern/ }).first().click({ timeout: 15_000 });
+  await page.locator('.monaco-workbench.vs').waitFor({ timeout: 20_000 });
+  await page.waitForTimeout(2500); // the page redraws its charts in the new colors
+  await page.mouse.move(VIEWPORT.width - 5, 5);
+  await shoot('dashboard-light.png');
+  await load;
+  await page.setViewportSize(VIEWPORT);
+}
+
 async function takeScreenshots(page, port) {
   const activity = page.locator('.part.activitybar a.action-label[aria-label^="Server Workers"]').first();
   await activity.waitFor({ state: 'visible', timeout: 90_000 });
@@ -116,8 +179,14 @@ async function takeScreenshots(page, port) {
   await page.locator('.quick-input-widget input').fill('.vscode/tasks.json');
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'tasks.json' }).first().waitFor({ timeout: 15_000 });
   await page.keyboard.press('Enter');
-  await treeRow(page, label).click();
-  await page.locator('.part.panel .monaco-editor .view-line', { hasText: 'restarted' }).first().waitFor({ timeout: 15_000 });
+  // A row's command is re-registered each time the row is refreshed (once a second): a click that lands in between
+  // finds none ("Actual command not found"), so click again.
+  const restarted = page.locator('.part.panel .monaco-editor .view-line', { hasText: 'restarted' }).first();
+  for (let attempt = 1; ; attempt++) {
+    await treeRow(page, label).click();
+    if (await restarted.waitFor({ timeout: 5_000 }).then(() => true, () => false)) break;
+    if (attempt === 3) throw new Error(`clicking ${label}'s row did not open its channel`);
+  }
   await runCommand(page, 'Notifications: Clear All Notifications');
   await page.mouse.move(VIEWPORT.width - 5, VIEWPORT.height / 2); // no hover tooltip in the pictures
   await page.waitForTimeout(2500); // a stats tick or two: uptime, CPU and memory filled in
@@ -133,6 +202,8 @@ async function takeScreenshots(page, port) {
     await page.screenshot({ path: file, clip: clip ?? undefined });
     say(`${path.relative(repoRoot, file)} (${Math.round(fs.statSync(file).size / 1024)} KB)`);
   }
+
+  await dashboardScreenshots(page, base);
 
   await runCommand(page, 'Server Workers: Stop Workers');
   await page.locator('.part.sidebar .monaco-list-row', { hasText: 'ready' }).first().waitFor({ state: 'detached', timeout: 30_000 });

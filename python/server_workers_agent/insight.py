@@ -1,12 +1,15 @@
 """Request insight (docs/agent-protocol.md, "Request insight"): the agent wraps the app a worker serves (ASGI or WSGI)
 and counts its HTTP requests: served, rate, latency p50 / p99 over the last minute, responses by status class,
-unhandled exceptions, and the requests in flight. A thread sends a summary on the control connection at most once a
-second, and only when it changed.
+unhandled exceptions, the requests in flight, a histogram of durations (for Prometheus), and of each interval between
+two summaries its percentiles and its slowest requests (for the dashboard). A thread sends a summary on the control
+connection at most once a second, at the turn of the wall clock's second, and only when it changed.
 
 On when ``SERVER_WORKERS_INSIGHT=1``; otherwise nothing is wrapped and nothing runs. Stdlib only, fail open: the
 accounting never raises into the server.
 """
 
+import bisect
+import heapq
 import itertools
 import os
 import threading
@@ -22,6 +25,9 @@ RATE_WINDOW = 5  # full seconds the request rate is averaged over
 SENT_REQUESTS = 20  # the oldest requests in flight that a summary lists (it counts them all)
 PATH_LIMIT = 200  # characters of a path a summary keeps
 _SUB_BUCKETS = 16  # latency buckets per power of two of microseconds: about 6 % wide
+# The histogram's upper bounds in seconds (Prometheus' `le`; a last bucket, +Inf, counts the rest).
+DURATION_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+SLOWEST = 5  # the slowest requests of an interval that a summary lists
 
 # An in-flight record: a list, so that the wrappers can set its status without a lookup. One clock (time.time) for
 # the start's timestamp and the latency: a second clock read per request costs more than it would tell.
@@ -57,6 +63,10 @@ class Book:
         self.exceptions = 0
         self.window = {}  # latency bucket -> count, over the seconds in self.seconds
         self.seconds = []  # [second, {bucket: count}, requests ended in that second], oldest first
+        self.durations = [0] * (len(DURATION_BOUNDS) + 1)  # requests per histogram bucket, since the start
+        self.duration_sum = 0.0  # seconds
+        self.interval = {}  # latency bucket -> count, of the requests ended since the last summary
+        self.slowest = []  # a min-heap of (seconds, order, method, path, status, ended at): the interval's slowest
 
     def begin(self, method, path):
         record = [method, path, time.time(), 0]
@@ -67,7 +77,8 @@ class Book:
     def end(self, key, record, raised):
         now = time.time()
         status = record[_STATUS]
-        bucket = _bucket(max(0, int((now - record[_STARTED_AT]) * 1e6)))
+        duration = max(0.0, now - record[_STARTED_AT])
+        bucket = _bucket(int(duration * 1e6))
         second = int(now)
         with self.lock:
             self.in_flight.pop(key, None)
@@ -87,6 +98,15 @@ class Book:
             counts[bucket] = counts.get(bucket, 0) + 1
             current[2] += 1
             self.window[bucket] = self.window.get(bucket, 0) + 1
+            self.durations[bisect.bisect_left(DURATION_BOUNDS, duration)] += 1
+            self.duration_sum += duration
+            self.interval[bucket] = self.interval.get(bucket, 0) + 1
+            if len(self.slowest) < SLOWEST or duration > self.slowest[0][0]:
+                entry = (duration, key, record[_METHOD], record[_PATH], status, now)
+                if len(self.slowest) < SLOWEST:
+                    heapq.heappush(self.slowest, entry)
+                else:
+                    heapq.heapreplace(self.slowest, entry)
 
     def _expire(self, now_second):
         """Drops the seconds older than the latency window (the lock is held)."""
@@ -110,6 +130,11 @@ class Book:
             window = sorted(self.window.items())
             recent = sum(entry[2] for entry in self.seconds if now_second - RATE_WINDOW <= entry[0] < now_second)
             oldest = list(self.in_flight.values())
+            interval = sorted(self.interval.items())
+            slowest = sorted(self.slowest, reverse=True)
+            self.interval = {}
+            self.slowest = []
+            durations = {"le": DURATION_BOUNDS, "counts": list(self.durations), "sumSeconds": round(self.duration_sum, 6)}
             message = {
                 "t": "insight",
                 "served": self.served,
@@ -122,6 +147,18 @@ class Book:
         message["latencyCount"] = total
         message["p50Ms"] = _percentile(window, total, 0.50)
         message["p99Ms"] = _percentile(window, total, 0.99)
+        ended = sum(count for _, count in interval)
+        message["interval"] = {
+            "count": ended,
+            "p50Ms": _percentile(interval, ended, 0.50),
+            "p99Ms": _percentile(interval, ended, 0.99),
+            "slowest": [
+                {"method": method, "path": path, "status": status, "ms": round(seconds * 1000.0, 3),
+                 "endedAt": int(ended_at * 1000)}
+                for seconds, _, method, path, status, ended_at in slowest
+            ],
+        }
+        message["durations"] = durations
         message["inFlight"] = len(oldest)
         message["requests"] = [
             {"method": record[_METHOD], "path": record[_PATH], "startedAt": int(record[_STARTED_AT] * 1000)}
@@ -320,7 +357,9 @@ def _wrap(app, interface):
 def _report(insight):
     last = None
     while _insight is insight:
-        time.sleep(SUMMARY_INTERVAL)
+        # At the turn of the second: the supervisor reads each second's figures half a second later, so that each
+        # second of its history holds one summary of each worker (and not two, or none, as two clocks drift).
+        time.sleep(SUMMARY_INTERVAL - time.time() % SUMMARY_INTERVAL)
         try:
             message = insight.book.summary()
         except Exception:

@@ -5,7 +5,7 @@
 //   b  `server-workers mcp` (dist/cli.js) running 8 busy workers (test/fixtures/bench/soak_app.py under a steady load
 //      of requests, each writing a line), with and without an MCP client (the SDK's) that calls list_servers and
 //      get_worker_logs (its cursor, 100 lines) every 200 ms: the MCP server process's CPU, rounds alternated.
-// Registered in scripts/bench.mjs by one line (SECTION_MODULES); it brings its configuration and its table rows.
+// Registered in scripts/bench.mjs by one line (REGISTERED); it brings its configuration and its table rows.
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -139,7 +139,7 @@ async function pollingCost(cfg, log) {
   return { withClient, without, clientCost: summary(differences), calls, rounds };
 }
 
-export const agentToolsSection = {
+export const section = {
   name: 'agentTools',
   config: {
     full: { streams: 25, lines: 1_000_000, read: 2000, runs: 20, workers: 8, lanes: 8, pauseMs: 20, intervalMs: 200, seconds: 5, rounds: 8 },
@@ -150,7 +150,7 @@ export const agentToolsSection = {
     const polling = await pollingCost(cfg, log);
     return { setup: { ...cfg, app: 'test/fixtures/bench/soak_app.py', load: `scripts/bench/soakLoad.mjs, ${cfg.lanes} lanes, ${cfg.pauseMs} ms pause` }, read, polling };
   },
-  rows(result, add) {
+  rows(result, { add }) {
     const { read, polling } = result;
     const section = '8 agent tools';
     // The target is judged on the call's CPU time: on a shared machine its wall time also counts the other processes.

@@ -39,4 +39,42 @@ function bundlePath() {
   return path.resolve(process.argv[2] ?? path.join(repoRoot, 'dist', 'extension.js'));
 }
 
-module.exports = { vscode, repoRoot, extensionContext, bundlePath };
+async function waitFor(what, check, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Starts a server through the extension's task provider (as VS Code runs a task); resolves with its terminal once every worker is ready. */
+async function startServerTask(api, { name, app, workers, cwd, python, port }) {
+  const provider = vscode.bench.taskProviders.get('serverworkers');
+  if (!provider) throw new Error('the extension registered no serverworkers task provider');
+  const definition = { type: 'serverworkers', app, workers, cwd, python, bind: `127.0.0.1:${port}`, gracefulTimeout: 3 };
+  const task = provider.resolveTask({ definition, scope: undefined, name });
+  const terminal = await task.execution.callback(task.definition);
+  terminal.onDidWrite(() => undefined);
+  terminal.open();
+  const ready = () => api.servers()[0]?.state === 'running' && api.servers()[0].workers.filter((w) => w.state === 'ready').length === workers;
+  await waitFor(`${workers} workers to be ready`, ready, 120000);
+  return terminal;
+}
+
+/** Runs `main`; it stops the server (closing its terminal), prints its result as one JSON line and exits. */
+function runHost(main) {
+  process.on('unhandledRejection', () => undefined); // stubs may make the extension's background work fail
+  main()
+    .then(async ({ api, terminal, result }) => {
+      terminal.close();
+      await waitFor('the server to stop', () => api.servers().length === 0 || api.servers()[0].state === 'stopped', 30000);
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.exit(0);
+    })
+    .catch((error) => {
+      process.stderr.write(`${error.stack ?? error}\n`);
+      process.exit(1);
+    });
+}
+
+module.exports = { vscode, repoRoot, extensionContext, bundlePath, waitFor, startServerTask, runHost };

@@ -6,37 +6,16 @@
 'use strict';
 const { performance } = require('node:perf_hooks');
 const path = require('node:path');
-const { bundlePath, extensionContext, vscode } = require('./host.cjs');
+const { bundlePath, extensionContext, runHost, startServerTask, vscode } = require('./host.cjs');
 
 const [, , , workersArg, secondsArg, python, cwd, app, port] = process.argv;
 const workers = Number(workersArg);
 const seconds = Number(secondsArg);
 
-process.on('unhandledRejection', () => undefined); // stubs may make the extension's background work fail
-
-async function waitFor(what, check, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 async function main() {
   // The bundle's own package: its python/ agent and its manifest (a baseline bundle is another checkout's dist/).
   const api = require(bundlePath()).activate(extensionContext(path.resolve(path.dirname(bundlePath()), '..')));
-  const provider = vscode.bench.taskProviders.get('serverworkers');
-  if (!provider) throw new Error('the extension registered no serverworkers task provider');
-  const definition = { type: 'serverworkers', app, workers, cwd, python, bind: `127.0.0.1:${port}`, gracefulTimeout: 3 };
-  const task = provider.resolveTask({ definition, scope: undefined, name: 'idle-host' });
-  const terminal = await task.execution.callback(task.definition);
-  terminal.onDidWrite(() => undefined);
-  terminal.open();
-  const ready = () => {
-    const model = api.servers()[0];
-    return model?.state === 'running' && model.workers.filter((w) => w.state === 'ready').length === workers;
-  };
-  await waitFor(`${workers} workers to be ready`, ready, 120000);
+  const terminal = await startServerTask(api, { name: 'idle-host', app, workers, cwd, python, port });
   await new Promise((resolve) => setTimeout(resolve, 2000)); // the first samples and renders settle
   const rendered0 = vscode.bench.treeItemsRendered;
   const cpu0 = process.cpuUsage();
@@ -50,13 +29,7 @@ async function main() {
     percentOfCore: ((cpu.user + cpu.system) / 1e6 / elapsedS) * 100,
     treeItemsPerSecond: (vscode.bench.treeItemsRendered - rendered0) / elapsedS,
   };
-  terminal.close();
-  await waitFor('the server to stop', () => api.servers().length === 0 || api.servers()[0].state === 'stopped', 30000);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  process.exit(0);
+  return { api, terminal, result };
 }
 
-main().catch((error) => {
-  process.stderr.write(`${error.stack ?? error}\n`);
-  process.exit(1);
-});
+runHost(main);

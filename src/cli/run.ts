@@ -5,6 +5,7 @@ import { LaunchRequestError, resolveLaunchRequest } from '../core/launchRequest'
 import { ServerError, Supervisor } from '../core/supervisor';
 import { listenForCommands, listenForTypedLines } from './jsonCommands';
 import { attachOutput, type CliOptions, type Emit, info, prefix, stdout, workerJson } from './output';
+import { METRICS_USAGE, metricsFlagProblem, startMetrics } from './metrics';
 import { CliPdb } from './pdb';
 import { reportReloads, watchForReload } from './reload';
 import { launchRequestFromFlags, parseRunFlags } from './runFlags';
@@ -45,6 +46,7 @@ Options (named like the serverworkers task properties):
                               that worker's stacks as its log lines; {"cmd":"input","slot":N,"text":"p x\\n"}
                               (a line for that worker's pdb); EOF on stdin stops the server;
                               reload events: reload-started, reloaded, reload-failed (file, line)
+${METRICS_USAGE}
   -h, --help                  this text
 
 Exit codes: 0 stopped as asked, 1 the server failed, 2 invalid options.`;
@@ -68,6 +70,8 @@ export async function runCommand(rest: string[]): Promise<number> {
 
   let resolved;
   try {
+    const problem = metricsFlagProblem(values.metrics);
+    if (problem) return usageError(problem, options, emit);
     resolved = resolveLaunchRequest(launchRequestFromFlags(values, positionals));
   } catch (error) {
     if (error instanceof DefinitionError || error instanceof LaunchRequestError) return usageError(error.message, options, emit);
@@ -89,6 +93,8 @@ export async function runCommand(rest: string[]): Promise<number> {
     info: (text) => info(options, text),
   });
   reportReloads(supervisor, options.json, emit);
+  const metrics = await startMetrics(values.metrics, supervisor, options, emit);
+  if (metrics instanceof Error) return 1;
 
   let stopRequested = false;
   const stop = () => {
@@ -112,6 +118,7 @@ export async function runCommand(rest: string[]): Promise<number> {
       if (model.state === 'failed') resolve(1);
     });
   });
+  void finished.then(() => metrics?.close());
 
   if (options.json) emit({ event: 'starting', name: resolved.name, server: resolved.server, app: resolved.app, workers: resolved.workers, url: `http://${resolved.host}:${resolved.port}` });
   else info(options, `starting ${resolved.server} ${resolved.app} with ${resolved.workers} workers on ${resolved.host}:${resolved.port}`);

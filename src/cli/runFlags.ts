@@ -28,6 +28,7 @@ const RUN_FLAGS = {
   'no-agent': { type: 'boolean' },
   reload: { type: 'boolean' },
   json: { type: 'boolean' },
+  metrics: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

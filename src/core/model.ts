@@ -46,6 +46,37 @@ export interface WorkerInsight {
   requests: readonly InFlightRequest[];
   /** Gunicorn's worker timeout in seconds (0: off), in a Gunicorn worker. */
   timeoutSeconds?: number;
+  /** The durations of the requests served since the worker started, as a histogram (Prometheus'). */
+  durations?: DurationHistogram;
+  /** The requests that ended since the agent's previous summary (about the last second). */
+  interval?: InsightInterval;
+}
+
+export interface DurationHistogram {
+  /** Upper bounds in seconds, increasing; `counts` has one more entry, for the requests above the last. */
+  le: readonly number[];
+  /** Requests per bucket (not cumulative). */
+  counts: readonly number[];
+  sumSeconds: number;
+}
+
+export interface InsightInterval {
+  count: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** Its slowest requests (at most 5), slowest first. */
+  slowest: readonly SlowRequest[];
+}
+
+/** A request that ended, among the slowest of its interval. */
+export interface SlowRequest {
+  method: string;
+  /** Without the query string. */
+  path: string;
+  status: number;
+  ms: number;
+  /** ms since the epoch */
+  endedAt: number;
 }
 
 export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';

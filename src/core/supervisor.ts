@@ -14,6 +14,7 @@ import { type ResolvedDefinition, serverUrl } from './definition';
 import { ServerError } from './errors';
 import { Emitter } from './events';
 import { LineHistory } from './history/lineHistory';
+import { ServerHistory } from './history/serverHistory';
 import { describeExit, type ProcessModel, type ServerModel, type ServerState } from './model';
 import { delay, type MasterExit } from './process/masterProcess';
 import { preflight } from './process/preflight';
@@ -48,6 +49,8 @@ export class Supervisor {
   readonly onReload = new Emitter<ReloadEvent>();
   /** Every stream's newest lines, numbered (history/lineHistory.ts): the channels show them, the agent tools read them. */
   readonly lines = new LineHistory(this.onOutput);
+  /** The last 15 minutes: each worker's per-second figures and what happened (the dashboard, metrics, tools read it). */
+  readonly history = new ServerHistory(this);
 
   private state: ServerState = 'stopped';
   private error: string | undefined;

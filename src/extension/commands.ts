@@ -15,7 +15,7 @@ export interface CommandContext {
   channels: WorkerChannels;
 }
 
-type Target = WorkersNode | string | undefined;
+export type Target = WorkersNode | string | undefined;
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each takes what VS Code passes it (a tree node, a name, a count)
@@ -102,7 +102,7 @@ function describeTask(task: vscode.Task): string {
   return `${def.server ?? 'gunicorn'} ${def.app ?? ''}${def.workers ? ` · ${def.workers} workers` : ''}`;
 }
 
-async function pickServer(ctx: CommandContext, target: Target): Promise<RunningServer | undefined> {
+export async function pickServer(ctx: CommandContext, target: Target): Promise<RunningServer | undefined> {
   if (typeof target === 'object' && target) return ctx.registry.get(target.serverId);
   if (typeof target === 'string') return ctx.registry.get(target) ?? ctx.registry.findByName(target);
   const running = ctx.registry.all();

@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { ServerWorkersApi } from './api';
 import { registerCommands } from './commands';
+import { registerDashboard } from './dashboard';
 import { registerDebugging } from './debug';
 import { registerExport } from './export';
 
@@ -15,6 +16,7 @@ import { ReloadProblems } from './reloadProblems';
 import { ReloadWatcher } from './reloadWatcher';
 import { ServerRegistry } from './serverRegistry';
 import { ServerStatusItems } from './statusBar';
+import { registerMetricsEndpoint } from './metrics';
 import { registerPythonFrameLinks } from './showStack';
 import { ServerTaskProvider, TASK_TYPE } from './taskProvider';
 import { type WorkersNode, WorkersTreeProvider } from './workersTree';
@@ -44,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     vscode.window.createTreeView('serverWorkers.workers', { treeDataProvider: tree, showCollapseAll: false }),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new ServerTaskProvider(registry)),
     ...registerCommands({ registry, channels }),
+    ...registerDashboard(context, { registry, channels }), registerMetricsEndpoint(registry),
     registerPythonFrameLinks(),
     ...registerDebugging(registry, context),
     ...registerExport(registry),

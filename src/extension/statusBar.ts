@@ -1,4 +1,4 @@
-/** One status-bar item per server: its workers and state; clicking reveals the Workers view. */
+/** One status-bar item per server: its workers and state; clicking opens its dashboard. */
 import * as vscode from 'vscode';
 import type { ServerModel } from '../core/model';
 import type { ServerRegistry } from './serverRegistry';
@@ -30,7 +30,7 @@ export class ServerStatusItems implements vscode.Disposable {
       if (!item) {
         item = vscode.window.createStatusBarItem(`serverWorkers.${model.id}`, vscode.StatusBarAlignment.Left, 10);
         item.name = vscode.l10n.t('Server Workers: {0}', model.name);
-        item.command = 'serverWorkers.workers.focus';
+        item.command = { command: 'serverWorkers.openDashboard', title: vscode.l10n.t('Open Dashboard'), arguments: [model.id] };
         this.items.set(model.id, item);
         item.show();
       }
@@ -52,7 +52,7 @@ function render(item: vscode.StatusBarItem, model: ServerModel): void {
   const hint = failure ? ` · ${vscode.l10n.t('reload failed, serving the previous code')}` : '';
   const text = `${icon} ${model.name} ${ready}/${model.desiredWorkers}${hint}`;
   if (item.text !== text) item.text = text;
-  item.tooltip = vscode.l10n.t('{0}: {1}, {2} of {3} workers ready at {4}. Click to show the Workers view.', model.name, model.state, ready, model.desiredWorkers, model.url)
+  item.tooltip = vscode.l10n.t('{0}: {1}, {2} of {3} workers ready at {4}. Click to open its dashboard.', model.name, model.state, ready, model.desiredWorkers, model.url)
     + (failure ? `\n${vscode.l10n.t('Reload failed, serving the previous code (generation {0}): {1}', failure.servingGeneration, failure.message)}` : '');
   item.backgroundColor = model.state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground')
     : failure ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;

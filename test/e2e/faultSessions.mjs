@@ -1,11 +1,12 @@
 // The e2e sessions that need a window of their own, each run by harness.mjs in a code-server of its own after the
 // main suite: a multi-root workspace, an untrusted workspace, a window closed and an extension host killed with
-// SIGKILL while servers run.
+// SIGKILL while servers run, a window reloaded with the dashboard open.
 // The tests inside the extension host are test/e2e/sessions/*.test.ts; the checks here run outside it, from /proc.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../../scripts/lib/paths.mjs';
 import { freePort, portFree } from '../../scripts/lib/ports.cjs';
+import { frameTexts } from './pageBridge.mjs';
 
 /** After the extension host ends, its servers have this long to be gone, ports free (issue 6). */
 const GONE_WITHIN_MS = 2000;
@@ -41,6 +42,7 @@ export async function faultSessions(scratch) {
     interpreterSession(scratch, 'interpreter-python', 'Interpreter from the Python extension (stand-in)', ['python'], await freePort()),
     lifetimeSession(scratch, 'window-closed', 'Window closed while servers run', closeWindow),
     lifetimeSession(scratch, 'host-killed', 'Extension host killed with SIGKILL while servers run', killExtensionHost),
+    dashboardReloadSession(scratch),
   ];
 }
 
@@ -144,16 +146,29 @@ async function welcomeSaysUntrusted({ page }) {
 // ---------------------------------------------------------------------------------------------------------------
 // Servers left running: the window closes, or the extension host is killed
 
-function lifetimeSession(scratch, name, title, fault) {
+/**
+ * A session whose tests hand over to the harness: once they write the hand-off file (its path in
+ * SERVER_WORKERS_E2E_HANDOFF), `afterTests(state, handoff)` acts from outside and reports its own tests.
+ */
+function handoffSession(scratch, { name, title, session, afterTests }) {
   const handoff = path.join(scratch, name, 'handoff.json');
   return {
     name,
     title,
-    session: 'lifetime',
+    session,
     workspace: example,
     env: { SERVER_WORKERS_E2E_HANDOFF: handoff, SERVER_WORKERS_E2E_GREP: '' },
     handoff,
-    afterTests: async (state) => [
+    afterTests: (state) => afterTests(state, handoff),
+  };
+}
+
+function lifetimeSession(scratch, name, title, fault) {
+  return handoffSession(scratch, {
+    name,
+    title,
+    session: 'lifetime',
+    afterTests: async (state, handoff) => [
       await harnessTest(`${title}: within 2 s of the extension host's end no process of the servers remains, and their ports are free`, async () => {
         const { extensionHostPid, servers } = JSON.parse(fs.readFileSync(handoff, 'utf8'));
         for (const server of servers) startedGroups.add(server.masterPid);
@@ -180,7 +195,7 @@ function lifetimeSession(scratch, name, title, fault) {
         return `${how}; the extension host ended ${hostEndedAfter} ms after the fault; ${servers.map((s) => s.name).join(', ')} gone ${goneAt - hostEnd} ms after it`;
       }),
     ],
-  };
+  });
 }
 
 /**
@@ -227,6 +242,37 @@ function serverProcesses(servers) {
 async function portsFree(servers) {
   for (const server of servers) if (!(await portFree(server.port))) return false;
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The dashboard across a window reload
+
+function dashboardReloadSession(scratch) {
+  const title = 'Window reload with the dashboard open';
+  return handoffSession(scratch, {
+    name: 'dashboard-reload',
+    title,
+    session: 'dashboardReload',
+    afterTests: async ({ page }, handoff) => [
+      await harnessTest(`${title}: the panel comes back on its server (the serializer) and goes on with the server's next run`, async () => {
+        const { serverName } = JSON.parse(fs.readFileSync(handoff, 'utf8'));
+        const reloadedAt = Date.now();
+        // The workbench's own reload (a browser reload would not let it save which editors were open).
+        await page.keyboard.press('F1');
+        await page.locator('.quick-input-widget input').fill('>Developer: Reload Window');
+        await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Developer: Reload Window' }).first().waitFor({ timeout: 15_000 });
+        await page.keyboard.press('Enter');
+        await page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame(), timeout: 30_000 });
+        const named = await waitFor(async () => (await frameTexts(page, '#dashboard #server-name'))?.[0] === serverName, 90_000);
+        if (named === undefined) throw new Error(`no frame shows a dashboard of ${serverName} within 90 s of the reload`);
+        const running = await waitFor(async () => (await frameTexts(page, '#server-state'))?.[0] === 'running', 90_000);
+        if (running === undefined) throw new Error(`the restored dashboard did not follow ${serverName}'s new run (it says ${JSON.stringify(await frameTexts(page, '#server-state'))})`);
+        const chips = await frameTexts(page, '#workers .chip .pid');
+        if (!chips || chips.length !== 2) throw new Error(`the restored dashboard shows the workers ${JSON.stringify(chips)}`);
+        return `the panel named ${serverName} ${named - reloadedAt} ms after the reload, and followed its new run ${running - reloadedAt} ms after it`;
+      }),
+    ],
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import { codeServerFor, codeServerNode, codeServerProblem, isolatedEnv, startCod
 import { repoRoot, vscodeTestDir } from '../../scripts/lib/paths.mjs';
 import { signalGroup } from '../../scripts/lib/process.mjs';
 import { faultSessions, killLeftovers } from './faultSessions.mjs';
+import { startPageBridge } from './pageBridge.mjs';
 
 const argv = process.argv.slice(2);
 const argValue = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
@@ -64,6 +65,10 @@ const NOISE = [
   /Unknown reconnection token/,
   // 1.139's chat and agent host look for a GitHub sign-in that this setup does not have.
   /Timed out waiting for authentication provider 'github' to register/,
+  // The dashboard session's window reload: the web workbench's own shutdown, as it says of itself.
+  /Long running operations during shutdown are unsupported in the web/,
+  /Error creating chat editing session content folder .* Canceled/,
+  /reading 'extensionHost'\)[\s\S]*stopAllInReverse/,
 ];
 // The workbench's own chatter on the console, hidden unless SERVER_WORKERS_E2E_VERBOSE=1 (mocha's output and the
 // extension's console lines are shown).
@@ -235,7 +240,7 @@ async function runSession({ name, session, workspace, workspaceTrust = false, en
       workspace,
       extensionsDir,
       workspaceTrust,
-      env: { SERVER_WORKERS_E2E_RESULTS: rawResults, SERVER_WORKERS_E2E: '1', ...(session ? { SERVER_WORKERS_E2E_SESSION: session } : {}), ...env },
+      env: { SERVER_WORKERS_E2E_RESULTS: rawResults, SERVER_WORKERS_E2E: '1', SERVER_WORKERS_E2E_PAGE_BRIDGE: pageBridge.url, ...(session ? { SERVER_WORKERS_E2E_SESSION: session } : {}), ...env },
     });
     say(`${name}: code-server ${codeServer.version} (VS Code ${codeServer.vscode}) ${state.server.baseUrl} (pid ${state.server.child.pid}) up in ${Date.now() - started} ms`);
     const url = workbenchUrl({
@@ -264,6 +269,7 @@ async function runSession({ name, session, workspace, workspaceTrust = false, en
     });
     await page.exposeFunction('codeAutomationLog', (type, args) => {
       const text = format(...(Array.isArray(args) ? args : [args]));
+      pageBridge.log(type, text);
       // The workbench's and the extension host's console (mocha's spec reporter among them), as it comes.
       if (type === 'error' && !NOISE.some((re) => re.test(text))) {
         hostErrors.push(text);
@@ -324,6 +330,8 @@ async function untilFileExists(file) {
 
 /** The session running now, for the signal handlers. */
 let current = null;
+/** The tests' eyes on the session's page (webviews): test/e2e/pageBridge.mjs. */
+const pageBridge = await startPageBridge(() => current?.page);
 
 async function closeSession(state) {
   state.closing ??= (async () => {

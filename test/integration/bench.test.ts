@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../support/paths';
 
-const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension', 'reload', 'agentTools'];
+const SECTIONS = ['throughput', 'latency', 'flood', 'reaction', 'sampling', 'extension', 'reload', 'agentTools', 'dashboard'];
 
 /** Pids whose command line mentions `text` (PM2's daemon names its home in its title). */
 function processesMentioning(text: string): number[] {

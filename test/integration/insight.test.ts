@@ -6,7 +6,7 @@
 import * as assert from 'node:assert';
 import { describe, it } from 'node:test';
 import type { ServerDefinition } from '../../src/core/definition';
-import type { WorkerModel } from '../../src/core/model';
+import type { SlowRequest, WorkerModel } from '../../src/core/model';
 import { compareVersions, detectEnvironment } from '../../src/core/pythonEnvironment';
 import { sumInsights } from '../../src/core/workers/insight';
 import { oldUvicornPython, testPython } from '../support/paths';
@@ -63,6 +63,15 @@ describe('request insight', { timeout: 240000 }, () => {
         await server.supervisor.start();
         const byPid = new Map<number, number>();
         const served = () => live(server).reduce((sum, w) => sum + (w.insight?.served ?? 0), 0);
+        // Each summary's slowest requests of its interval (the model keeps only a worker's latest summary).
+        const slowest: SlowRequest[] = [];
+        const seen = new Set<object>();
+        server.supervisor.onDidChange.on((model) => {
+          for (const interval of model.workers.flatMap((w) => (w.insight?.interval ? [w.insight.interval] : []))) {
+            if (!seen.has(interval)) slowest.push(...interval.slowest);
+            seen.add(interval);
+          }
+        });
 
         const sleeps = await send(server.port, `/sleep?s=${SLEEP_MS / 1000}`, 12, 4, byPid);
         assert.deepStrictEqual(sleeps, Array(12).fill(200));
@@ -101,6 +110,15 @@ describe('request insight', { timeout: 240000 }, () => {
         }
         const totals = sumInsights(workers)!;
         assert.strictEqual(totals.served, sent, 'the per-worker counts add up to the requests sent');
+        for (const worker of workers) {
+          const histogram = worker.insight!.durations!;
+          assert.strictEqual(histogram.counts.reduce((a, b) => a + b, 0), worker.insight!.served, `worker ${worker.slot}'s histogram counts every request it served`);
+        }
+        const histogramSum = workers.reduce((sum, w) => sum + w.insight!.durations!.sumSeconds, 0);
+        assert.ok(histogramSum >= (12 * SLEEP_MS + LONG_MS) / 1000, `the durations add up to at least the sleeps (${histogramSum} s)`);
+        const slowestLong = slowest.find((r) => r.path === '/sleep' && r.ms >= LONG_MS);
+        assert.ok(slowestLong, `the ${LONG_MS} ms request is among its interval's slowest: ${JSON.stringify(slowest.slice(0, 8))}`);
+        assert.strictEqual(slowestLong.status, 200);
         assert.deepStrictEqual(totals.statuses, { '1xx': 0, '2xx': 13, '3xx': 2, '4xx': 3, '5xx': 1 });
         assert.strictEqual(totals.exceptions, 1);
         assert.ok(brackets(totals.worstP99Ms, LONG_MS), `the worst p99 ${totals.worstP99Ms} ms brackets the ${LONG_MS} ms request`);

@@ -40,6 +40,29 @@ describe('request insight (core)', () => {
     assert.strictEqual(parseInsight(summary({ requests: Array(50).fill({ method: 'GET', path: '/', startedAt: 1 }) }))!.requests.length, 20);
   });
 
+  it('reads the duration histogram and the interval\'s slowest requests; a malformed one is left out, the summary kept', () => {
+    const durations = { le: [0.01, 0.1, 1], counts: [3, 2, 1, 0], sumSeconds: 1.42 };
+    const slow = { method: 'GET', path: '/report', status: 200, ms: 812.5, endedAt: 5000 };
+    const insight = parseInsight(summary({ durations, interval: { count: 6, p50Ms: 9.5, p99Ms: 812, slowest: [slow, { method: 'GET' }] } }))!;
+    assert.deepStrictEqual(insight.durations, durations);
+    assert.deepStrictEqual(insight.interval, { count: 6, p50Ms: 9.5, p99Ms: 812, slowest: [slow] });
+    assert.ok(Object.isFrozen(insight.durations.counts) && Object.isFrozen(insight.interval.slowest));
+    for (const bad of [
+      { ...durations, counts: [3, 2, 1] }, // no +Inf bucket
+      { ...durations, le: [0.1, 0.01, 1] }, // bounds not increasing
+      { ...durations, counts: [3, 2, 1.5, 0] },
+      { ...durations, sumSeconds: -1 },
+      'histogram',
+    ]) {
+      const read = parseInsight(summary({ durations: bad }))!;
+      assert.strictEqual(read.served, 10, 'the rest of the summary stands');
+      assert.strictEqual(read.durations, undefined, JSON.stringify(bad));
+    }
+    assert.strictEqual(parseInsight(summary({ interval: { count: 'x' } }))!.interval, undefined);
+    const many = Array(9).fill(slow);
+    assert.strictEqual(parseInsight(summary({ interval: { count: 9, p50Ms: null, p99Ms: 'x', slowest: many } }))!.interval!.slowest.length, 5);
+  });
+
   it('a server sums its live workers\' figures and keeps the worst p99', () => {
     const totals = sumInsights([worker(1, { p99Ms: 40 }), worker(2, { served: 5, rate: 1.2, p99Ms: 90, inFlight: 0 }), worker(3, { served: 99, p99Ms: 500 }, 'exited')])!;
     assert.strictEqual(totals.workers, 2);

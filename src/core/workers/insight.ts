@@ -5,10 +5,17 @@
  * whether that request has run past half of Gunicorn's timeout. Pure: callers pass the time.
  */
 import type { AgentMessage } from '../agent/agentServer';
-import { type InFlightRequest, STATUS_CLASSES, type StatusClass, type WorkerInsight, type WorkerModel } from '../model';
+import {
+  type DurationHistogram, type InFlightRequest, type InsightInterval, type SlowRequest, STATUS_CLASSES, type StatusClass, type WorkerInsight,
+  type WorkerModel,
+} from '../model';
 
 /** Requests a summary may list (the agent sends at most 20). */
 const MAX_REQUESTS = 20;
+/** Slowest requests of an interval a summary may list (the agent sends at most 5). */
+const MAX_SLOWEST = 5;
+/** Histogram buckets a summary may carry (the agent sends 16). */
+const MAX_BUCKETS = 64;
 const MAX_TEXT = 200;
 /** Workers whose latest summary is kept after they exit: a successor's hello can come before its predecessor's exit. */
 const MAX_KEPT = 256;
@@ -44,7 +51,7 @@ function formatSeconds(ms: number): string {
 /** An agent's `insight` message, checked field by field (it comes from a process of the server). */
 export function parseInsight(message: AgentMessage): WorkerInsight | undefined {
   if (message.t !== 'insight') return undefined;
-  const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined);
+  const count = (value: unknown) => (isCount(value) ? value : undefined);
   const served = count(message.served);
   const rate = count(message.rate);
   const inFlight = count(message.inFlight);
@@ -54,6 +61,8 @@ export function parseInsight(message: AgentMessage): WorkerInsight | undefined {
   const requests = Array.isArray(message.requests) ? message.requests.slice(0, MAX_REQUESTS).flatMap(parseRequest) : [];
   const milliseconds = (value: unknown) => count(value) ?? null;
   const timeoutSeconds = count(message.timeoutSeconds);
+  const durations = parseDurations(message.durations);
+  const interval = parseInterval(message.interval);
   return Object.freeze({
     served,
     rate,
@@ -65,7 +74,38 @@ export function parseInsight(message: AgentMessage): WorkerInsight | undefined {
     inFlight,
     requests: Object.freeze(requests),
     ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
+    ...(durations ? { durations } : {}),
+    ...(interval ? { interval } : {}),
   });
+}
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+
+/** The histogram: increasing bounds, one more count than bounds (the +Inf bucket), whole counts. */
+function parseDurations(value: unknown): DurationHistogram | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { le, counts, sumSeconds } = value as Record<string, unknown>;
+  if (!Array.isArray(le) || !Array.isArray(counts) || le.length === 0 || le.length > MAX_BUCKETS || counts.length !== le.length + 1) return undefined;
+  const bounds = le as unknown[];
+  const perBucket = counts as unknown[];
+  if (!bounds.every((bound, i): bound is number => isCount(bound) && (i === 0 || bound > (bounds[i - 1] as number)))) return undefined;
+  if (!perBucket.every((c): c is number => isCount(c) && Number.isInteger(c)) || !isCount(sumSeconds)) return undefined;
+  return Object.freeze({ le: Object.freeze([...bounds]), counts: Object.freeze([...perBucket]), sumSeconds });
+}
+
+function parseInterval(value: unknown): InsightInterval | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { count, p50Ms, p99Ms, slowest } = value as Record<string, unknown>;
+  if (!isCount(count)) return undefined;
+  const slow = Array.isArray(slowest) ? slowest.slice(0, MAX_SLOWEST).flatMap(parseSlowRequest) : [];
+  return Object.freeze({ count, p50Ms: isCount(p50Ms) ? p50Ms : null, p99Ms: isCount(p99Ms) ? p99Ms : null, slowest: Object.freeze(slow) });
+}
+
+function parseSlowRequest(value: unknown): SlowRequest[] {
+  if (typeof value !== 'object' || value === null) return [];
+  const { method, path, status, ms, endedAt } = value as Record<string, unknown>;
+  if (typeof method !== 'string' || typeof path !== 'string' || !isCount(status) || !isCount(ms) || !isCount(endedAt)) return [];
+  return [Object.freeze({ method: method.slice(0, 16), path: path.slice(0, MAX_TEXT), status, ms, endedAt })];
 }
 
 function parseRequest(value: unknown): InFlightRequest[] {
