@@ -68,7 +68,7 @@ describe('Reload Workers (gunicorn + UvicornWorker)', { timeout: 120000 }, () =>
 
     // Gunicorn respawns a worker that dies; with the broken code it fails to boot: the pool shrinks, the server stays.
     process.kill(oldPids[0], 'SIGKILL');
-    await eventually('the respawned worker to fail and the pool to shrink', () => server.output.some((e) => e.lines.some((l) => /Server Workers: worker \(pid:\d+\) failed to boot \(exit code 3\); the server goes on with 2 worker/.test(l))), 30000);
+    await eventually('the respawned worker to fail and the pool to shrink', () => server.output.some((e) => e.lines.some((l) => /Server Workers: worker \(pid:\d+\) failed to boot \(it exited with code 3\); the server goes on with 2 worker/.test(l))), 30000);
     assert.ok(isAlive(masterPid), 'the master is alive');
     assert.strictEqual((await get(server.port, '/')).body.text, 'v0');
 
