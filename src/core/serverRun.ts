@@ -184,6 +184,14 @@ export class ServerRun {
     return this.pdb.anyPaused();
   }
 
+  /** Has the worker `pid` dump its threads' stacks into its output (faulthandler, on its stack signal); false without one. */
+  signalStacks(pid: number): boolean {
+    const signal = this.agent?.stackSignal(pid);
+    if (signal === undefined || !this.table.has(pid)) return false;
+    process.kill(pid, signal);
+    return true;
+  }
+
   /** Writes the stacks of the worker in `slot` into its output (see stackDump.ts). */
   showStacks(slot: number): Promise<StacksResult> {
     return dumpStacks(slot, this.table, this.agent, (...marker) => this.marker(...marker));
