@@ -79,6 +79,8 @@ export class ServerRun {
   serverState: ServerState = 'starting';
   /** The first worker whose death stopped the server (Hypercorn stops with it), said for people. */
   lostWorker: string | undefined;
+  /** Gunicorn's boot guard is on (the reloader asked): a worker that dies booting is not replaced. */
+  bootsGuarded = false;
   private readonly streams = new WorkerStreams();
   private readonly usage = new UsageWatch();
   private readonly pdb = new PdbSessions();
@@ -369,7 +371,7 @@ export class ServerRun {
     const reason = this.evidence.reasonFor(pid, reported, this.insights.requestAt(pid, Date.now()));
     const replaced = this.options.capabilities.respawnsWorkers || this.serverState !== 'running';
     const stopsServer = this.options.capabilities.stopsWhenAWorkerDies;
-    const change = this.table.exited(pid, reason, { replaced, serverKind: this.definition.server, stopsServer, at: Date.now() });
+    const change = this.table.exited(pid, reason, { replaced, serverKind: this.definition.server, stopsServer, guardedBoots: this.bootsGuarded, at: Date.now() });
     if (!change) {
       this.options.changed(); // an exit recorded earlier got its exact reason
       return;

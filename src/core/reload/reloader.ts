@@ -100,6 +100,7 @@ export class Reloader {
       : undefined;
     const capabilities = this.host.capabilities();
     if (this.host.run() !== run || !capabilities) return;
+    run.bootsGuarded = facts?.guarding === true;
     this.choice = chooseReloadMethod(this.host.definition(), capabilities, facts);
     if (warmsMaster(this.choice, this.host.definition()) && this.onSave) void this.warm(run);
     if (!this.announced && (this.choice.restartBecause || this.choice.caveat)) {

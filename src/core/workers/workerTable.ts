@@ -148,6 +148,9 @@ export class WorkerTable {
       // Stopped by the server during a reload: one it started as the reload began (replacing a worker that died just
       // then) that it counts in the old generation. Its slot closes; a death would wait for its replacement.
       this.slots.delete(worker.slot);
+    } else if (diedBooting && context.guardedBoots && this.slots.get(worker.slot) === worker) {
+      this.slots.delete(worker.slot);
+      markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot} (pid ${pid}) ${reason.text} before it was ready; the server goes on without it (the boot guard)` });
     } else if (this.pendingRemovals > 0 && this.slots.get(worker.slot) === worker) {
       this.pendingRemovals--;
       this.slots.delete(worker.slot);
