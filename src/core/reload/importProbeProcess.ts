@@ -76,7 +76,9 @@ export function runImportProbe(definition: ResolvedDefinition, seconds: number, 
       }
     });
     child.on('close', done);
-    child.on('exit', () => timers.push(setTimeout(done, CLOSE_AFTER_EXIT_MS)));
+    child.on('exit', () => {
+      if (!settled) timers.push(setTimeout(done, CLOSE_AFTER_EXIT_MS));
+    });
   });
 }
 
