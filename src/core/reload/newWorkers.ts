@@ -5,6 +5,7 @@
  * they wait goes in the report), then they are ended with everything they started, so that the reload leaves nothing
  * of itself behind.
  */
+import { parseWorkerLogFact } from '../logPatterns';
 import type { ReloadFailure, WorkerModel } from '../model';
 import { RecentLines } from '../output/bootTails';
 import { identityOf } from '../process/procfs';
@@ -21,6 +22,8 @@ const FAILURE_OUTPUT_WAIT_MS = 1500;
 /** After the stack signal, the time a hung worker's stack takes to reach its output. */
 const STACK_DUMP_WAIT_MS = 500;
 const HUNG_EXIT_WAIT_MS = 10000;
+/** The server's own lines about the worker's start and end, which say nothing of why it ended. */
+const SERVER_BOOT_LINE = /Worker exiting \(pid: \d+\)|Waiting for application startup\./;
 
 type Failure = Omit<ReloadFailure, 'servingGeneration'>;
 
@@ -62,7 +65,7 @@ export class NewWorkers {
     const lines = this.linesOf(worker.pid);
     const failure = bootFailureFrom(lines, cwd, app);
     if (!bootFailureComplete(lines)) {
-      const last = [...lines].reverse().find((l) => l.trim() !== '')?.trim();
+      const last = [...lines].reverse().find((l) => l.trim() !== '' && !SERVER_BOOT_LINE.test(l) && !parseWorkerLogFact(l))?.trim();
       const exit = worker.lastExit?.text ?? 'exited';
       failure.message = `the new worker (pid ${worker.pid}) ${exit.startsWith('killed') ? 'was ' : ''}${exit} before it was ready${last ? `: ${last}` : ''}`;
     }
