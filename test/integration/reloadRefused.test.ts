@@ -202,3 +202,33 @@ describe('a stop during the import check in a fork of the warm master (hypercorn
     assert.deepStrictEqual(processesIn(folder), [], 'nothing of the check outlives the stop');
   });
 });
+
+describe('Granian: new code that imports, whose startup fails or hangs', { timeout: 120000 }, () => {
+  it('each successor that does not get ready goes, and the old worker keeps its position: refused, under load', async () => {
+    const { server, folder } = await started({ server: 'granian' });
+    const load = new LoadLoop(server.port, 2);
+    const saves = [
+      { what: 'a lifespan startup that raises', startup: 'raise RuntimeError("the database is down")', message: /RuntimeError: the database is down/ },
+      { what: 'a lifespan startup that hangs', startup: 'import time; time.sleep(3600)', message: new RegExp(`did not finish within ${RELOAD_TIMEOUT} s \\(waiting at version\\.py:5\\)`) },
+    ];
+    const refusals: Array<[number, number]> = [];
+    for (const save of saves) {
+      const before = server.supervisor.model().workers.map((w) => w.pid);
+      writeVersion(folder, 'bad', save.startup);
+      const from = Date.now();
+      await assert.rejects(server.supervisor.reload(), save.message, save.what);
+      await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+      refusals.push([from, Date.now()]);
+      assert.strictEqual(server.supervisor.model().state, 'running', `${save.what}: the server runs`);
+      assert.deepStrictEqual(server.supervisor.model().workers.map((w) => w.pid), before, `${save.what}: the old workers serve on`);
+      await modelMatchesProc(server);
+      assert.strictEqual((await get(server.port, '/')).body.text, 'v0');
+    }
+    writeVersion(folder, 'good');
+    await server.supervisor.reload();
+    assert.strictEqual((await get(server.port, '/')).body.text, 'good');
+    const { failures } = await load.stop();
+    assert.deepStrictEqual(failures.filter((f) => refusals.some(([from, to]) => f.at >= from && f.at <= to)), [], 'no request failed while the saves were refused');
+    await stopAndCheck(server);
+  });
+});
