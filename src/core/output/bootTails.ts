@@ -4,7 +4,8 @@
  * bounded in lines and in characters, however much a process prints (a worker that prints 50 MB at import keeps a
  * few KiB here).
  */
-const TAIL_LINES = 40;
+// A Gunicorn worker's traceback through the agent's wrappers is about 45 lines: room for it and what came before.
+const TAIL_LINES = 100;
 const TAIL_CHARS = 64 * 1024;
 /** A longer line keeps its start (where an exception's type and message are) and says it was cut. */
 const LINE_CHARS = 4096;
