@@ -83,7 +83,7 @@ def _restart_all_at_once(module, manager):
 def _ready_or_gone(process, should_exit):
     """True once the new worker is ready; false once it is gone (the supervisor ends a hung one) or the server stops."""
     while not process.wait_until_ready(WAIT_STEP_SECONDS, should_exit):
-        if should_exit.is_set() or not process.is_alive():
+        if should_exit.is_set() or not process.process.is_alive():  # Uvicorn's own is_alive pings, and may time out
             return False
     return True
 
