@@ -117,6 +117,8 @@ describe('Reload on save: a save that hangs or exits at import', () => {
     const folder = appFolder(port);
     const versionFile = path.join(folder, 'version.py');
     const url = `http://127.0.0.1:${port}/`;
+    const settingsFile = path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, '.vscode', 'settings.json');
+    const originalSettings = fs.existsSync(settingsFile) ? fs.readFileSync(settingsFile, 'utf8') : undefined;
     const settings = vscode.workspace.getConfiguration('serverWorkers');
     await settings.update('reloadTimeout', 6, vscode.ConfigurationTarget.Workspace);
     const problem = (line: number, message: RegExp) => vscode.languages.getDiagnostics(vscode.Uri.file(versionFile)).find((d) => d.source === 'Server Workers' && d.range.start.line === line && message.test(d.message));
@@ -140,6 +142,8 @@ describe('Reload on save: a save that hangs or exits at import', () => {
       assert.strictEqual((await getJson(url)).text, 'fixed');
     } finally {
       await settings.update('reloadTimeout', undefined, vscode.ConfigurationTarget.Workspace);
+      if (originalSettings === undefined) fs.rmSync(settingsFile, { force: true });
+      else fs.writeFileSync(settingsFile, originalSettings);
       await vscode.commands.executeCommand('workbench.action.closeAllEditors');
       if (serverNamed(workersApi, name)) await vscode.commands.executeCommand('serverWorkers.stop', name);
       fs.rmSync(folder, { recursive: true, force: true });
