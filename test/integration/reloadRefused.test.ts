@@ -18,10 +18,10 @@ import { forkingChildren, loggedChildren, processesIn, reloadAppFolder, writeVer
 import { assertModelMatchesProc, createServer, eventually, get, stopAndCheck, type TestServer } from './support';
 
 /** The reload timeout of these servers: long enough for a good reload on a busy machine, short for the hang. */
-const RELOAD_TIMEOUT = 10;
+const RELOAD_TIMEOUT = 8;
 const WORKERS = 2;
-/** How long after a refusal nothing may respawn (Gunicorn looped 32 times in 2 s; the boot-failure limit tripped 2 s later). */
-const QUIET_MS = 2500;
+/** How long after a refusal nothing may respawn (Gunicorn looped 32 times in 2 s, and its boot-failure limit tripped). */
+const QUIET_MS = 1500;
 
 interface BadSave {
   what: string;

@@ -153,7 +153,6 @@ export class Reloader {
     const seconds = (Date.now() - started) / 1000;
     if (this.host.state() === 'reloading') this.host.setState('running');
     if (outcome.ok) {
-      if (outcome.skippedBreakpoints) this.marker(`── reload: the import check skipped breakpoint() at ${outcome.skippedBreakpoints.join(', ')}; the new workers stop there`);
       this.serving = this.host.run()?.table.currentGeneration ?? generation;
       this.failure = undefined;
       this.marker(`── reloaded: generation ${this.serving} serving (${seconds.toFixed(2)} s)`);
@@ -185,22 +184,24 @@ export class Reloader {
     if (!choice.importCheckFirst) return signalReload(context);
     const check = await this.checkImports(context.run);
     if (!check.ok) return check;
-    const outcome = await signalReload(context);
-    return outcome.ok ? check : outcome;
+    return signalReload(context);
   }
 
   private async restart(generation: number): Promise<ReloadOutcome> {
     const check = await this.checkImports();
     if (!check.ok) return check;
     await this.host.restart(generation);
-    return check;
+    return { ok: true };
   }
 
+  /** The app's import, checked first; the breakpoint() calls it skipped are said before the new workers stop at them. */
   private async checkImports(run?: ServerRun): Promise<ReloadOutcome> {
     const abort = new AbortController();
     this.checkAbort = abort;
     try {
-      return await checkAppImports(this.host.definition(), this.host.timeoutSeconds(), abort.signal, run);
+      const check = await checkAppImports(this.host.definition(), this.host.timeoutSeconds(), abort.signal, run);
+      if (check.ok && check.skippedBreakpoints) this.marker(`── reload: the import check skipped breakpoint() at ${check.skippedBreakpoints.join(', ')}; the new workers stop there`);
+      return check;
     } finally {
       if (this.checkAbort === abort) this.checkAbort = undefined;
     }
