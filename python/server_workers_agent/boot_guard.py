@@ -8,7 +8,8 @@
   writes a byte on it as it says ``ready``: a worker reaped with no byte died before it booted, whatever its exit
   code or signal. Such a worker (or one that exits with 3 or 4) is reported to the supervisor as it exited, Gunicorn
   is handed exit code 1 instead of 3 or 4, and ``num_workers`` goes down by one (never below 1) so that the worker is
-  not respawned into the same failure. The workers that run keep serving. A ``SystemExit`` while a worker imports the
+  not respawned into the same failure; not when Gunicorn has more workers than its count (it stopped that one
+  itself: ``worker remove``, TTOU). The workers that run keep serving. A ``SystemExit`` while a worker imports the
   app (``sys.exit("DATABASE_URL is not set")``) prints its traceback first, so the failure says where.
 - **The drain** (every Uvicorn server in a worker: Uvicorn's own and Gunicorn's UvicornWorker; Hypercorn's asyncio
   and uvloop workers). Their shutdown closes connections they accepted but have not read a request from yet: their
@@ -69,6 +70,8 @@ def _guard_reaped(result):
     boot_error = os.WIFEXITED(status) and os.WEXITSTATUS(status) in boot_errors
     if booted and not boot_error:
         return result
+    if len(arbiter.WORKERS) > arbiter.num_workers:
+        return (pid, GUARDED_STATUS) if boot_error else result  # Gunicorn stops it itself (worker remove, TTOU): no loss
     if arbiter.num_workers > 1:
         arbiter.num_workers -= 1
     try:

@@ -22,6 +22,8 @@ const FAILURE_OUTPUT_WAIT_MS = 1500;
 /** After the stack signal, the time a hung worker's stack takes to reach its output. */
 const STACK_DUMP_WAIT_MS = 500;
 const HUNG_EXIT_WAIT_MS = 10000;
+/** Rounds of ending hung workers: each round ends those that came during the one before. */
+const MAX_HUNG_ROUNDS = 5;
 /** The server's own lines about the worker's start and end, which say nothing of why it ended. */
 const SERVER_BOOT_LINE = /Worker exiting \(pid: \d+\)|Waiting for application startup\./;
 
@@ -74,20 +76,26 @@ export class NewWorkers {
 
   /**
    * The new workers still booting: each dumps its stack (its stack signal), then goes with every process it started;
-   * settles once their exits are recorded. Why the reload failed: where they were waiting.
+   * settles once their exits are recorded. Workers that came meanwhile (the server replaced a worker that died, with
+   * the same code) go the same way. Why the reload failed: where they were waiting.
    */
   async endHung(run: ServerRun, waiters: Waiters, seconds: number, cwd: string): Promise<Failure> {
-    const hung = [...this.output.keys()].filter((pid) => run.table.stateOf(pid) === 'booting');
-    if (hung.filter((pid) => run.signalStacks(pid)).length > 0) await new Promise((resolve) => setTimeout(resolve, STACK_DUMP_WAIT_MS));
-    for (const pid of hung) {
-      const identity = identityOf(pid);
-      if (identity) killProcessTree(identity);
+    const ended: number[] = [];
+    for (let round = 0; round < MAX_HUNG_ROUNDS; round++) {
+      const hung = [...this.output.keys()].filter((pid) => !ended.includes(pid) && run.table.stateOf(pid) === 'booting');
+      if (hung.length === 0) break;
+      if (hung.filter((pid) => run.signalStacks(pid)).length > 0) await new Promise((resolve) => setTimeout(resolve, STACK_DUMP_WAIT_MS));
+      for (const pid of hung) {
+        const identity = identityOf(pid);
+        if (identity) killProcessTree(identity);
+      }
+      ended.push(...hung);
+      await waiters.waitFor(() => hung.every((pid) => !run.table.has(pid)), HUNG_EXIT_WAIT_MS, 'the hung new workers to exit').catch(() => undefined);
     }
-    await waiters.waitFor(() => hung.every((pid) => !run.table.has(pid)), HUNG_EXIT_WAIT_MS, 'the hung new workers to exit').catch(() => undefined);
-    const dumps = hung.map((pid) => this.linesOf(pid));
+    const dumps = ended.map((pid) => this.linesOf(pid));
     const located = dumps.find((lines) => hangLocation(lines, cwd) !== undefined) ?? dumps[0] ?? [];
-    const pids = hung.length === 1 ? `worker (pid ${hung[0]})` : `workers (pids ${hung.join(', ')})`;
-    return hangFailure(`booting the new ${pids}`, seconds, located, cwd, hung.length === 1 ? 'it was stopped' : 'they were stopped');
+    const pids = ended.length === 1 ? `worker (pid ${ended[0]})` : `workers (pids ${ended.join(', ')})`;
+    return hangFailure(`booting the new ${pids}`, seconds, located, cwd, ended.length === 1 ? 'it was stopped' : 'they were stopped');
   }
 
   private linesOf(pid: number): readonly string[] {

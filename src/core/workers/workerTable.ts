@@ -148,13 +148,13 @@ export class WorkerTable {
       // Stopped by the server during a reload: one it started as the reload began (replacing a worker that died just
       // then) that it counts in the old generation. Its slot closes; a death would wait for its replacement.
       this.slots.delete(worker.slot);
-    } else if (diedBooting && context.guardedBoots && this.slots.get(worker.slot) === worker) {
-      this.slots.delete(worker.slot);
-      markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot} (pid ${pid}) ${reason.text} before it was ready; the server goes on without it (the boot guard)` });
     } else if (this.pendingRemovals > 0 && this.slots.get(worker.slot) === worker) {
       this.pendingRemovals--;
       this.slots.delete(worker.slot);
       markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot} (pid ${pid}) removed by scaling down` });
+    } else if (diedBooting && context.guardedBoots && this.slots.get(worker.slot) === worker) {
+      this.slots.delete(worker.slot);
+      markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot} (pid ${pid}) ${reason.text} before it was ready; the server goes on without it (the boot guard)` });
     } else if (!context.replaced) {
       const consequence = context.stopsServer ? ': it stops every worker and itself when one dies' : '';
       markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot} (pid ${pid}) ${reason.text}; ${context.serverKind} does not replace it${consequence}` });
