@@ -71,11 +71,12 @@ def descendants(root=None):
     return found
 
 
-def signal_descendants(sig, outside_group=None, skip=None):
-    """Sends ``sig`` to every descendant (outside the process group ``outside_group`` when given), each checked by its
-    start time just before; ``skip`` is a set of (pid, start) already signalled, updated. Never raises."""
+def signal_descendants(sig, outside_group=None, skip=None, root=None):
+    """Sends ``sig`` to every descendant of ``root`` (this process) (outside the process group ``outside_group`` when
+    given), each checked by its start time just before; ``skip`` is a set of (pid, start) already signalled, updated.
+    Never raises."""
     try:
-        for pid, pgrp, start in descendants():
+        for pid, pgrp, start in descendants(root):
             if (outside_group is not None and pgrp == outside_group) or (skip is not None and (pid, start) in skip):
                 continue
             stat = _stat(pid)

@@ -5,21 +5,21 @@ Granian replaces its workers one position at a time: it starts the successor, sl
 default), then stops the old worker, whether the successor is ready or not. Four workers take 15 s, and a successor
 slower than the interval leaves its position with no ready worker. In the master, the agent's ``_reload`` starts
 every successor at once, then stops each old worker as soon as the supervisor says its successor is ready
-(``worker-ready``), or once the successor has exited (Granian then handles the crash as it would), or after
-``READY_TIMEOUT`` seconds, as Granian stops it after its interval. Without the supervisor's connection, Granian's own
-reload runs.
+(``worker-ready``). A successor that exits first (the supervisor ends one that is not ready within its reload timeout,
+and not one that waits in pdb) is reaped with every process it started, and the old worker keeps its position: new
+code that does not boot never takes a position from a worker that serves. Without the supervisor's connection,
+Granian's own reload runs.
 
 Stdlib only, Python 3.9+, fail open. Imported by the agent: it registers its command and its patch.
 """
 
+import signal
 import threading
 import time
 
-from . import patches
+from . import descendants, patches
 from .connection import command
 from .state import state
-
-READY_TIMEOUT = 60.0
 
 
 class _Successors:
@@ -71,24 +71,57 @@ def _all_at_once(original):
             self.wrks.insert(idx, successor)
             pairs.append((idx, old, successor))
         log.info("Server Workers: every successor started at once; each old worker stops once its successor is ready")
-        deadline = time.monotonic() + max(READY_TIMEOUT, float(getattr(self, "respawn_interval", 0) or 0))
         for idx, old, successor in pairs:
-            _wait_until_ready(successor, deadline)
-            _stop_old(self, log, idx, old)
+            if _wait_until_ready(successor):
+                _stop_old(self, log, idx, old)
+            else:
+                _keep_old(self, log, idx, old, successor)
         self._metrics.incr_spawn(len(pairs))
         return None
 
     return _reload
 
 
-def _wait_until_ready(successor, deadline):
+def _wait_until_ready(successor):
+    """True once the supervisor said the successor is ready; false once it is gone, or the server is stopping."""
     pid = _pid(successor)
     with _successors.changed:
-        while pid not in _successors.ready and successor.is_alive():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            _successors.changed.wait(min(left, 0.1))
+        while pid not in _successors.ready:
+            if not successor.is_alive() or successor.parent.interrupt_signal:
+                return False
+            _successors.changed.wait(0.1)
+    return True
+
+
+def _keep_old(server, log, idx, old, successor):
+    """A successor that did not get ready: it goes, with whatever it started, and the old worker takes its position
+    back, as if the reload had not touched it."""
+    successor.interrupt_by_parent = True  # its end is no crash to respawn
+    pid = _pid(successor)
+    if pid:
+        descendants.signal_descendants(signal.SIGKILL, root=pid)
+    if successor.is_alive():
+        successor.kill()
+    successor.join()
+    _join_watcher(successor)
+    server.wrks[idx] = old
+    # Its own exit (before the flag was set) may have been counted as a crash: it is none.
+    if idx in server.interrupt_children:
+        server.interrupt_children.remove(idx)
+    server.respawned_wrks.pop(idx, None)
+    if not server.interrupt_children:
+        server.main_loop_interrupt.clear()
+        if server.interrupt_signal or server.reload_signal or getattr(server, "lifetime_signal", False) or getattr(server, "rss_signal", False):
+            server.main_loop_interrupt.set()  # a signal came meanwhile: the loop handles it
+    log.warning("Server Workers: worker-%s's successor was not ready; the old worker keeps serving", idx + 1)
+
+
+def _join_watcher(worker):
+    """Granian's thread that waits for the worker's exit (its ``_watcher``) has decided by the time it ends."""
+    for thread in threading.enumerate():
+        target = getattr(thread, "_target", None)
+        if getattr(target, "__self__", None) is worker and thread is not threading.current_thread():
+            thread.join(1.0)
 
 
 def _stop_old(server, log, idx, old):

@@ -3,7 +3,7 @@
 import functools
 
 from .connection import send
-from .state import hooks, state
+from .state import hooks, run_hooks, state
 
 
 def send_ready():
@@ -13,6 +13,7 @@ def send_ready():
         if state.ready_sent:
             return
         state.ready_sent = True
+    run_hooks(hooks.ready)
     send({"t": "ready"})
 
 

@@ -55,6 +55,7 @@ class Hooks:
         self.worker_forked = []  # in a fork of the master that is a worker, before it takes the role
         self.worker_started = []  # in a worker, once its output and control connections are open
         self.app_loaded = []  # in a worker (or a master that serves), right after the server loaded the app
+        self.ready = []  # in a worker (or a master that serves), once, as it says ready (the boot guard's pipe)
         # ``wrap(app, interface) -> app`` for the app a worker is about to serve; interface is "asgi" or "wsgi"
         self.wrap_app = []
         self.role_taken = []  # right after this process took the master or the worker role (pdb's breakpoint hook)

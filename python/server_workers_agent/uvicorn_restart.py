@@ -5,17 +5,21 @@ ping), then stops the old one; a new worker that is not ready in time is killed 
 workers kept. Safe, but a reload of N workers takes N boots in a row. In the master, the agent replaces
 ``Multiprocess.restart_all`` with the same steps for every worker at once: start N new workers, wait until each is
 ready, then stop the N old ones (they finish their requests); if one is not ready, kill the new ones and keep the old
-ones, as Uvicorn does. The wait allows ``READY_TIMEOUT`` seconds at least (N interpreters importing the app share the
-CPU). Only where Uvicorn's own restart waits for readiness (``Process.wait_until_ready``); older Uvicorn is left alone
-(and the supervisor restarts it instead: its SIGHUP stops a worker before its replacement is ready).
+ones, as Uvicorn does, and every process a new one started with it (its children would outlive it, adopted by the
+master). A new worker is waited for as long as it lives and is not ready: the supervisor ends one that is not ready
+within its reload timeout (and not one that waits in pdb), which aborts the restart. Only where Uvicorn's own restart
+waits for readiness (``Process.wait_until_ready``); older Uvicorn is left alone (and the supervisor restarts it
+instead: its SIGHUP stops a worker before its replacement is ready).
 
 Stdlib only, Python 3.9+, fail open. Imported by the agent: it registers its patch.
 """
 
-from . import patches
+import signal
+
+from . import descendants, patches
 from .state import state
 
-READY_TIMEOUT = 60.0
+WAIT_STEP_SECONDS = 5.0
 
 
 class _Restart:
@@ -59,10 +63,10 @@ def _restart_all_at_once(module, manager):
         process = module.Process(manager.config, manager.sockets)
         process.start()
         new.append(process)
-    timeout = max(float(getattr(manager.config, "timeout_worker_healthcheck", 5)), READY_TIMEOUT)
-    ready = len(new) == len(old) and all(process.wait_until_ready(timeout, manager.should_exit) for process in new)
+    ready = len(new) == len(old) and all(_ready_or_gone(process, manager.should_exit) for process in new)
     if not ready:
         for process in new:
+            descendants.signal_descendants(signal.SIGKILL, root=process.pid)
             process.kill()
         for process in new:
             process.join()
@@ -74,6 +78,14 @@ def _restart_all_at_once(module, manager):
     for process in old:
         process.join()
     manager.processes[:] = new
+
+
+def _ready_or_gone(process, should_exit):
+    """True once the new worker is ready; false once it is gone (the supervisor ends a hung one) or the server stops."""
+    while not process.wait_until_ready(WAIT_STEP_SECONDS, should_exit):
+        if should_exit.is_set() or not process.process.is_alive():  # Uvicorn's own is_alive pings, and may time out
+            return False
+    return True
 
 
 patches.add_patch("uvicorn.supervisors.multiprocess", _all_at_once)

@@ -124,12 +124,12 @@ let serverCount = 0;
  * throughput section's b, against which b' measures its cost). `onCreate(supervisor)` runs before the start.
  */
 export async function startCoreServer(core, {
-  app, cwd, workers, env = {}, args = [], insight = true, statsIntervalMs, onCreate, server: kind, workerClass,
+  app, cwd, workers, env = {}, args = [], insight = true, statsIntervalMs, onCreate, server: kind, workerClass, reloadTimeout,
 }) {
   const port = await freePort();
   const name = `bench-${++serverCount}`;
   const definition = core.resolveDefinition(
-    { name, app, workers, cwd, env, args, insight, bind: `127.0.0.1:${port}`, gracefulTimeout: 3, server: kind, workerClass },
+    { name, app, workers, cwd, env, args, insight, bind: `127.0.0.1:${port}`, gracefulTimeout: 3, server: kind, workerClass, reloadTimeout },
     { defaultPython: python, defaultCwd: cwd, defaultWorkers: workers },
   );
   const supervisor = new core.Supervisor(definition, { agentDir, ...(statsIntervalMs ? { statsIntervalMs } : {}) });

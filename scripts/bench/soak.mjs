@@ -1,11 +1,14 @@
 // The soak (`npm run bench -- --soak [MINUTES]`, default 10; not in CI): one server under the core for MINUTES,
 // with a steady request load (its own process, scripts/bench/soakLoad.mjs) and, all the while:
-//   a random worker SIGKILLed every 2 s (from outside, as the OOM killer would),
-//   a scale up or down every 10 s, a reload every 30 s (through the supervisor, one after the other),
+//   a random worker SIGKILLed every 2 s (from outside, as the OOM killer would; while a bad save is on disk, not the
+//   last two ready workers: a killed worker's replacement imports the bad code and fails, as it would for anyone),
+//   a scale up or down every 10 s, a save every 30 s (through the supervisor, one after the other): in turn good code
+//   (a reload) and code that exits (sys.exit), exits 0 (os._exit(0)) or hangs at import, which must be refused with
+//   the old workers serving on (scripts/bench/soakSaves.mjs),
 //   a log flood burst every minute (one request whose worker writes 50,000 lines).
 // Reports: requests failed other than those in flight on a killed worker (target 0), lines lost (0), this
 // process's RSS and open file descriptors at the start and the end (growth < 5 MB, 0 fds), the model equal to
-// /proc at every check, nothing left after the final stop.
+// /proc at every check, every bad save refused, nothing left after the final stop.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -13,7 +16,8 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { benchFixtures, children, delay, MB, repoRoot, round, startCoreServer } from './lib.mjs';
+import { children, delay, MB, repoRoot, round, startCoreServer } from './lib.mjs';
+import { saveAndReload, soakFolder } from './soakSaves.mjs';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
@@ -25,6 +29,12 @@ export const SOAK_DEFAULTS = {
   killEveryMs: 2000,
   scaleEveryMs: 10000,
   reloadEveryMs: 30000,
+  /** What each save writes, in turn (soakSaves.mjs); the bad ones are refused. */
+  saves: ['good', 'exit', 'good', 'exit0', 'good', 'hang'],
+  /** The server's reload timeout: a hanging save is refused after this many seconds. */
+  reloadTimeout: 15,
+  /** While a bad save is on disk, the SIGKILLs spare this many last ready workers (their replacements would fail). */
+  sparedDuringBadSave: 2,
   floodEveryMs: 60000,
   floodLines: 50000,
   checkEveryMs: 10000,
@@ -161,7 +171,8 @@ async function memory() {
 }
 
 export async function soak(core, cfg, log) {
-  const server = await startCoreServer(core, { app: 'soak_app:app', cwd: benchFixtures, workers: cfg.workers });
+  const saveFolder = soakFolder();
+  const server = await startCoreServer(core, { app: 'soak_app:app', cwd: saveFolder.folder, workers: cfg.workers, reloadTimeout: cfg.reloadTimeout });
   const supervisor = server.supervisor;
   const ledger = new LineLedger();
   const offOutput = supervisor.onOutput.on((event) => ledger.take(event));
@@ -173,6 +184,7 @@ export async function soak(core, cfg, log) {
   const kills = []; // { pid, at }
   const operations = []; // { kind, target?, ms, error? }
   const checks = { done: 0, mismatches: [] };
+  const refusals = []; // { kind, message }
   const floods = []; // { burst, ok, pid, n, error }
   let load;
   let stopped = false;
@@ -198,6 +210,8 @@ export async function soak(core, cfg, log) {
     let nextKill = began + cfg.killEveryMs;
     let nextFlood = began + cfg.floodEveryMs;
     let step = 0;
+    let saves = 0;
+    let badSaveOnDisk = false;
     let burst = 0;
     let minuteLogged = 0;
     const pending = [];
@@ -209,7 +223,8 @@ export async function soak(core, cfg, log) {
         if (Date.now() >= nextKill) {
           nextKill += cfg.killEveryMs;
           const ready = supervisor.model().workers.filter((w) => w.state === 'ready');
-          const victim = ready[Math.floor(Math.random() * ready.length)];
+          // While a bad save is on disk a killed worker's replacement imports it and fails: the last ones are spared.
+          const victim = badSaveOnDisk && ready.length <= cfg.sparedDuringBadSave ? undefined : ready[Math.floor(Math.random() * ready.length)];
           if (victim) {
             try {
               process.kill(victim.pid, 'SIGKILL');
@@ -256,7 +271,12 @@ export async function soak(core, cfg, log) {
       await delay(50);
       if (Date.now() >= nextReload) {
         nextReload += cfg.reloadEveryMs;
-        await operate('reload', () => supervisor.reload());
+        const kind = cfg.saves[saves++ % cfg.saves.length];
+        badSaveOnDisk = kind !== 'good';
+        await operate(kind === 'good' ? 'reload' : `refused save (${kind})`, async () => {
+          const refusal = await saveAndReload(supervisor, saveFolder.folder, kind, saves);
+          if (refusal) refusals.push({ kind, message: refusal });
+        }).finally(() => (badSaveOnDisk = false));
         await check();
       } else if (Date.now() >= nextScale) {
         nextScale += cfg.scaleEveryMs;
@@ -272,7 +292,7 @@ export async function soak(core, cfg, log) {
       const minute = Math.floor((Date.now() - began) / 60000);
       if (minute > minuteLogged) {
         minuteLogged = minute;
-        log(`${minute} min: ${load.answeredCount} requests answered, ${load.failed.length} failed, ${kills.length} kills, ${operations.length} operations, ${checks.mismatches.length} mismatches`);
+        log(`${minute} min: ${load.answeredCount} requests answered, ${load.failed.length} failed, ${kills.length} kills, ${operations.length} operations (${refusals.length} saves refused), ${checks.mismatches.length} mismatches`);
       }
     }
     await chaos;
@@ -325,6 +345,8 @@ export async function soak(core, cfg, log) {
       operations: {
         scales: operations.filter((o) => o.kind.startsWith('scale')).length,
         reloads: operations.filter((o) => o.kind === 'reload').length,
+        badSaves: operations.filter((o) => o.kind.startsWith('refused save')).length,
+        refusals,
         failed: operations.filter((o) => o.error),
         slowestMs: Math.max(0, ...operations.map((o) => o.ms)),
       },
@@ -341,6 +363,7 @@ export async function soak(core, cfg, log) {
     offChange();
     if (load && load.child.exitCode === null) await load.stop();
     if (!stopped) await server.stop();
+    saveFolder.remove();
   }
 }
 
@@ -355,6 +378,8 @@ export function soakRows(result, fmt) {
   const r = result;
   add(`${fmt(r.minutes, 1)} min: requests answered · failed in flight on a killed worker · reset unread by a retiring worker · failed otherwise`, `${fmt(r.requests.answered, 0)} · ${fmt(r.requests.failedOnKilled, 0)} · ${fmt(r.requests.resetByRetiring, 0)} · ${fmt(r.requests.failedUnexplained, 0)}`, '0 otherwise', r.requests.failedUnexplained === 0);
   add('worker SIGKILLs · scales · reloads · flood bursts (operations failed)', `${r.kills} · ${r.operations.scales} · ${r.operations.reloads} · ${r.floods.bursts} (${r.operations.failed.length})`, '0 failed', r.operations.failed.length === 0);
+  const refusedBy = (kind) => r.operations.refusals.filter((f) => f.kind === kind).length;
+  add('saves that exit · exit 0 · hang at import: refused of saved', `${refusedBy('exit')} · ${refusedBy('exit0')} · ${refusedBy('hang')} of ${r.operations.badSaves}`, 'all refused', r.operations.refusals.length === r.operations.badSaves);
   add('lines counted · lost', `${fmt(r.lines.counted, 0)} · ${fmt(r.lines.lost, 0)}`, '0 lost', r.lines.lost === 0);
   add('supervising process RSS start → end (V8 heap used · Buffers)', `${fmt(r.memory.start.rssMB, 1)} → ${fmt(r.memory.end.rssMB, 1)} MB (${fmt(r.memory.start.heapUsedMB, 1)} → ${fmt(r.memory.end.heapUsedMB, 1)} · ${fmt(r.memory.start.externalMB, 1)} → ${fmt(r.memory.end.externalMB, 1)})`, 'growth < 5 MB', r.memory.rssGrowthMB < 5);
   add('open file descriptors start → end', `${r.memory.start.fds} → ${r.memory.end.fds}`, 'growth 0', r.memory.fdGrowth <= 0);

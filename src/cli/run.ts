@@ -37,6 +37,8 @@ Options (named like the serverworkers task properties):
                               --cwd, not virtualenvs, __pycache__, .git, node_modules; a task's "reload"
                               object sets the globs): the new workers serve only once they are ready,
                               and new code that does not boot leaves the previous workers serving
+  --reload-timeout S          seconds a reload's new code may take to import and boot before the save
+                              is refused, the old workers serving on (default 60)
   --no-agent                  attribute lines by the pids in log formats instead of the in-worker agent
   --no-insight                do not count each worker's requests (request insight; as "insight": false)
   --json                      JSON lines on stdout (a "stats" event each second: per-worker CPU, memory

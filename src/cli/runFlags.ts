@@ -17,6 +17,7 @@ export const DEFINITION_FLAGS = {
   env: { type: 'string', multiple: true },
   timeout: { type: 'string' },
   'graceful-timeout': { type: 'string' },
+  'reload-timeout': { type: 'string' },
   task: { type: 'string' },
   'tasks-file': { type: 'string' },
   folder: { type: 'string' },
@@ -72,7 +73,7 @@ function definitionFromFlags(values: FlagValues, positionals: string[]): Partial
     args: positionals.length > 0 ? positionals : undefined,
     insight: values['no-insight'] ? false : undefined,
   };
-  for (const [flag, key] of [['workers', 'workers'], ['timeout', 'timeout'], ['graceful-timeout', 'gracefulTimeout']] as const) {
+  for (const [flag, key] of [['workers', 'workers'], ['timeout', 'timeout'], ['graceful-timeout', 'gracefulTimeout'], ['reload-timeout', 'reloadTimeout']] as const) {
     const raw = values[flag];
     if (raw !== undefined) definition[key] = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : raw;
   }

@@ -39,6 +39,8 @@ export interface ServerDefinition {
   insight?: boolean;
   /** Reload on save: true, false, or which files (globs under cwd); unset: the serverWorkers.reloadOnSave setting. */
   reload?: ReloadProperty;
+  /** Seconds a reload's new code may take to import and boot before the save is refused; unset: serverWorkers.reloadTimeout. */
+  reloadTimeout?: number;
 }
 
 export type RestartPolicy = 'never' | 'on-failure';
@@ -70,6 +72,8 @@ export interface ResolvedDefinition {
   /** `workers` was not given: it came from the CPU count. */
   workersDefaulted: boolean;
   reload: ReloadSettings;
+  /** The definition's `reloadTimeout`; undefined: the supervisor's (the setting, else 60 s). */
+  reloadTimeout?: number;
 }
 
 export interface ResolveContext {
@@ -273,6 +277,8 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
 
   if (def.insight !== undefined && typeof def.insight !== 'boolean') problems.push(`"insight" must be true or false (got ${show(def.insight)}).`);
   const reload = resolveReloadProperty(def.reload, problems);
+  const reloadTimeout = optionalSeconds(def, 'reloadTimeout', problems);
+  if (reloadTimeout === 0) problems.push('"reloadTimeout" must be at least 1 second: how long a reload\'s new code may take to import and boot before the save is refused.');
 
   if (problems.length === 0) checkProcessLimits({ app, python, cwd, workerClass, certfile, keyfile, env, args, preLaunch }, problems);
   if (problems.length > 0) throw new DefinitionError(problems);
@@ -300,6 +306,7 @@ export function resolveDefinition(raw: unknown, context: ResolveContext): Resolv
     insight: def.insight !== false,
     workersDefaulted: def.workers === undefined,
     reload,
+    reloadTimeout,
   };
 }
 

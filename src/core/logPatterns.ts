@@ -59,11 +59,16 @@ export function parsePositionFact(line: string): PositionFact | undefined {
   return undefined;
 }
 
-/** The Python source location of the innermost frame of a traceback: `File "/x/main.py", line 3`. */
+/** A file of the app's own code: not a library's, the standard library's, the agent's, nor `<frozen ...>` or `<string>`. */
+export function isAppCode(file: string): boolean {
+  return !file.startsWith('<') && !/[\\/](site-packages|dist-packages|lib[\\/]python\d[^\\/]*|server_workers_agent)[\\/]/.test(file);
+}
+
+/** The Python source location of the innermost frame of the app's code in a traceback: `File "/x/main.py", line 3`. */
 export function tracebackLocation(lines: readonly string[]): { file: string; line: number } | undefined {
   for (let i = lines.length - 1; i >= 0; i--) {
     const match = /^\s*File "([^"]+)", line (\d+)/.exec(lines[i]);
-    if (match && !match[1].startsWith('<') && !/[\\/](site-packages|lib[\\/]python\d)/.test(match[1])) {
+    if (match && isAppCode(match[1])) {
       return { file: match[1], line: Number(match[2]) };
     }
   }

@@ -14,6 +14,8 @@ export interface SupervisorOptions {
   onWorkerBoot?: (worker: WorkerModel) => Promise<Record<string, unknown>>;
   /** Reload on save when the definition does not say (the serverWorkers.reloadOnSave setting; the CLI's --reload). */
   reloadOnSave?: boolean;
+  /** Seconds a reload's new code may take to import and boot when the definition does not say (serverWorkers.reloadTimeout). */
+  reloadTimeout?: number;
 }
 
 export interface OutputEvent {

@@ -79,6 +79,8 @@ export class ServerRun {
   serverState: ServerState = 'starting';
   /** The first worker whose death stopped the server (Hypercorn stops with it), said for people. */
   lostWorker: string | undefined;
+  /** Gunicorn's boot guard is on (the reloader asked): a worker that dies booting is not replaced. */
+  bootsGuarded = false;
   private readonly streams = new WorkerStreams();
   private readonly usage = new UsageWatch();
   private readonly pdb = new PdbSessions();
@@ -183,6 +185,14 @@ export class ServerRun {
   /** A process of the run waits in pdb: a person holds it, so the supervisor's waits do not time out meanwhile. */
   inPdb(): boolean {
     return this.pdb.anyPaused();
+  }
+
+  /** Has the worker `pid` dump its threads' stacks into its output (faulthandler, on its stack signal, checked at use); false without one. */
+  signalStacks(pid: number): boolean {
+    const signal = this.agent?.usableStackSignal(pid);
+    if (signal === undefined || !this.table.has(pid)) return false;
+    process.kill(pid, signal);
+    return true;
   }
 
   /** Writes the stacks of the worker in `slot` into its output (see stackDump.ts). */
@@ -362,7 +372,7 @@ export class ServerRun {
     const reason = this.evidence.reasonFor(pid, reported, this.insights.requestAt(pid, Date.now()));
     const replaced = this.options.capabilities.respawnsWorkers || this.serverState !== 'running';
     const stopsServer = this.options.capabilities.stopsWhenAWorkerDies;
-    const change = this.table.exited(pid, reason, { replaced, serverKind: this.definition.server, stopsServer, at: Date.now() });
+    const change = this.table.exited(pid, reason, { replaced, serverKind: this.definition.server, stopsServer, guardedBoots: this.bootsGuarded, at: Date.now() });
     if (!change) {
       this.options.changed(); // an exit recorded earlier got its exact reason
       return;

@@ -21,7 +21,7 @@ import { preflight } from './process/preflight';
 import { runPreLaunchSteps } from './process/preLaunch';
 import type { PythonEnvironment } from './pythonEnvironment';
 import { Reloader } from './reload/reloader';
-import type { ReloadEvent } from './reload/reloadTypes';
+import { DEFAULT_RELOAD_TIMEOUT, type ReloadEvent } from './reload/reloadTypes';
 import { RestartPolicy } from './restartPolicy';
 import type { ExitEvent, MasterStartEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
 import { ServerRun } from './serverRun';
@@ -86,6 +86,7 @@ export class Supervisor {
         return this.restartNow().finally(() => (this.firstGeneration = 1));
       },
       changed: () => this.changed(),
+      timeoutSeconds: () => this.definition.reloadTimeout ?? options.reloadTimeout ?? DEFAULT_RELOAD_TIMEOUT,
       output: this.onOutput,
       workers: this.onWorker,
       events: this.onReload,
@@ -358,6 +359,7 @@ export class Supervisor {
 
   private async stopNow(): Promise<void> {
     this.preLaunchAbort?.abort();
+    this.reloader.abort();
     const run = this.run;
     if (!run?.master) {
       await run?.release();

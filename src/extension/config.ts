@@ -14,6 +14,8 @@ export interface Settings {
   autoStart: string[];
   /** Reload a server's workers when a watched file is saved, unless its task's "reload" says otherwise. */
   reloadOnSave: boolean;
+  /** Seconds a reload's new code may take to import and boot, unless its task's "reloadTimeout" says otherwise. */
+  reloadTimeout: number;
 }
 
 export function settings(folder?: vscode.WorkspaceFolder): Settings {
@@ -26,6 +28,7 @@ export function settings(folder?: vscode.WorkspaceFolder): Settings {
     requestInsight: forWindow.get<boolean>('requestInsight', true),
     autoStart: forFolder.get<string[]>('autoStart', []),
     reloadOnSave: forFolder.get<boolean>('reloadOnSave', false),
+    reloadTimeout: forFolder.get<number>('reloadTimeout', 60),
   };
 }
 

@@ -60,10 +60,10 @@ export class ServerRegistry implements vscode.Disposable {
       const state = old.supervisor.serverState;
       if (old.supervisor.name === resolved.name && (state === 'failed' || state === 'stopped')) this.remove(old.supervisor);
     }
-    const { agent, requestInsight, reloadOnSave } = settings(folder);
+    const { agent, requestInsight, reloadOnSave, reloadTimeout } = settings(folder);
     const definition = requestInsight ? resolved : { ...resolved, insight: false };
     const supervisor = new Supervisor(definition, {
-      ...options, agentDir: agent ? agentDirectory() : undefined, reloadOnSave,
+      ...options, agentDir: agent ? agentDirectory() : undefined, reloadOnSave, reloadTimeout,
     });
     const entry: RunningServer = { supervisor, folder, label, latest: supervisor.model(), disposables: [] };
     this.servers.set(supervisor.id, entry);

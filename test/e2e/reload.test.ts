@@ -108,6 +108,49 @@ describe('Reload on save', () => {
   });
 });
 
+describe('Reload on save: a save that hangs or exits at import', () => {
+  it('is refused after serverWorkers.reloadTimeout with a problem where it waits, and a save that exits with one at its sys.exit; the old code serves on', async function () {
+    this.timeout(180000);
+    const workersApi = await api();
+    const port = await freePort();
+    const name = `reload-refused-${port}`;
+    const folder = appFolder(port);
+    const versionFile = path.join(folder, 'version.py');
+    const url = `http://127.0.0.1:${port}/`;
+    const settingsFile = path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, '.vscode', 'settings.json');
+    const originalSettings = fs.existsSync(settingsFile) ? fs.readFileSync(settingsFile, 'utf8') : undefined;
+    const settings = vscode.workspace.getConfiguration('serverWorkers');
+    await settings.update('reloadTimeout', 6, vscode.ConfigurationTarget.Workspace);
+    const problem = (line: number, message: RegExp) => vscode.languages.getDiagnostics(vscode.Uri.file(versionFile)).find((d) => d.source === 'Server Workers' && d.range.start.line === line && message.test(d.message));
+    try {
+      await vscode.commands.executeCommand('serverWorkers.start', { name, app: 'reload_asgi:app', workers: 2, bind: `127.0.0.1:${port}`, cwd: folder, reload: true });
+      const first = await waitUntil('2 ready workers', () => readyServer(workersApi, name, 2));
+
+      const saved = Date.now();
+      await editAndSave(versionFile, `import time\ntime.sleep(3600)\n${version('hung')}`);
+      await waitUntil('a problem where the import waits', () => problem(1, /did not finish within 6 s \(waiting at version\.py:2\)/), 60000);
+      assert.ok(Date.now() - saved >= 6000, 'refused once the setting\'s 6 s had passed');
+      await editAndSave(versionFile, `import sys\nsys.exit("DATABASE_URL is not set")\n${version('exits')}`);
+      await waitUntil('a problem at the sys.exit', () => problem(1, /SystemExit: DATABASE_URL is not set/), 30000);
+      const model = serverNamed(workersApi, name)!;
+      assert.strictEqual(model.state, 'running');
+      assert.deepStrictEqual(model.workers.map((w) => w.pid), first.workers.map((w) => w.pid), 'the old workers serve on');
+      assert.strictEqual((await getJson(url)).text, 'v0');
+
+      await editAndSave(versionFile, version('fixed'));
+      await waitUntil('the problem to go', () => !vscode.languages.getDiagnostics(vscode.Uri.file(versionFile)).some((d) => d.source === 'Server Workers'), 30000);
+      assert.strictEqual((await getJson(url)).text, 'fixed');
+    } finally {
+      await settings.update('reloadTimeout', undefined, vscode.ConfigurationTarget.Workspace);
+      if (originalSettings === undefined) fs.rmSync(settingsFile, { force: true });
+      else fs.writeFileSync(settingsFile, originalSettings);
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      if (serverNamed(workersApi, name)) await vscode.commands.executeCommand('serverWorkers.stop', name);
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
+
 /** Every serverworkers session, and the breakpoint stops its adapter reports. */
 class StopTracker implements vscode.Disposable {
   readonly sessions: vscode.DebugSession[] = [];

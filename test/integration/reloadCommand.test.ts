@@ -68,7 +68,7 @@ describe('Reload Workers (gunicorn + UvicornWorker)', { timeout: 120000 }, () =>
 
     // Gunicorn respawns a worker that dies; with the broken code it fails to boot: the pool shrinks, the server stays.
     process.kill(oldPids[0], 'SIGKILL');
-    await eventually('the respawned worker to fail and the pool to shrink', () => server.output.some((e) => e.lines.some((l) => /Server Workers: worker \(pid:\d+\) failed to boot \(exit code 3\); the server goes on with 2 worker/.test(l))), 30000);
+    await eventually('the respawned worker to fail and the pool to shrink', () => server.output.some((e) => e.lines.some((l) => /Server Workers: worker \(pid:\d+\) failed to boot \(it exited with code 3\); the server goes on with 2 worker/.test(l))), 30000);
     assert.ok(isAlive(masterPid), 'the master is alive');
     assert.strictEqual((await get(server.port, '/')).body.text, 'v0');
 
@@ -195,14 +195,16 @@ async function importCheckedInAFork(server: TestServer, folder: string): Promise
   const before = server.supervisor.model().workers.map((w) => w.pid);
   const imports = path.join(folder, 'imports.log');
   writeVersion(folder, 'v1.5');
-  fs.appendFileSync(path.join(folder, 'version.py'), `\nimport os\nwith open(${JSON.stringify(imports)}, "a") as log:\n    log.write("%d %d\\n" % (os.getpid(), os.getppid()))\n`);
+  // Each import logs its pid, its parent and its grandparent: the check's importer is a child of its reaper (the fork).
+  const grandparent = 'int(open("/proc/%d/stat" % os.getppid()).read().rsplit(")", 1)[1].split()[1])';
+  fs.appendFileSync(path.join(folder, 'version.py'), `\nimport os\nwith open(${JSON.stringify(imports)}, "a") as log:\n    log.write("%d %d %d\\n" % (os.getpid(), os.getppid(), ${grandparent}))\n`);
   await server.supervisor.reload();
   const after = server.supervisor.model().workers.map((w) => w.pid);
   const importers = fs.readFileSync(imports, 'utf8').trim().split('\n').map((line) => line.split(' ').map(Number));
   const checks = importers.filter(([pid]) => !after.includes(pid) && !before.includes(pid));
   assert.strictEqual(checks.length, 1, `one import outside the workers: ${JSON.stringify(importers)}, workers ${after}`);
-  assert.strictEqual(checks[0][1], masterPid, 'in a fork of the master');
-  assert.ok(!isAlive(checks[0][0]), 'the check\'s fork is gone');
+  assert.strictEqual(checks[0][2], masterPid, 'in a fork of the master (the importer\'s parent is the check\'s reaper)');
+  assert.ok(!isAlive(checks[0][0]) && !isAlive(checks[0][1]), 'the check\'s importer and reaper are gone');
   assert.strictEqual((await get(server.port, '/')).body.text, 'v1.5');
 
   const broken = writeBrokenVersion(folder);

@@ -43,6 +43,20 @@ describe('WorkerTable', () => {
     assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [2, 200, 'booting'], [3, 103, 'ready']]);
   });
 
+  it('with Gunicorn\'s boot guard on, a replacement that dies booting is not replaced: its slot closes at once (it waited 10 s)', () => {
+    const table = readyTable(3);
+    table.exited(102, killed, respawning);
+    table.add(200, 2000); // Gunicorn's replacement, with code on disk that does not boot
+    const exit = table.exited(200, describeExit(1, null), { ...respawning, guardedBoots: true })!;
+    assert.deepStrictEqual(exit.markers, [{ slot: 2, pid: 200, line: '── worker 2 (pid 200) exited with code 1 before it was ready; the server goes on without it (the boot guard)' }]);
+    assert.deepStrictEqual(slots(table), [[1, 101, 'ready'], [3, 103, 'ready']]);
+    assert.ok(table.readyCount(2));
+    const unguarded = readyTable(1);
+    unguarded.add(300, 0);
+    unguarded.exited(300, describeExit(1, null), respawning);
+    assert.deepStrictEqual(slots(unguarded), [[1, 101, 'ready'], [2, 300, 'exited']], 'without the guard, the server respawns it');
+  });
+
   it('a dead worker\'s slot is reused before a free one, the lowest dead slot first', () => {
     const table = readyTable(4);
     table.exited(104, killed, respawning);

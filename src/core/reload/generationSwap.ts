@@ -4,12 +4,17 @@
  *
  * Gunicorn's own HUP spawns the new workers and at once stops the old ones, before the new ones have imported
  * anything; with broken code it halts the server. Instead: `worker add N` on the control socket; each new worker is
- * ready (the agent says so) or dies at boot (the agent's boot guard keeps Gunicorn from halting and shrinks its count
- * back); then `worker remove K`, which stops the K oldest workers: the old generation, which finishes its requests.
- * A new generation that did not boot at all leaves the old one serving, at its count.
+ * ready (the agent says so) or dies at boot, whatever way (the agent's boot guard keeps Gunicorn from halting or
+ * respawning it and shrinks its count back); then `worker remove`, down to the wanted count, which stops the oldest
+ * workers: the old generation, which finishes its requests. A new generation that did not boot at all leaves the old
+ * one serving, at its count. New workers still booting when the reload timeout is up are ended with what they started
+ * (the boot guard counts them as failed boots, and Gunicorn's count goes back).
  */
+import { ServerError } from '../errors';
+import { isAlive } from '../process/procfs';
+import type { WorkerTable } from '../workers/workerTable';
 import { changeGunicornWorkers, gunicornWorkerTarget } from './gunicornControl';
-import { type MethodContext, type ReloadOutcome, reloadTimeoutMs } from './reloadTypes';
+import { type MethodContext, type ReloadOutcome, retireTimeoutMs } from './reloadTypes';
 
 export async function swapGenerations(context: MethodContext, controlSocket: string): Promise<ReloadOutcome> {
   const { run, definition, waiters } = context;
@@ -21,24 +26,37 @@ export async function swapGenerations(context: MethodContext, controlSocket: str
   context.changed();
   try {
     await changeGunicornWorkers(controlSocket, 'add', wanted, oldWorkers);
-    await waiters.waitFor(() => {
+    const hung = await waiters.waitFor(() => {
       const { newReady, newBooting, newFailed } = table.reloadProgress();
       return newBooting === 0 && newReady + newFailed >= wanted;
-    }, reloadTimeoutMs(definition), `the ${wanted} new workers to boot`);
-    const { newReady, oldAlive } = table.reloadProgress();
-    if (newReady === 0) return { ok: false, failure: await context.failureOfNewWorkers() };
-    // All ready: the old generation goes. Some ready: as many old workers go (the oldest), the count stays. Gunicorn
-    // stops its oldest: the old generation, and as many new workers as old ones died before or during the swap (it
-    // replaced those among the new ones): their slots close, as do those of an old generation larger than wanted.
-    const slotsClosing = Math.max(0, oldWorkers - wanted) + Math.max(0, oldWorkers - oldAlive);
-    for (let extra = slotsClosing; newReady === wanted && extra > 0; extra--) table.expectRemoval();
-    const beforeRemove = await gunicornWorkerTarget(controlSocket) ?? oldWorkers + wanted;
-    await changeGunicornWorkers(controlSocket, 'remove', newReady === wanted ? oldWorkers : newReady, beforeRemove);
-    if (newReady < wanted) return { ok: false, failure: await context.failureOfNewWorkers() };
+    }, context.bootLimitSeconds * 1000, `the ${wanted} new workers to boot`).then(() => undefined, async (error: unknown) => {
+      if (!(error instanceof ServerError && error.reason === 'timeout')) throw error;
+      return context.endHungWorkers();
+    });
+    const failure = async () => hung ?? await context.failureOfNewWorkers();
+    const { newReady } = table.reloadProgress();
+    if (newReady === 0) return { ok: false, failure: await failure() };
+    // Back to the wanted count: Gunicorn stops its oldest workers, the old generation first (those that handed their
+    // slot over retire; one that did not closes its slot), then, when it has more new workers than wanted, the oldest
+    // of those (it replaced a worker that died just before or during the swap among them): their slots close too.
+    // Some new workers ready and some not: as many old workers go, and the count stays.
+    const beforeRemove = await gunicornWorkerTarget(controlSocket) ?? table.livePids().length;
+    const remove = Math.max(0, beforeRemove - wanted);
+    for (let closing = slotsClosedByStoppingOldest(table, remove); closing > 0; closing--) table.expectRemoval();
+    if (remove > 0) await changeGunicornWorkers(controlSocket, 'remove', remove, beforeRemove);
+    if (newReady < wanted) return { ok: false, failure: await failure() };
   } finally {
     table.endReload();
     context.changed();
   }
-  await waiters.waitFor(() => table.reloadSettled(), reloadTimeoutMs(definition), 'the old workers to finish their requests');
+  await waiters.waitFor(() => table.reloadSettled(), retireTimeoutMs(definition), 'the old workers to finish their requests');
   return { ok: true };
+}
+
+/** Of the `count` oldest live workers (Gunicorn stops those first), how many hold a slot rather than retire. */
+function slotsClosedByStoppingOldest(table: WorkerTable, count: number): number {
+  const { workers, retiring } = table.snapshot();
+  const live = [...workers.filter((w) => w.state !== 'exited'), ...retiring].filter((w) => isAlive(w.pid));
+  const retiringPids = new Set(retiring.map((w) => w.pid));
+  return live.sort((a, b) => a.startedAt - b.startedAt).slice(0, count).filter((w) => !retiringPids.has(w.pid)).length;
 }

@@ -1,72 +1,66 @@
 /**
- * Before a reload that must restart the whole server (it cannot run two generations side by side), the app's module is
- * imported once in a process of its own, with the server's interpreter, folder and environment: when that fails, the
- * server is not stopped, and the previous code keeps serving. (What only the server's startup would show, such as a
- * failing ASGI lifespan, still fails the restart.) A warm master that forks its workers (Hypercorn's and Granian's,
- * once the agent made them warm) runs the check in a fork of itself, which has the libraries loaded already (the
- * agent's import_check.py); a master that cannot sends the check back here.
+ * Before a reload that must restart the whole server (it cannot run two generations side by side), or that would stop
+ * the old workers whatever the new ones do (Hypercorn's and Granian's SIGHUP), the app's module is imported once
+ * first, with the server's interpreter, folder and environment: when that fails, the server is not touched and the
+ * previous code keeps serving. (What only the server's startup would show, such as a failing ASGI lifespan, still
+ * fails the restart.)
+ *
+ * Only an import that completed passes: the importer says so itself once the import has returned (the agent's
+ * import_probe.py). An exit, whatever its code (`os._exit(0)`), a `SystemExit`, a signal, or an import that has not
+ * finished within the reload's time limit is a failure that says which; `breakpoint()` is skipped in the check (the
+ * new workers stop at it). A warm master that forks its workers (Hypercorn's and Granian's, once the agent made them
+ * warm) runs the check in a fork of itself, which has the libraries loaded already (the agent's import_check.py); a
+ * master that cannot sends the check back here, and it runs in a process of its own (importProbeProcess.ts).
  */
-import { spawn } from 'node:child_process';
 import type { ResolvedDefinition } from '../definition';
+import { ServerError } from '../errors';
 import type { ServerRun } from '../serverRun';
-import { bootFailureFrom } from './bootFailure';
+import { bootFailureFrom, exitFailure, hangFailure } from './bootFailure';
+import { type ProbeReport, runImportProbe } from './importProbeProcess';
 import type { ReloadOutcome } from './reloadTypes';
 
-const CHECK_TIMEOUT_MS = 60000;
-const MAX_OUTPUT_BYTES = 256 * 1024;
+/** Beyond the check's own time, how long the master's fork may take to report (it ends what the import started). */
+const MASTER_REPLY_GRACE_MS = 15000;
 
-// The module is imported the way the servers do (the cwd first on sys.path), then the app's attribute is looked up.
-const CHECK_SCRIPT = [
-  'import importlib, sys',
-  'sys.path.insert(0, ".")',
-  'module_name, attribute = sys.argv[1].split(":", 1)',
-  'module = importlib.import_module(module_name)',
-  'name = attribute.split("(", 1)[0].split(".", 1)[0].strip()',
-  'if not hasattr(module, name): raise AttributeError("module %r has no attribute %r" % (module_name, name))',
-].join('\n');
-
-export async function checkAppImports(definition: ResolvedDefinition, run?: ServerRun): Promise<ReloadOutcome> {
-  const reply = await run?.requestMaster({ t: 'import-check', app: definition.app }, CHECK_TIMEOUT_MS).catch(() => undefined);
-  if (reply?.t === 'import-check' && reply.ran === true) {
-    if (reply.ok === true) return { ok: true };
-    return { ok: false, failure: bootFailureFrom((typeof reply.traceback === 'string' ? reply.traceback : '').split('\n'), definition.cwd) };
-  }
-  return checkInNewProcess(definition);
+export async function checkAppImports(definition: ResolvedDefinition, seconds: number, signal: AbortSignal, run?: ServerRun): Promise<ReloadOutcome> {
+  const inMaster = run?.requestMaster({ t: 'import-check', app: definition.app, timeout: seconds }, seconds * 1000 + MASTER_REPLY_GRACE_MS);
+  const reply = inMaster && (await untilAborted(inMaster.catch(() => undefined), signal, definition));
+  const report = reply?.t === 'import-check' && reply.ran === true ? reply : await runImportProbe(definition, seconds, signal);
+  return outcomeOf(report, definition, seconds);
 }
 
-function checkInNewProcess(definition: ResolvedDefinition): Promise<ReloadOutcome> {
-  return new Promise((resolve) => {
-    const child = spawn(definition.python, ['-c', CHECK_SCRIPT, definition.app], {
-      cwd: definition.cwd,
-      env: { ...process.env, ...definition.env, PYTHONDONTWRITEBYTECODE: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached: true,
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (stderr.length < MAX_OUTPUT_BYTES) stderr += chunk.toString('utf8');
-    });
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }, CHECK_TIMEOUT_MS);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      resolve({ ok: false, failure: { message: `Could not run ${definition.python}: ${error.message}`, details: error.message } });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) {
-        resolve({ ok: true });
-        return;
-      }
-      const lines = stderr.split('\n');
-      const failure = bootFailureFrom(lines, definition.cwd);
-      if (signal) failure.message = `importing ${definition.app} took over ${CHECK_TIMEOUT_MS / 1000} s`;
-      resolve({ ok: false, failure });
-    });
+/** What the probe's report means for the reload. */
+export function outcomeOf(report: ProbeReport, definition: ResolvedDefinition, seconds: number): ReloadOutcome {
+  const what = `importing ${definition.app}`;
+  const output = typeof report.output === 'string' ? report.output.split('\n') : [];
+  if (report.ok === true) {
+    const skipped = Array.isArray(report.breakpoints) ? report.breakpoints.filter((b): b is string => typeof b === 'string') : [];
+    return skipped.length > 0 ? { ok: true, skippedBreakpoints: skipped } : { ok: true };
+  }
+  if (typeof report.traceback === 'string' && report.traceback !== '') {
+    return { ok: false, failure: bootFailureFrom(report.traceback.split('\n'), definition.cwd, definition.app) };
+  }
+  if (report.timedOut === true) return { ok: false, failure: hangFailure(what, seconds, output, definition.cwd) };
+  if (typeof report.exit === 'string') return { ok: false, failure: exitFailure(what, report.exit, output, definition.cwd, definition.app) };
+  const message = typeof report.probeFailed === 'string' ? report.probeFailed : `the import check of ${definition.app} gave no result`;
+  return { ok: false, failure: { message, details: message } };
+}
+
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, definition: ResolvedDefinition): Promise<T> {
+  const stopped = () => new ServerError(`The server "${definition.name}" was stopped.`, 'stopped');
+  if (signal.aborted) return Promise.reject(stopped());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(stopped());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   });
 }

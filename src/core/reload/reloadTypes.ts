@@ -13,20 +13,28 @@ export type ReloadEvent =
   /** The previous code is still serving: `serving` are its workers. */
   | { type: 'failed'; method: ReloadMethod; failure: ReloadFailure; seconds: number; serving: { generation: number; pids: number[] } };
 
-export type ReloadOutcome = { ok: true } | { ok: false; failure: Omit<ReloadFailure, 'servingGeneration'> };
+/** `skippedBreakpoints`: breakpoint() calls the import check passed over (file:line); the new workers stop at them. */
+export type ReloadOutcome = { ok: true; skippedBreakpoints?: string[] } | { ok: false; failure: Omit<ReloadFailure, 'servingGeneration'> };
 
 /** What a reload method may use: the run it replaces the workers of, the server's waiters and definition. */
 export interface MethodContext {
   run: ServerRun;
   definition: ResolvedDefinition;
   waiters: Waiters;
+  /** How long the new code may take to boot (import and startup) before the reload is refused: the reload timeout. */
+  bootLimitSeconds: number;
   /** Publishes a new model (after the table changed outside a reported event). */
   changed(): void;
   /** The output of the current reload's new workers that died booting: why the new code did not boot. */
   failureOfNewWorkers(): Promise<Omit<ReloadFailure, 'servingGeneration'>>;
+  /** The new workers still booting when the time was up: their stacks dumped, then ended with what they started. */
+  endHungWorkers(): Promise<Omit<ReloadFailure, 'servingGeneration'>>;
 }
 
-/** How long a reload waits for its new workers: their boot, and the old ones' graceful stop. */
-export function reloadTimeoutMs(definition: ResolvedDefinition): number {
+/** How long a reload waits for the old generation to finish its requests and exit, once the new one serves. */
+export function retireTimeoutMs(definition: ResolvedDefinition): number {
   return (definition.gracefulTimeout + 60) * 1000;
 }
+
+/** The reload timeout when neither the definition (`reloadTimeout`) nor the settings say: seconds. */
+export const DEFAULT_RELOAD_TIMEOUT = 60;

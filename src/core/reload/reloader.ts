@@ -1,8 +1,10 @@
 /**
  * A server's reloads: every trigger (a watched save, the Reload Workers command, the tree's button, the CLI's
  * {"cmd":"reload"}) takes this one path. Changes that come while a reload waits its turn join it; the method is the
- * server's (generationSwap, its own reload by signal, or a restart; both after an import check); a reload whose new code does not boot
- * leaves the previous generation serving and says why (file, line, message), in the model and as events.
+ * server's (generationSwap, its own reload by signal, or a restart; both after an import check); a reload whose new
+ * code does not boot (an error, an exit of any kind, a hang past the reload timeout) leaves the previous generation
+ * serving, removes what it started, and says why (file, line, message), in the model and as events. A stop ends the
+ * reload's import check with all it started.
  */
 import type { Capabilities } from '../adapters';
 import { gunicornControlSocket } from '../adapters/gunicorn';
@@ -13,9 +15,9 @@ import type { ReloadFailure, ReloadModel, ServerState } from '../model';
 import type { OutputEvent, WorkerEvent } from '../serverEvents';
 import type { ServerRun } from '../serverRun';
 import type { Waiters } from '../waiters';
-import { bootFailureComplete, bootFailureFrom } from './bootFailure';
 import { swapGenerations } from './generationSwap';
 import { checkAppImports } from './importCheck';
+import { NewWorkers } from './newWorkers';
 import { chooseReloadMethod, warmsMaster, type MasterFacts, type MethodChoice } from './reloadMethod';
 import { signalReload } from './signalReload';
 import { warmMaster } from './warmMaster';
@@ -34,13 +36,12 @@ export interface ReloadHost {
   /** Stops the server and starts it again; its first workers are of `generation`. */
   restart(generation: number): Promise<void>;
   changed(): void;
+  /** How long a reload's new code may take to import and boot before the save is refused (seconds). */
+  timeoutSeconds(): number;
   output: Emitter<OutputEvent>;
   workers: Emitter<WorkerEvent>;
   events: Emitter<ReloadEvent>;
 }
-
-const MAX_BOOT_LINES = 400;
-const FAILURE_OUTPUT_WAIT_MS = 1500;
 
 export class Reloader {
   private onSave: boolean;
@@ -52,9 +53,9 @@ export class Reloader {
   /** A reload asked for and not begun yet: later changes join it. */
   private queued: { files: Set<string>; done: Promise<void> } | undefined;
   /** The current reload's new workers (booting, or dead before they were ready) and their output. */
-  private readonly bootOutput = new Map<number, string[]>();
-  private readonly failedWorkers: WorkerEvent['worker'][] = [];
-  private reloadGeneration = 0;
+  private readonly newWorkers = new NewWorkers();
+  /** Ends the current reload's import check (the server stops meanwhile). */
+  private checkAbort: AbortController | undefined;
   /** The master's facts being asked for (a reload right after the start waits for them). */
   private masterFacts: Promise<void> = Promise.resolve();
   /** The run whose master was asked to import the app's libraries (once per run). */
@@ -63,7 +64,7 @@ export class Reloader {
   constructor(private readonly host: ReloadHost, onSave: boolean) {
     this.onSave = onSave;
     host.workers.on((event) => this.workerEvent(event));
-    host.output.on((event) => this.bootOutput.get(event.pid)?.push(...event.lines.slice(0, MAX_BOOT_LINES)));
+    host.output.on((event) => this.newWorkers.outputEvent(event));
   }
 
   model(): ReloadModel {
@@ -99,6 +100,7 @@ export class Reloader {
       : undefined;
     const capabilities = this.host.capabilities();
     if (this.host.run() !== run || !capabilities) return;
+    run.bootsGuarded = facts?.guarding === true;
     this.choice = chooseReloadMethod(this.host.definition(), capabilities, facts);
     if (warmsMaster(this.choice, this.host.definition()) && this.onSave) void this.warm(run);
     if (!this.announced && (this.choice.restartBecause || this.choice.caveat)) {
@@ -135,7 +137,7 @@ export class Reloader {
     const choice = this.choice ?? chooseReloadMethod(this.host.definition(), capabilities, undefined);
     const generation = run.table.currentGeneration + 1;
     const started = Date.now();
-    this.beginCollecting(generation);
+    this.newWorkers.begin(generation);
     this.host.events.fire({ type: 'started', files, method: choice.method, generation });
     this.marker(`── reload to generation ${generation}${files.length ? `: ${describeFiles(files)} changed` : ''}`);
     this.host.setState('reloading');
@@ -146,7 +148,7 @@ export class Reloader {
       if (error instanceof ServerError && error.reason === 'stopped') throw error; // stopped meanwhile: not a failed reload
       outcome = { ok: false, failure: { message: error instanceof Error ? error.message : String(error), details: '' } };
     } finally {
-      this.reloadGeneration = 0;
+      this.newWorkers.end();
     }
     const seconds = (Date.now() - started) / 1000;
     if (this.host.state() === 'reloading') this.host.setState('running');
@@ -166,8 +168,10 @@ export class Reloader {
       run,
       definition: this.host.definition(),
       waiters: this.host.waiters,
+      bootLimitSeconds: this.host.timeoutSeconds(),
       changed: () => this.host.changed(),
-      failureOfNewWorkers: () => this.failureOfNewWorkers(),
+      failureOfNewWorkers: () => this.newWorkers.failure(this.host.definition().cwd, this.host.definition().app),
+      endHungWorkers: () => this.newWorkers.endHung(run, this.host.waiters, this.host.timeoutSeconds(), this.host.definition().cwd),
     };
     if (choice.method === 'swap') return this.warm(run).then(() => swapGenerations(context, gunicornControlSocket(run.runtimeFolder!)));
     if (choice.method === 'restart') return this.restart(generation);
@@ -177,18 +181,35 @@ export class Reloader {
 
   /** The server's own reload (SIGHUP); where it would not keep the old workers for broken code, the app is imported first. */
   private async bySignal(context: MethodContext, choice: MethodChoice): Promise<ReloadOutcome> {
-    if (choice.importCheckFirst) {
-      const check = await checkAppImports(this.host.definition(), context.run);
-      if (!check.ok) return check;
-    }
+    if (!choice.importCheckFirst) return signalReload(context);
+    const check = await this.checkImports(context.run);
+    if (!check.ok) return check;
     return signalReload(context);
   }
 
   private async restart(generation: number): Promise<ReloadOutcome> {
-    const check = await checkAppImports(this.host.definition());
+    const check = await this.checkImports();
     if (!check.ok) return check;
     await this.host.restart(generation);
     return { ok: true };
+  }
+
+  /** The app's import, checked first; the breakpoint() calls it skipped are said before the new workers stop at them. */
+  private async checkImports(run?: ServerRun): Promise<ReloadOutcome> {
+    const abort = new AbortController();
+    this.checkAbort = abort;
+    try {
+      const check = await checkAppImports(this.host.definition(), this.host.timeoutSeconds(), abort.signal, run);
+      if (check.ok && check.skippedBreakpoints) this.marker(`── reload: the import check skipped breakpoint() at ${check.skippedBreakpoints.join(', ')}; the new workers stop there`);
+      return check;
+    } finally {
+      if (this.checkAbort === abort) this.checkAbort = undefined;
+    }
+  }
+
+  /** The server stops: the import check running now ends, with everything it started (the reload then rejects as stopped). */
+  abort(): void {
+    this.checkAbort?.abort();
   }
 
   private failed(choice: MethodChoice, failure: Omit<ReloadFailure, 'servingGeneration'>, seconds: number): never {
@@ -205,36 +226,13 @@ export class Reloader {
     throw new ServerError(`Reload failed, ${serving.length > 0 ? 'serving the previous code' : 'the server is not serving'}: ${failure.message}${where}`, 'boot', { location });
   }
 
-  // ---- the new workers' output: why a generation did not boot -----------------------------------------------------
-
-  private beginCollecting(generation: number): void {
-    this.reloadGeneration = generation;
-    this.bootOutput.clear();
-    this.failedWorkers.length = 0;
-  }
-
-  private workerEvent({ type, worker }: WorkerEvent): void {
-    if (type === 'up' && worker.generation === this.reloadGeneration) this.bootOutput.set(worker.pid, []);
-    if (type === 'ready') this.bootOutput.delete(worker.pid);
+  private workerEvent(event: WorkerEvent): void {
+    this.newWorkers.workerEvent(event);
     // Granian's master (the agent's granian_reload.py) stops each old worker once its successor is ready; also on a
     // SIGHUP sent from outside, so every ready Granian worker is told.
-    if (type === 'ready' && this.host.definition().server === 'granian') {
-      void this.host.run()?.requestMaster({ t: 'worker-ready', pid: worker.pid }).catch(() => undefined);
+    if (event.type === 'ready' && this.host.definition().server === 'granian') {
+      void this.host.run()?.requestMaster({ t: 'worker-ready', pid: event.worker.pid }).catch(() => undefined);
     }
-    if (type === 'exit' && this.bootOutput.has(worker.pid)) this.failedWorkers.push(worker);
-  }
-
-  private async failureOfNewWorkers(): Promise<Omit<ReloadFailure, 'servingGeneration'>> {
-    // The master may report an exit before the worker's last output is read: wait a little for its traceback.
-    const deadline = Date.now() + FAILURE_OUTPUT_WAIT_MS;
-    const complete = () => this.failedWorkers.find((w) => bootFailureComplete(this.bootOutput.get(w.pid) ?? []));
-    while (!complete() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    const worker = complete() ?? this.failedWorkers[0];
-    if (!worker) return { message: 'the new workers did not become ready', details: '' };
-    const lines = this.bootOutput.get(worker.pid) ?? [];
-    const failure = bootFailureFrom(lines, this.host.definition().cwd);
-    if (!bootFailureComplete(lines)) failure.message = `the new worker (pid ${worker.pid}) ${worker.lastExit?.text ?? 'exited'} before it was ready`;
-    return failure;
   }
 
   private marker(line: string): void {

@@ -50,6 +50,8 @@ export interface ExitContext {
   serverKind: string;
   /** The server stops every worker and itself when one dies (Hypercorn). */
   stopsServer?: boolean;
+  /** Gunicorn's boot guard is on: a worker that dies before it is ready is not replaced (its count went down). */
+  guardedBoots?: boolean;
   /** When the exit is recorded (ms since the epoch); unknown: now. */
   at?: number;
 }

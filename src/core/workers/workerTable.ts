@@ -152,6 +152,9 @@ export class WorkerTable {
       this.pendingRemovals--;
       this.slots.delete(worker.slot);
       markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot} (pid ${pid}) removed by scaling down` });
+    } else if (diedBooting && context.guardedBoots && this.slots.get(worker.slot) === worker) {
+      this.slots.delete(worker.slot);
+      markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot} (pid ${pid}) ${reason.text} before it was ready; the server goes on without it (the boot guard)` });
     } else if (!context.replaced) {
       const consequence = context.stopsServer ? ': it stops every worker and itself when one dies' : '';
       markers.push({ slot: worker.slot, pid, line: `── worker ${worker.slot} (pid ${pid}) ${reason.text}; ${context.serverKind} does not replace it${consequence}` });
