@@ -1,8 +1,8 @@
 /** The commands of the palette and the tree: one small factory each. */
 import * as vscode from 'vscode';
-import { MAX_WORKERS, type ServerDefinition } from '../core/definition';
+import type { ServerDefinition } from '../core/definition';
 import { startAutoStartTasks } from './autoStart';
-import { createTask, type TaskAnswers } from './createTask';
+import type { TaskAnswers } from './createTask';
 import type { WorkerChannels } from './outputChannels';
 import type { RunningServer, ServerRegistry } from './serverRegistry';
 import { untrustedWorkspaceMessage } from './serverTerminal';
@@ -21,7 +21,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each takes what VS Code passes it (a tree node, a name, a count)
   const commands: Record<string, (...args: any[]) => unknown> = {
     'serverWorkers.start': (arg?: string | ServerDefinition) => startWorkers(ctx, arg),
-    'serverWorkers.createTask': (answers?: TaskAnswers) => createTask(answers, (folder) => ctx.registry.interpreterFor(folder)),
+    'serverWorkers.createTask': (answers?: TaskAnswers) => createTask(ctx, answers),
     'serverWorkers.stop': (target?: Target) => withServer(ctx, target, async (s) => {
       await s.supervisor.stop();
       ctx.registry.remove(s.supervisor);
@@ -78,7 +78,7 @@ async function startWorkers(ctx: CommandContext, arg?: string | ServerDefinition
       );
       if (!picked) return undefined;
       if (picked === create) {
-        const label = await createTask({}, (folder) => ctx.registry.interpreterFor(folder));
+        const label = await createTask(ctx, {});
         if (!label) return undefined;
         task = (await vscode.tasks.fetchTasks({ type: TASK_TYPE })).find((t) => t.name === label);
       } else {
@@ -95,6 +95,12 @@ async function startWorkers(ctx: CommandContext, arg?: string | ServerDefinition
   });
   await vscode.tasks.executeTask(task);
   return added;
+}
+
+/** Create a Task (its server detection and questions load on first use). */
+async function createTask(ctx: CommandContext, answers: TaskAnswers | undefined): Promise<string | undefined> {
+  const { createTask: create } = await import('./createTask');
+  return create(answers, (folder) => ctx.registry.interpreterFor(folder));
 }
 
 function describeTask(task: vscode.Task): string {
@@ -132,6 +138,7 @@ async function withWorker(ctx: CommandContext, target: WorkersNode | undefined, 
 async function scaleTo(server: RunningServer, count: number | undefined): Promise<void> {
   let target = count;
   if (target === undefined) {
+    const { MAX_WORKERS } = await import('../core/definition');
     const answer = await vscode.window.showInputBox({
       title: vscode.l10n.t('Scale {0}', server.supervisor.name),
       prompt: vscode.l10n.t('How many workers? (1 to {0})', MAX_WORKERS),

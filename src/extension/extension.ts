@@ -9,7 +9,6 @@ import { notifyInterpreterChanges, notifyMasterDeaths } from './notifications';
 import { PdbTerminals } from './pdb';
 import { PythonInterpreters } from './python';
 import { ReloadProblems } from './reloadProblems';
-import { ReloadWatcher } from './reloadWatcher';
 import { ServerRegistry } from './serverRegistry';
 import { ServerStatusItems } from './statusBar';
 import { registerPythonFrameLinks } from './showStack';
@@ -27,6 +26,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
   const pdbTerminals = new PdbTerminals(registry);
   const changeEmitter = new vscode.EventEmitter<void>();
   const reloadProblems = new ReloadProblems();
+  const reloadWatcher = registry.withServers(() => import('./reloadWatcher'));
   context.subscriptions.push(
     reloadProblems,
     interpreters,
@@ -44,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     ...registerDebugging(registry, context),
     registry.onDidAdd((server) => server.disposables.push(
       notifyMasterDeaths(server.supervisor, channels),
-      new ReloadWatcher(server.supervisor),
+      new (reloadWatcher().ReloadWatcher)(server.supervisor),
       reloadProblems.track(server.supervisor),
     )),
     notifyInterpreterChanges(interpreters, registry),

@@ -1,7 +1,6 @@
 /** The task's terminal: starts the server when the task runs, shows the master's output, stops it when closed. */
 import * as vscode from 'vscode';
 import type { ServerDefinition } from '../core/definition';
-import { DefinitionError } from '../core/definition';
 import { tracebackLocation } from '../core/logPatterns';
 import type { ServerModel } from '../core/model';
 import { separateLines } from '../core/output/separateLines';
@@ -62,6 +61,7 @@ export class ServerTerminal implements vscode.Pseudoterminal {
     try {
       resolved = await this.registry.resolve(this.definition, this.folder);
     } catch (error) {
+      const { DefinitionError } = await import('../core/definition');
       const message = error instanceof DefinitionError ? error.message : String(error);
       this.reportFailure(message);
       void showServerError(`The serverworkers task is invalid. ${message}`, error, { openTasks: true });
@@ -75,8 +75,12 @@ export class ServerTerminal implements vscode.Pseudoterminal {
       this.finish(1);
       return;
     }
-    warnIfExposed(this.memento, resolved);
-    const { supervisor } = this.registry.create(resolved, this.folder, this.label);
+    void warnIfExposed(this.memento, resolved);
+    const { supervisor } = await this.registry.create(resolved, this.folder, this.label);
+    if (this.closed) {
+      this.registry.remove(supervisor); // closed while the core loaded: nothing was started
+      return;
+    }
     this.supervisor = supervisor;
     this.unsubscribe.push(
       supervisor.onOutput.on((event) => {

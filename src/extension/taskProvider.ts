@@ -1,6 +1,5 @@
 /** Tasks of type `serverworkers`: those in tasks.json, resolved to a CustomExecution the extension owns. */
 import * as vscode from 'vscode';
-import { detectApps } from '../core/appDetection';
 import type { ServerDefinition } from '../core/definition';
 import type { ServerRegistry } from './serverRegistry';
 import { ServerTerminal } from './serverTerminal';
@@ -38,6 +37,7 @@ export class ServerTaskProvider implements vscode.TaskProvider {
 
   /** Tasks for the apps found in each workspace folder (FastAPI, Starlette, Flask, Django, gunicorn.conf.py, Procfile). */
   async provideTasks(): Promise<vscode.Task[]> {
+    const { detectApps } = await import('../core/appDetection');
     const tasks: vscode.Task[] = [];
     for (const folder of vscode.workspace.workspaceFolders ?? []) {
       if (folder.uri.scheme !== 'file') continue;
