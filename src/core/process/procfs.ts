@@ -51,6 +51,10 @@ export function readProcStat(pid: number): ProcStat | undefined {
   } catch {
     return undefined;
   }
+  return parseProcStat(pid, text);
+}
+
+function parseProcStat(pid: number, text: string): ProcStat {
   // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'. Only the fields
   // used are cut out (the stats tick parses one line per process each second); the wait status only of a zombie.
   const fields = fieldStarts(text, text.lastIndexOf(')') + 2, 21);
@@ -218,12 +222,17 @@ export function commandLine(pid: number): string {
   }
 }
 
-/** CPU % and resident memory between two samples of the same process. */
+/**
+ * CPU % and resident memory between two samples of the same process. Each process's stat file stays open between
+ * samples (one read a sample instead of open, read and close: the stats tick reads one per process each second); an
+ * open file names the process it was opened for, so a read fails once that process is gone, whatever takes its pid.
+ */
 export class UsageSampler {
   private last = new Map<number, { cpuSeconds: number; at: number }>();
+  private readonly files = new Map<number, number>();
 
   sample(pid: number, now = Date.now()): { cpuPercent: number; rssBytes: number } | undefined {
-    const stat = readProcStat(pid);
+    const stat = this.read(pid);
     if (!stat) {
       this.last.delete(pid);
       return undefined;
@@ -235,8 +244,31 @@ export class UsageSampler {
     return { cpuPercent, rssBytes: stat.rssBytes };
   }
 
+  /** Only these pids are sampled from now on: the files of the others are closed. */
   forget(pids: Iterable<number>): void {
     const keep = new Set(pids);
     for (const pid of this.last.keys()) if (!keep.has(pid)) this.last.delete(pid);
+    for (const pid of this.files.keys()) if (!keep.has(pid)) this.close(pid);
+  }
+
+  private read(pid: number): ProcStat | undefined {
+    let fd = this.files.get(pid);
+    try {
+      if (fd === undefined) {
+        fd = fs.openSync(`/proc/${pid}/stat`, 'r');
+        this.files.set(pid, fd);
+      }
+      const length = fs.readSync(fd, procBuffer, 0, procBuffer.length, 0);
+      return parseProcStat(pid, procBuffer.toString('latin1', 0, length));
+    } catch {
+      this.close(pid);
+      return undefined;
+    }
+  }
+
+  private close(pid: number): void {
+    const fd = this.files.get(pid);
+    this.files.delete(pid);
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
