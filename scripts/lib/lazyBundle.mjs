@@ -99,7 +99,10 @@ export async function buildWithLazyModules({ entry, outfile, ...options }) {
   const chunkKey = (file) => path.relative(outdir, file);
   const split = await build({
     ...options,
-    minify: false, // pass 2 minifies; keepNames has written the names down already
+    minify: false, // pass 2 minifies (as `options` say)
+    minifyWhitespace: false,
+    minifyIdentifiers: false,
+    minifySyntax: false,
     bundle: true,
     entryPoints: { [path.basename(outfile, '.js')]: entry },
     format: 'esm',
@@ -120,7 +123,7 @@ export async function buildWithLazyModules({ entry, outfile, ...options }) {
   const pass2 = {
     ...options,
     plugins: [],
-    keepNames: false,
+    keepNames: false, // pass 1 wrote the names down already, if it was asked to
     bundle: true,
     format: 'cjs',
     sourcemap: true,

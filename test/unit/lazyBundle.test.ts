@@ -25,7 +25,7 @@ interface Entry {
 function buildFixture(): string {
   const outfile = path.join(outdir, 'entry.js');
   const script = `import { buildWithLazyModules } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'scripts', 'lib', 'lazyBundle.mjs')).href)};
-const meta = await buildWithLazyModules({ entry: ${JSON.stringify(path.join(fixture, 'entry.ts'))}, outfile: ${JSON.stringify(outfile)}, platform: 'node', target: 'node20', minify: true, keepNames: true, logLevel: 'error' });
+const meta = await buildWithLazyModules({ entry: ${JSON.stringify(path.join(fixture, 'entry.ts'))}, outfile: ${JSON.stringify(outfile)}, platform: 'node', target: 'node20', minifyWhitespace: true, minifySyntax: true, logLevel: 'error' });
 process.stdout.write(JSON.stringify(meta.atLoad));`;
   execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8' });
   return outfile;
