@@ -37,7 +37,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     pdbTerminals,
     changeEmitter,
     registry.onDidChange(() => changeEmitter.fire()),
-    vscode.window.createTreeView('serverWorkers.workers', { treeDataProvider: tree, showCollapseAll: false }),
+    tree.showIn(vscode.window.createTreeView('serverWorkers.workers', { treeDataProvider: tree, showCollapseAll: false })),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new ServerTaskProvider(registry)),
     ...registerCommands({ registry, channels }),
     registerPythonFrameLinks(),
