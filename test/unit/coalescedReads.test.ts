@@ -140,4 +140,45 @@ describe('onCoalescedData', () => {
       await close();
     }
   });
+
+  it('a socket with nothing waiting at its beat rests one beat more before it is back in the poll', async () => {
+    const wakes: boolean[] = [];
+    const prototype = SocketReads.prototype as { wake(this: SocketReads): boolean };
+    const wake = Object.getOwnPropertyDescriptor(prototype, 'wake')!.value as (this: SocketReads) => boolean;
+    prototype.wake = function (this: SocketReads) {
+      const restsOn = wake.call(this);
+      wakes.push(restsOn);
+      return restsOn;
+    };
+    let reader: net.Socket | undefined;
+    let resumes = 0;
+    const chunks: string[] = [];
+    const { client, close } = await socketPair((socket) => {
+      reader = socket;
+      onCoalescedData(socket, (chunk) => chunks.push(chunk.toString()), new ReadPacer(30));
+      socket.on('resume', () => resumes++);
+    });
+    const until = async (what: string, check: () => boolean) => {
+      for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(check(), what);
+    };
+    try {
+      client.write('one line\n');
+      await until('the line to be read', () => chunks.length === 1);
+      const resumesAfterRead = resumes;
+      await until('a beat', () => wakes.length >= 1);
+      assert.deepStrictEqual(wakes.slice(0, 1), [true], 'nothing waited: it rests on');
+      assert.strictEqual(resumes, resumesAfterRead, 'not back in the poll');
+      await until('a second beat', () => wakes.length >= 2);
+      assert.deepStrictEqual(wakes.slice(0, 2), [true, false], 'nothing again: it reads as usual');
+      assert.strictEqual(resumes, resumesAfterRead + 1, 'back in the poll');
+      client.write('later\n');
+      await until('the next line to be read', () => chunks.length === 2);
+    } finally {
+      prototype.wake = wake;
+      client.destroy();
+      reader?.destroy();
+      await close();
+    }
+  });
 });

@@ -45,7 +45,7 @@ export class ReadPacer {
     this.timer = undefined;
     const resting = [...this.resting];
     this.resting.clear();
-    for (const reads of resting) reads.wake();
+    for (const reads of resting) if (reads.wake()) this.rest(reads);
   }
 }
 
@@ -98,28 +98,35 @@ export class SocketReads {
 
   /**
    * The beat: what waited in the kernel during the rest is read at once, in this turn, and handed to `onWaiting`
-   * (which rests the socket again, or starts it); with nothing waiting (or at its end, or where the handle is not
-   * Node's), the socket reads as usual again. A busy socket is read so, once a beat, without being put back into the
-   * event loop's poll and taken out again (two system calls and a wake-up of the process each beat).
+   * (which rests the socket again, or starts it). A busy socket is read so, once a beat, without being put back into
+   * the event loop's poll and taken out again (two system calls and a wake-up of the process each beat). With nothing
+   * waiting it rests one beat more (true: a worker that writes less often than the beat would otherwise wake the
+   * process between two beats), then reads as usual again; so it does at its end, or where the handle is not Node's.
    */
-  wake(): void {
+  wake(): boolean {
     // Only when the stream holds nothing of its own: what it holds comes first.
-    const chunk = this.stopped && !this.socket.destroyed && this.socket.readableLength === 0 ? this.readWaiting() : undefined;
-    if (chunk && this.onWaiting) this.onWaiting(chunk);
+    const waiting = this.stopped && !this.socket.destroyed && this.socket.readableLength === 0 ? this.readWaiting() : undefined;
+    if (waiting === 'nothing' && this.emptyBeats++ === 0) return true;
+    this.emptyBeats = 0;
+    if (waiting instanceof Buffer && this.onWaiting) this.onWaiting(waiting);
     else this.start();
+    return false;
   }
+
+  private emptyBeats = 0;
 
   /** Given what a beat read (see wake). */
   onWaiting: ((chunk: Buffer) => void) | undefined;
 
-  private readWaiting(): Buffer | undefined {
+  /** What waits in the kernel; 'nothing'; undefined for its end, an error (the stream reads them) or no descriptor. */
+  private readWaiting(): Buffer | 'nothing' | undefined {
     const fd = (this.socket as unknown as { _handle?: Partial<ReadingHandle> | null })._handle?.fd;
     if (typeof fd !== 'number' || fd < 0) return undefined;
     try {
       const length = fs.readSync(fd, beatBuffer, 0, beatBuffer.length, null);
-      return length > 0 ? Buffer.from(beatBuffer.subarray(0, length)) : undefined; // 0: its end, which the stream reads
-    } catch {
-      return undefined; // EAGAIN: nothing waits (or an error, which the stream reads too)
+      return length > 0 ? Buffer.from(beatBuffer.subarray(0, length)) : undefined;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EAGAIN' ? 'nothing' : undefined;
     }
   }
 }
