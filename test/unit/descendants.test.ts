@@ -136,4 +136,26 @@ describe('descendants: pid and start time name one process', () => {
     assert.ok(found.includes(grandchild), `the sleep the orphaned shell started is found (${found})`);
     assert.ok(tracker.alive().some((d) => d.pid === grandchild), 'and remembered, so that the stop ends it');
   });
+
+  it('the tick keeps the root\'s stat and its threads\' children files open, and closes them on close()', async () => {
+    const root = spawn('sh', ['-c', 'sleep 60 & wait'], { stdio: 'ignore' });
+    started.push(root);
+    const child = await eventuallyChildOf(root.pid!);
+    stray.push(child);
+    const tracker = new DescendantTracker(identityOf(root.pid!)!);
+    const t0 = Date.now();
+    tracker.tick(t0); // the first tick walks the whole tree
+    const openFiles = () => fs.readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+        return target.startsWith(`/proc/${root.pid}/`) ? [target] : [];
+      } catch {
+        return [];
+      }
+    });
+    assert.deepStrictEqual(tracker.tick(t0 + 1000), [], 'nothing new');
+    assert.deepStrictEqual(openFiles().sort(), [`/proc/${root.pid}/stat`, `/proc/${root.pid}/task/${root.pid}/children`], 'its stat and its one thread\'s children file');
+    tracker.close();
+    assert.deepStrictEqual(openFiles(), [], 'closed');
+  });
 });

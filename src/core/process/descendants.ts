@@ -6,7 +6,7 @@
  * can still be ended when the master died first, and a pid that another process took since is never signalled.
  */
 import * as fs from 'node:fs';
-import { isSameProcessAlive, listPids, type ProcessIdentity, readProcFile, readProcStat } from './procfs';
+import { isSameProcessAlive, listPids, type ProcessIdentity, readProcFile, readProcStat, rereadProcFile, rereadProcStat } from './procfs';
 
 /** The stats tick walks the whole tree at least this often, even when the master's children did not change. */
 export const FULL_WALK_INTERVAL_MS = 30_000;
@@ -109,16 +109,24 @@ export class DescendantTracker {
   /** Every pid the last full walk met, zombies included (a zombie the server does not reap is not new on each tick). */
   private seen = new Set<number>();
   private lastFullWalkAt = -Infinity;
+  private readonly rootFiles: RootFiles;
 
-  constructor(private readonly root: ProcessIdentity) {}
+  constructor(private readonly root: ProcessIdentity) {
+    this.rootFiles = new RootFiles(root);
+  }
 
   /** The stats tick: what is new below the master, read as cheaply as the tree allows (see the class). */
   tick(now = Date.now()): Descendant[] {
-    if (now - this.lastFullWalkAt < FULL_WALK_INTERVAL_MS && isSameProcessAlive(this.root)) {
-      const children = childrenOfProcess(this.root.pid);
+    if (now - this.lastFullWalkAt < FULL_WALK_INTERVAL_MS) {
+      const children = this.rootFiles.children();
       if (children !== undefined && children.every((pid) => this.seen.has(pid))) return [];
     }
     return this.refresh(now);
+  }
+
+  /** Closes the files the tick keeps open (they close by themselves once the master is gone). */
+  close(): void {
+    this.rootFiles.close();
   }
 
   /**
@@ -169,5 +177,51 @@ export class DescendantTracker {
 
   get size(): number {
     return this.known.size;
+  }
+}
+
+/**
+ * The children of the root's threads, through files kept open between ticks: its stat (its thread count, and that it
+ * is still the process it names) and each thread's children file, read again from their start. The threads are
+ * listed again when their count changed; a thread gone (a read fails) or the root gone closes the files.
+ */
+class RootFiles {
+  private stat: number | undefined;
+  private readonly threads = new Map<string, number>();
+
+  constructor(private readonly root: ProcessIdentity) {}
+
+  /** Undefined when the root is gone, a thread went, or the kernel has no children files: then walk the tree. */
+  children(): number[] | undefined {
+    try {
+      this.stat ??= fs.openSync(`/proc/${this.root.pid}/stat`, 'r');
+      const stat = rereadProcStat(this.root.pid, this.stat);
+      if (stat.startTicks !== this.root.startTicks || stat.state === 'Z' || stat.state === 'X') throw new Error('the root is gone');
+      if (stat.threads !== this.threads.size) this.listThreads();
+      const children: number[] = [];
+      for (const fd of this.threads.values()) {
+        for (const field of rereadProcFile(fd).split(' ')) if (field.trim() !== '') children.push(Number(field));
+      }
+      return children;
+    } catch {
+      this.close();
+      return undefined;
+    }
+  }
+
+  close(): void {
+    for (const fd of [this.stat, ...this.threads.values()]) if (fd !== undefined) fs.closeSync(fd);
+    this.stat = undefined;
+    this.threads.clear();
+  }
+
+  private listThreads(): void {
+    const tids = fs.readdirSync(`/proc/${this.root.pid}/task`);
+    for (const [tid, fd] of this.threads) {
+      if (tids.includes(tid)) continue;
+      fs.closeSync(fd);
+      this.threads.delete(tid);
+    }
+    for (const tid of tids) if (!this.threads.has(tid)) this.threads.set(tid, fs.openSync(`/proc/${this.root.pid}/task/${tid}/children`, 'r'));
   }
 }

@@ -123,6 +123,7 @@ export class MasterProcess {
       if (!exited) await new Promise<void>((resolve) => treeKill(pgid, 'SIGKILL', () => resolve()));
     }
     await killRemainder(pgid, descendants);
+    descendants?.close();
     await this.closed;
   }
 

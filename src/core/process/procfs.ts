@@ -15,6 +15,8 @@ export interface ProcStat {
   rssBytes: number;
   /** When it started, in clock ticks since boot (field 22): with the pid, it names one process, whatever reuses the pid later. */
   startTicks: number;
+  /** Its threads (field 20). */
+  threads: number;
   /** A zombie's wait status (field 52, Linux 3.5+): how it died, readable before its parent reaps it (only a zombie's is read). */
   waitStatus: number | undefined;
 }
@@ -42,6 +44,17 @@ export function readProcFile(file: string): string {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** The text of a /proc file kept open, read again from its start (one pread); throws once what it shows is gone. */
+export function rereadProcFile(fd: number): string {
+  const length = fs.readSync(fd, procBuffer, 0, procBuffer.length, 0);
+  return procBuffer.toString('latin1', 0, length);
+}
+
+/** A kept /proc file's stat line, parsed (see rereadProcFile). */
+export function rereadProcStat(pid: number, fd: number): ProcStat {
+  return parseProcStat(pid, rereadProcFile(fd));
 }
 
 export function readProcStat(pid: number): ProcStat | undefined {
@@ -73,6 +86,7 @@ function parseProcStat(pid: number, text: string): ProcStat {
     cpuSeconds: (field(11) + field(12)) / CLOCK_TICKS_PER_SECOND,
     rssBytes: field(21) * PAGE_SIZE,
     startTicks: field(19),
+    threads: field(17),
     waitStatus,
   };
 }
@@ -258,8 +272,7 @@ export class UsageSampler {
         fd = fs.openSync(`/proc/${pid}/stat`, 'r');
         this.files.set(pid, fd);
       }
-      const length = fs.readSync(fd, procBuffer, 0, procBuffer.length, 0);
-      return parseProcStat(pid, procBuffer.toString('latin1', 0, length));
+      return rereadProcStat(pid, fd);
     } catch {
       this.close(pid);
       return undefined;
