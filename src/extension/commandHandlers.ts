@@ -1,25 +1,20 @@
-/** The commands of the palette and the tree: one small factory each. */
+/** What each command of the palette and the tree does (registered by commands.ts; loaded on the first one run). */
 import * as vscode from 'vscode';
 import type { ServerDefinition } from '../core/definition';
 import { startAutoStartTasks } from './autoStart';
+import type { CommandContext, CommandId } from './commands';
 import type { TaskAnswers } from './createTask';
-import type { WorkerChannels } from './outputChannels';
-import type { RunningServer, ServerRegistry } from './serverRegistry';
-import { untrustedWorkspaceMessage } from './serverTerminal';
+import { untrustedWorkspaceMessage } from './errors';
+import type { RunningServer } from './serverRegistry';
 import { showStack } from './showStack';
 import { createServerTask, type ServerTaskDefinition, TASK_TYPE } from './taskProvider';
 import type { WorkersNode } from './workersTree';
 
-export interface CommandContext {
-  registry: ServerRegistry;
-  channels: WorkerChannels;
-}
-
 type Target = WorkersNode | string | undefined;
 
-export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each takes what VS Code passes it (a tree node, a name, a count)
-  const commands: Record<string, (...args: any[]) => unknown> = {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each takes what VS Code passes it (a tree node, a name, a count)
+export function commandHandlers(ctx: CommandContext): Record<CommandId, (...args: any[]) => unknown> {
+  return {
     'serverWorkers.start': (arg?: string | ServerDefinition) => startWorkers(ctx, arg),
     'serverWorkers.createTask': (answers?: TaskAnswers) => createTask(ctx, answers),
     'serverWorkers.stop': (target?: Target) => withServer(ctx, target, async (s) => {
@@ -44,14 +39,6 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       await vscode.env.openExternal(uri);
     }),
   };
-  return Object.entries(commands).map(([id, handler]) => vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-    try {
-      return await handler(...args);
-    } catch (error) {
-      void vscode.window.showErrorMessage(error instanceof Error ? error.message : String(error));
-      return undefined;
-    }
-  }));
 }
 
 /** Start Workers: a task by name, an inline definition, or a pick of the workspace's serverworkers tasks. */

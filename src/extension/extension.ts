@@ -49,7 +49,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     )),
     notifyInterpreterChanges(interpreters, registry),
   );
-  void startAutoStartTasks();
+  setImmediate(() => void startAutoStartTasks()); // after activation: it reads settings and may fetch the tasks
 
   const reg = registry;
   return {

@@ -5,7 +5,7 @@ import { tracebackLocation } from '../core/logPatterns';
 import type { ServerModel } from '../core/model';
 import { separateLines } from '../core/output/separateLines';
 import type { Supervisor } from '../core/supervisor';
-import { showServerError } from './errors';
+import { showServerError, untrustedWorkspaceMessage } from './errors';
 import { warnIfExposed } from './notifications';
 import type { ServerRegistry } from './serverRegistry';
 
@@ -19,13 +19,6 @@ export const ERROR_PREFIX = 'Server Workers error:';
 const RED = '\x1b[31m';
 const GREEN = '\x1b[32m';
 const RESET = '\x1b[0m';
-
-/** Why nothing starts in an untrusted workspace (Workspace Trust). */
-export function untrustedWorkspaceMessage(serverName?: string): string {
-  return serverName === undefined
-    ? vscode.l10n.t('This workspace is not trusted, so Server Workers does not start servers from its configuration. Trust it (Manage Workspace Trust) to start one.')
-    : vscode.l10n.t('This workspace is not trusted, so Server Workers does not start servers from its configuration. Trust it (Manage Workspace Trust) to start "{0}".', serverName);
-}
 
 export class ServerTerminal implements vscode.Pseudoterminal {
   private readonly writeEmitter = new vscode.EventEmitter<string>();

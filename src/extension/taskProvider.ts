@@ -2,7 +2,6 @@
 import * as vscode from 'vscode';
 import type { ServerDefinition } from '../core/definition';
 import type { ServerRegistry } from './serverRegistry';
-import { ServerTerminal } from './serverTerminal';
 
 export const TASK_TYPE = 'serverworkers';
 
@@ -17,9 +16,10 @@ export function createServerTask(
   label: string,
 ): vscode.Task {
   const folder = typeof scope === 'object' ? scope : vscode.workspace.workspaceFolders?.[0];
-  const execution = new vscode.CustomExecution((resolved) => {
+  const execution = new vscode.CustomExecution(async (resolved) => {
     const { type: _type, ...rest } = resolved as ServerTaskDefinition;
-    return Promise.resolve(new ServerTerminal(registry, { name: serverName(label, folder), ...rest } as ServerDefinition, folder, label, registry.memento));
+    const { ServerTerminal } = await import('./serverTerminal'); // loaded when a task first runs
+    return new ServerTerminal(registry, { name: serverName(label, folder), ...rest } as ServerDefinition, folder, label, registry.memento);
   });
   const task = new vscode.Task(definition, scope, label, TASK_TYPE, execution, ['$serverworkers']);
   task.isBackground = true;

@@ -7,7 +7,6 @@ import * as vscode from 'vscode';
 import type { ServerModel, WorkerModel } from '../core/model';
 import type { ServerRegistry } from './serverRegistry';
 import { formatUptime, timeMovesRowsIn } from './format';
-import { processItem, serverItem, signature, workerItem } from './workerRows';
 
 export type WorkersNode =
   | { kind: 'server'; serverId: string }
@@ -19,10 +18,6 @@ interface Row {
   key: unknown[];
   item: vscode.TreeItem;
   signature: string;
-}
-
-function withSignature(key: unknown[], item: vscode.TreeItem): Row {
-  return { key, item, signature: signature(item) };
 }
 
 function sameParts(a: unknown[], b: unknown[]): boolean {
@@ -67,7 +62,11 @@ export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>
   private readonly cache = new NodeCache();
   private readonly subscription: vscode.Disposable;
 
+  /** The rows' builders (and what they need: request insight's texts), loaded with the first server. */
+  private readonly rowBuilders: () => typeof import('./workerRows');
+
   constructor(private readonly registry: ServerRegistry) {
+    this.rowBuilders = registry.withServers(() => import('./workerRows'));
     this.subscription = registry.onDidChange((supervisor) => {
       if (supervisor && registry.get(supervisor.id)) this.refreshServer(supervisor.id);
       else this.refreshAll();
@@ -209,14 +208,20 @@ export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>
   private row(element: WorkersNode): Row {
     const model = this.model(element.serverId);
     if (!model) return { key: [], item: new vscode.TreeItem(''), signature: '' };
-    if (element.kind === 'server') return withSignature([], serverItem(model));
     const now = Date.now();
     let key: unknown[];
     let build: () => vscode.TreeItem;
-    if (element.kind === 'master') {
+    if (element.kind === 'server') {
+      // What its row shows: the server's own fields, and its workers' states and request figures (their sums).
+      const { reload } = model;
+      key = [model.id, model.name, model.url, model.state, model.kind, model.desiredWorkers, model.workersFormula, model.memoryLimitBytes, model.error,
+        model.capabilities, reload.onSave, reload.generation, reload.restartBecause, reload.failure];
+      for (const worker of model.workers) key.push(worker.state, worker.insight);
+      build = () => this.rowBuilders().serverItem(model);
+    } else if (element.kind === 'master') {
       const { master } = model;
       key = [model.id, model.kind, master?.pid, master?.cpuPercent, master?.rssBytes, master?.pdb, master && formatUptime(master.startedAt, now)];
-      build = () => processItem(model, 'master', master, now);
+      build = () => this.rowBuilders().processItem(model, 'master', master, now);
     } else {
       const role = element.incomingPid !== undefined ? 'incoming' : element.retiringPid !== undefined ? 'retiring' : undefined;
       const worker = role === 'incoming' ? model.incoming.find((w) => w.pid === element.incomingPid)
@@ -225,11 +230,12 @@ export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>
       if (!worker) return { key: [], item: new vscode.TreeItem(''), signature: '' };
       const inFlight = (worker.insight?.inFlight ?? 0) > 0;
       key = [model.id, model.memoryLimitBytes, worker, role, formatUptime(worker.startedAt, now), inFlight ? now : 0];
-      build = () => workerItem(model, worker, role, now);
+      build = () => this.rowBuilders().workerItem(model, worker, role, now);
     }
     const cached = this.rows.get(element);
     if (cached && sameParts(cached.key, key)) return cached;
-    const row = withSignature(key, build());
+    const item = build();
+    const row = { key, item, signature: this.rowBuilders().signature(item) };
     this.rows.set(element, row);
     return row;
   }

@@ -1,0 +1,35 @@
+/**
+ * The commands of the palette and the tree, registered at activation; what they do (commandHandlers.ts) loads when
+ * the first one runs. A command's error is said in a message.
+ */
+import * as vscode from 'vscode';
+import type { WorkerChannels } from './outputChannels';
+import type { ServerRegistry } from './serverRegistry';
+
+export interface CommandContext {
+  registry: ServerRegistry;
+  channels: WorkerChannels;
+}
+
+/** Every command commandHandlers.ts carries out (its map must have each, and only these). */
+export const COMMAND_IDS = [
+  'serverWorkers.start', 'serverWorkers.createTask', 'serverWorkers.stop', 'serverWorkers.restart', 'serverWorkers.reload',
+  'serverWorkers.enableReloadOnSave', 'serverWorkers.disableReloadOnSave', 'serverWorkers.scale', 'serverWorkers.scaleUp',
+  'serverWorkers.scaleDown', 'serverWorkers.showLogs', 'serverWorkers.saveWorkerCount', 'serverWorkers.runAutoStart',
+  'serverWorkers.killWorker', 'serverWorkers.copyPid', 'serverWorkers.showStack', 'serverWorkers.openInBrowser',
+] as const;
+
+export type CommandId = (typeof COMMAND_IDS)[number];
+
+export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
+  let handlers: Promise<ReturnType<typeof import('./commandHandlers').commandHandlers>> | undefined;
+  return COMMAND_IDS.map((id) => vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+    try {
+      handlers ??= import('./commandHandlers').then((module) => module.commandHandlers(ctx));
+      return await (await handlers)[id](...args);
+    } catch (error) {
+      void vscode.window.showErrorMessage(error instanceof Error ? error.message : String(error));
+      return undefined;
+    }
+  }));
+}
