@@ -1,15 +1,18 @@
 #!/usr/bin/env node
-// `npm run bench`: does the extension cost the server anything? One run, six sections, measured side by side:
+// `npm run bench`: does the extension cost the server anything? One run, seven sections, measured side by side:
 //   1 throughput   the example app, 4 workers, access log on, under autocannon: a direct (output to /dev/null),
 //                  b under the core (agent + per-worker separation + the output channels' batching; request insight
 //                  off), b' the same with request insight on, c on a pipe drained by Node (a terminal), d under PM2
-//                  (its log files); the five alternated; ratios b/a, b'/a, b'/b, b/c, d/a round by round
+//                  (its log files); the five alternated; judged by CPU per request (the server's processes and the
+//                  supervising process, from /proc), b/a, b'/a, b/c round by round, and the supervisor's µs per
+//                  request; requests/s and their ratios beside, as context
 //   2 latency      worker writes a timestamped line -> the line reaches the output sink: p50, p99, max
 //   3 flood        workers write 1,000,000 lines as fast as they can: delivered == written, time, memory
 //   4 reaction     worker's hello -> model event; SIGKILL -> exit / respawn / ready events
-//   5 sampling     CPU the stats sampler uses per second with 64 workers
-//   6 extension    bundle size; activation time in VS Code (e2e harness) and in plain Node (approximation); the
-//                  extension host's CPU with 64 idle workers (beside --baseline-bundle's, when given)
+//   5 sampling     CPU the stats sampler uses per second with 64 workers, and the whole idle supervising process
+//   6 extension    what activation loads (dist/extension.js; the rest in dist/lazy/); activation time in VS Code (e2e
+//                  harness) and in plain Node (approximation); the extension host's CPU with 64 idle workers, in
+//                  their first minute and past it (beside --baseline-bundle's, when given)
 //   7 reload       save -> every worker serving the new code, 10 saves under load, per server kind; failed
 //                  requests; beside uvicorn --reload (one worker)
 //   and the REGISTERED sections, each a file that brings its configuration, its run and its rows: 8 agentTools
@@ -49,8 +52,8 @@ const CONFIG = {
     latency: { workers: 4, rate: 200, seconds: 10 },
     flood: { workers: 4, lines: 1_000_000, stallMs: 20000 },
     reaction: { workers: 4, kills: 8, pauseMs: 300 },
-    sampling: { workers: 64, seconds: 10 },
-    extension: { nodeRuns: 7, vscodeRuns: 5, baselineRuns: 3, idleWorkers: 64, idleSeconds: 10, idleRounds: 4 },
+    sampling: { workers: 64, seconds: 10, settleSeconds: 8 },
+    extension: { nodeRuns: 9, vscodeRuns: 5, baselineRuns: 3, idleWorkers: 64, idleSeconds: 10, idleSettleSeconds: 62, idleWindows: 3 },
     reload: { workers: 4, saves: 10, lanes: 4, pauseMs: 500 },
   },
   smoke: {
@@ -58,8 +61,8 @@ const CONFIG = {
     latency: { workers: 2, rate: 50, seconds: 1 },
     flood: { workers: 2, lines: 20_000, stallMs: 10000 },
     reaction: { workers: 2, kills: 1, pauseMs: 100 },
-    sampling: { workers: 4, seconds: 2 },
-    extension: { nodeRuns: 1, vscodeRuns: 0, baselineRuns: 0, idleWorkers: 2, idleSeconds: 1, idleRounds: 1 },
+    sampling: { workers: 4, seconds: 2, settleSeconds: 0.5 },
+    extension: { nodeRuns: 1, vscodeRuns: 0, baselineRuns: 0, idleWorkers: 2, idleSeconds: 1, idleSettleSeconds: 0, idleWindows: 1 },
     reload: { workers: 2, saves: 2, lanes: 2, pauseMs: 100 },
   },
 };

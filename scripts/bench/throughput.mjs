@@ -7,9 +7,13 @@
 //   c   pipe:   output on plain pipes drained by this Node process (what a VS Code terminal does);
 //   d   PM2:    the same argv under PM2 (its daemon writes the output to its log files), the peer users pick instead.
 // The servers run side by side for the whole section (those not loaded are idle), so each round's trials are
-// seconds apart; the ratios b/a, b'/a, b'/b, b/c and d/a are taken round by round. The machine is shared: each trial
-// also measures the CPU that other processes took meanwhile, and the ratios are summarised over the rounds where that
-// stayed under QUIET_CORES (all rounds are in the JSON).
+// seconds apart. What judges the cost is the CPU each mode spends per request, from /proc and this process's own
+// clock: the server's processes, plus the supervising process's CPU over the harness's (mode a's: this process does
+// nothing else then); b/a, b'/a, b/c and d/a of it round by round. Requests/s and their ratios are shown beside them:
+// on a machine of 2 cores where the server, the load and the supervisor share both, they move with any other
+// process (16 quiet rounds spread 0.70 to 1.46), while CPU per request does not depend on the share each got. Each
+// trial also measures the CPU that other processes took meanwhile; the throughput ratios are summarised over the
+// rounds where that stayed under QUIET_CORES (all rounds are in the JSON).
 import * as path from 'node:path';
 import { fastapiExample, machineCpuSeconds, repoRoot, runNodeJson, startCoreServer, startPlainServer, summary, treeCpuSeconds } from './lib.mjs';
 import { startPm2Server } from './pm2.mjs';
@@ -18,6 +22,8 @@ export const MODES = ['a', 'b', 'bi', 'c', 'd'];
 /** How the report names each mode. */
 export const MODE_LABELS = { a: 'a', b: 'b', bi: "b'", c: 'c', d: 'd' };
 const RATIOS = { ratioBA: ['b', 'a'], ratioBiA: ['bi', 'a'], ratioBiB: ['bi', 'b'], ratioBC: ['b', 'c'], ratioDA: ['d', 'a'] };
+/** The same pairs, of CPU per request (the machine's CPU a request costs under each mode; lower is better). */
+const CPU_RATIOS = { cpuRatioBA: ['b', 'a'], cpuRatioBiA: ['bi', 'a'], cpuRatioBC: ['b', 'c'], cpuRatioDA: ['d', 'a'] };
 /** A trial is quiet when other processes (and the hypervisor's steal) took less than this many cores on average. */
 const QUIET_CORES = 0.15;
 
@@ -91,9 +97,14 @@ export async function throughput(core, cfg, log) {
       for (const mode of MODES.map((_, i) => MODES[(i + round - 1) % MODES.length])) results[mode] = await trial(core, cfg, servers[mode], masterOf(mode));
       const row = { round, ...results };
       for (const [name, [x, y]] of Object.entries(RATIOS)) row[name] = results[x].rps / results[y].rps;
+      // The supervising process's own CPU per request: this process's over mode a's in the same round (the harness,
+      // the idle servers' ticks), then the machine's CPU per request of each mode.
+      for (const mode of MODES) results[mode].supervisorCpuUsPerRequest = Math.max(0, results[mode].nodeCpuUsPerRequest - results.a.nodeCpuUsPerRequest);
+      for (const mode of MODES) results[mode].cpuUsPerRequest = results[mode].serverCpuUsPerRequest + results[mode].supervisorCpuUsPerRequest + results[mode].daemonCpuUsPerRequest;
+      for (const [name, [x, y]] of Object.entries(CPU_RATIOS)) row[name] = results[x].cpuUsPerRequest / results[y].cpuUsPerRequest;
       rounds.push(row);
       const others = MODES.map((m) => (results[m].foreignCores + results[m].stealCores).toFixed(2)).join('/');
-      log(`round ${round}/${cfg.rounds}: ${MODES.map((m) => `${MODE_LABELS[m]} ${results[m].rps.toFixed(0)}`).join(', ')} req/s; b/a ${row.ratioBA.toFixed(3)}, b'/a ${row.ratioBiA.toFixed(3)}, d/a ${row.ratioDA.toFixed(3)}; other load ${others} cores`);
+      log(`round ${round}/${cfg.rounds}: ${MODES.map((m) => `${MODE_LABELS[m]} ${results[m].rps.toFixed(0)}`).join(', ')} req/s; CPU per request b/a ${row.cpuRatioBA.toFixed(3)}, b'/a ${row.cpuRatioBiA.toFixed(3)}, supervisor b ${results.b.supervisorCpuUsPerRequest.toFixed(1)} µs; other load ${others} cores`);
     }
 
     // Every request's access line reached the output channels of b (the supervisor's count of channel lines).
@@ -109,6 +120,9 @@ export async function throughput(core, cfg, log) {
       rps: perMode((t) => t.rps),
       quietCores: QUIET_CORES,
       ...Object.fromEntries(Object.entries(RATIOS).map(([name, [x, y]]) => [name, ratios(rounds, name, x, y)])),
+      ...Object.fromEntries(Object.keys(CPU_RATIOS).map((name) => [name, summary(rounds.map((r) => r[name]))])),
+      supervisorCpuUsPerRequest: perMode((t) => t.supervisorCpuUsPerRequest),
+      cpuUsPerRequest: perMode((t) => t.cpuUsPerRequest),
       foreignCores: summary(rounds.flatMap((r) => MODES.map((m) => r[m].foreignCores + r[m].stealCores))),
       nodeCpuUsPerRequest: perMode((t) => t.nodeCpuUsPerRequest),
       serverCpuUsPerRequest: perMode((t) => t.serverCpuUsPerRequest),

@@ -37,11 +37,11 @@ export class LineSplitter {
     let start = 0;
     let newline = chunk.indexOf(10);
     while (newline !== -1) {
-      const segment = chunk.subarray(start, newline);
-      if (this.pendingBytes === 0 && segment.length <= this.maxLineBytes) {
-        this.emit(segment, true);
+      if (this.pendingBytes === 0 && newline - start <= this.maxLineBytes) {
+        // The usual line, whole in the chunk: decoded from the chunk itself (a view of it per line costs as much).
+        this.emitRange(chunk, start, newline, true);
       } else {
-        this.keep(segment);
+        this.keep(chunk.subarray(start, newline));
         if (this.pendingBytes > 0) this.emit(this.takePending(), true);
       }
       start = newline + 1;
@@ -113,9 +113,13 @@ export class LineSplitter {
 
   /** `complete`: the line ends here (a CR before its newline is dropped); else an open piece, kept as it is. */
   private emit(bytes: Buffer, complete: boolean): void {
-    const end = complete && bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
+    this.emitRange(bytes, 0, bytes.length, complete);
+  }
+
+  private emitRange(bytes: Buffer, start: number, end: number, complete: boolean): void {
+    const last = complete && end > start && bytes[end - 1] === 13 ? end - 1 : end;
     const piece = (this.continuing ? PIECE_CONTINUED : 0) | (complete ? 0 : PIECE_OPEN);
     this.continuing = !complete;
-    this.onLine(bytes.toString('utf8', 0, end), piece);
+    this.onLine(bytes.toString('utf8', start, last), piece);
   }
 }

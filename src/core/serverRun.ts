@@ -23,7 +23,7 @@ import { createRuntimeDir, sweepAbandonedRuntimeDirs } from './process/runtimeDi
 import type { OutputEvent, WorkerEvent } from './serverEvents';
 import { ExitEvidence } from './workers/exitEvidence';
 import { WorkerInsights } from './workers/insight';
-import { type Usage, UsageWatch } from './workers/usageWatch';
+import { UsageWatch } from './workers/usageWatch';
 import { WorkerPositions } from './workers/workerPositions';
 import { dumpStacks, type StacksResult } from './workers/stackDump';
 import { type WorkerChange, WorkerTable } from './workers/workerTable';
@@ -89,7 +89,6 @@ export class ServerRun {
   private readonly agent: AgentLink | undefined;
   private runtimeDir: string | undefined;
   private spawned: MasterProcess | undefined;
-  private masterUsage: Usage = { cpuPercent: 0, rssBytes: 0 };
   private statsTimer: NodeJS.Timeout | undefined;
   private released = false;
   /** Workers that died booting whose output is still being read: it belongs to the failure report. */
@@ -137,8 +136,7 @@ export class ServerRun {
     const master = await MasterProcess.spawn(def.python, this.options.argv(runtimeDir), { cwd: def.cwd, env });
     this.spawned = master;
     master.onLine.on((line) => this.masterLine(line));
-    this.statsTimer = setInterval(() => this.sampleStats(), this.options.statsIntervalMs);
-    this.statsTimer.unref();
+    this.statsTimer = setInterval(() => this.sampleStats(), this.options.statsIntervalMs).unref();
   }
 
   get master(): MasterProcess | undefined {
@@ -155,7 +153,7 @@ export class ServerRun {
     const master = this.spawned;
     if (!master?.running()) return undefined;
     const pdb = this.pdb.stopOf(master.pid);
-    return Object.freeze({ pid: master.pid, startedAt: master.startedAt, ...this.masterUsage, ...(pdb ? { pdb } : {}) });
+    return Object.freeze({ pid: master.pid, startedAt: master.startedAt, ...this.usage.master, ...(pdb ? { pdb } : {}) });
   }
 
   /** Every pid of the run the model believes alive: master, workers, retiring workers. */
@@ -214,6 +212,7 @@ export class ServerRun {
     if (this.released) return;
     this.released = true;
     if (this.statsTimer) clearInterval(this.statsTimer);
+    this.usage.clear();
     this.pdb.closeAll('the server stopped');
     this.table.endRun();
     await this.agent?.close();
@@ -409,18 +408,19 @@ export class ServerRun {
 
   // ---- the stats tick ---------------------------------------------------------------------------------------------
 
-  /** Once a second: CPU and memory from /proc, the master's descendants, workers gone without a word, the memory limit, the agent-less discovery. */
+  /** Once a second: CPU and memory from /proc, the master's descendants, workers gone without a word, the memory limit, the agent-less discovery; a model only when a figure changed. */
   private sampleStats(): void {
     const now = Date.now();
     const master = this.spawned;
+    let changed = false;
     if (master) {
-      this.masterUsage = this.usage.sampleOne(master.pid, now) ?? this.masterUsage;
+      changed = this.usage.sampleMaster(master.pid, now);
       master.trackDescendants();
     }
     const { usage, gone } = this.usage.sample(this.table.livePids(), now);
     for (const [pid, { cpuPercent, rssBytes }] of usage) {
-      this.table.setUsage(pid, cpuPercent, rssBytes);
-      this.enforceMemoryLimit(pid, rssBytes);
+      if (this.table.setUsage(pid, cpuPercent, rssBytes)) changed = true;
+      if (this.enforceMemoryLimit(pid, rssBytes)) changed = true;
     }
     for (const pid of gone) this.checkExited(pid);
     if (this.options.capabilities.respawnsWorkers && ['running', 'scaling', 'reloading'].includes(this.serverState)) {
@@ -429,24 +429,25 @@ export class ServerRun {
     if (!this.agent && master && this.serverState !== 'stopping') {
       for (const pid of discoverWorkers(master.pid, this.options.traits.spawnsWorkers)) this.addWorker(pid);
     }
-    this.options.changed();
+    if (changed) this.options.changed();
   }
 
   /**
-   * A ready worker over the memory limit is recycled gracefully: SIGTERM, it finishes its requests, the server replaces
-   * it. A server that recycles by itself (Granian) is left to it: it starts the successor before it stops the worker.
+   * A ready worker over the memory limit is recycled gracefully (true): SIGTERM, it finishes its requests, the server
+   * replaces it. A server that recycles by itself (Granian) is left to it (successor first).
    */
-  private enforceMemoryLimit(pid: number, rssBytes: number): void {
+  private enforceMemoryLimit(pid: number, rssBytes: number): boolean {
     const limitMb = this.definition.maxMemoryMb;
-    if (limitMb === undefined || this.options.capabilities.recyclesOverMemoryLimit) return;
-    if (this.table.stateOf(pid) !== 'ready' || this.table.isRecycled(pid) || this.serverState !== 'running') return;
-    if (rssBytes / MIB <= limitMb) return;
+    if (limitMb === undefined || this.options.capabilities.recyclesOverMemoryLimit) return false;
+    if (this.table.stateOf(pid) !== 'ready' || this.table.isRecycled(pid) || this.serverState !== 'running') return false;
+    if (rssBytes / MIB <= limitMb) return false;
     this.announceRecycling(pid, '', rssBytes);
     try {
       process.kill(pid, 'SIGTERM');
     } catch {
       // already gone
     }
+    return true;
   }
 
   /** The worker's exit reason and a marker line in its stream say it goes for using too much memory. */

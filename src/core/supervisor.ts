@@ -376,6 +376,7 @@ export class Supervisor {
   // ---- failures and the restart policy ----------------------------------------------------------------------------
 
   private masterExited({ code, signal }: MasterExit): void {
+    this.policy.tick(Date.now(), this.state === 'running'); // a steady run up to now (an idle server publishes no change)
     const expected = this.state === 'stopping' || this.state === 'restarting';
     let error: string | undefined;
     let restart: { inMs: number; attempt: number } | undefined;

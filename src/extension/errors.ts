@@ -27,3 +27,10 @@ export async function showServerError(text: string, error?: unknown, actions: Er
 export function quote(arg: string): string {
   return /^[\w./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
+
+/** Why nothing starts in an untrusted workspace (Workspace Trust). */
+export function untrustedWorkspaceMessage(serverName?: string): string {
+  return serverName === undefined
+    ? vscode.l10n.t('This workspace is not trusted, so Server Workers does not start servers from its configuration. Trust it (Manage Workspace Trust) to start one.')
+    : vscode.l10n.t('This workspace is not trusted, so Server Workers does not start servers from its configuration. Trust it (Manage Workspace Trust) to start "{0}".', serverName);
+}

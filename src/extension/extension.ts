@@ -13,7 +13,6 @@ import { notifyInterpreterChanges, notifyMasterDeaths } from './notifications';
 import { PdbTerminals } from './pdb';
 import { PythonInterpreters } from './python';
 import { ReloadProblems } from './reloadProblems';
-import { ReloadWatcher } from './reloadWatcher';
 import { ServerRegistry } from './serverRegistry';
 import { ServerStatusItems } from './statusBar';
 import { registerMetricsEndpoint } from './metrics';
@@ -33,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
   const changeEmitter = new vscode.EventEmitter<void>();
   const reloadProblems = new ReloadProblems();
   const lmTools = registerLanguageModelTools(context, registry);
+  const reloadWatcher = registry.withServers(() => import('./reloadWatcher'));
   context.subscriptions.push(
     reloadProblems,
     interpreters,
@@ -43,7 +43,7 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     pdbTerminals,
     changeEmitter,
     registry.onDidChange(() => changeEmitter.fire()),
-    vscode.window.createTreeView('serverWorkers.workers', { treeDataProvider: tree, showCollapseAll: false }),
+    tree.showIn(vscode.window.createTreeView('serverWorkers.workers', { treeDataProvider: tree, showCollapseAll: false })),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new ServerTaskProvider(registry)),
     ...registerCommands({ registry, channels }),
     ...registerDashboard(context, { registry, channels }), registerMetricsEndpoint(registry),
@@ -52,12 +52,12 @@ export function activate(context: vscode.ExtensionContext): ServerWorkersApi {
     ...registerExport(registry),
     registry.onDidAdd((server) => server.disposables.push(
       notifyMasterDeaths(server.supervisor, channels),
-      new ReloadWatcher(server.supervisor),
+      new (reloadWatcher().ReloadWatcher)(server.supervisor),
       reloadProblems.track(server.supervisor),
     )),
     notifyInterpreterChanges(interpreters, registry),
   );
-  void startAutoStartTasks();
+  setImmediate(() => void startAutoStartTasks()); // after activation: it reads settings and may fetch the tasks
 
   const reg = registry;
   return {

@@ -1,6 +1,6 @@
 /** Messages about servers that the user did not ask for: a master that died, a server reachable from the network. */
 import * as vscode from 'vscode';
-import { bindsAllInterfaces, type ResolvedDefinition } from '../core/definition';
+import type { ResolvedDefinition } from '../core/definition';
 import type { Supervisor } from '../core/supervisor';
 import type { WorkerChannels } from './outputChannels';
 import type { PythonInterpreters } from './python';
@@ -25,7 +25,8 @@ export function notifyMasterDeaths(supervisor: Supervisor, channels: WorkerChann
 const WARNED_KEY = 'serverWorkers.warnedAllInterfaces';
 
 /** Once per server name: binding 0.0.0.0 or :: makes the server reachable from other machines. */
-export function warnIfExposed(memento: vscode.Memento, def: ResolvedDefinition): void {
+export async function warnIfExposed(memento: vscode.Memento, def: ResolvedDefinition): Promise<void> {
+  const { bindsAllInterfaces } = await import('../core/definition'); // loaded already: the definition was resolved
   if (!bindsAllInterfaces(def.host)) return;
   const warned = memento.get<string[]>(WARNED_KEY, []);
   if (warned.includes(def.name)) return;

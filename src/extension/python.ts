@@ -5,7 +5,6 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { venvInterpreter } from '../core/launchContext';
 import { settings } from './config';
 import { SelectedInterpreter } from './selectedInterpreter';
 
@@ -21,6 +20,7 @@ export class PythonInterpreters implements vscode.Disposable {
     if (setting) return absolute(setting, base);
     const selected = await this.selected.interpreterFor(folder);
     if (selected) return selected;
+    const { venvInterpreter } = await import('../core/launchContext');
     return (base ? venvInterpreter(base) : undefined) ?? 'python3';
   }
 

@@ -1,11 +1,14 @@
-/** The servers this window runs: starting them from definitions, finding them, stopping them all on deactivate. */
+/**
+ * The servers this window runs: starting them from definitions, finding them, stopping them all on deactivate. The
+ * core (the supervisor and all it runs) is loaded with the first server, and so are the parts of the extension that
+ * each server needs from its start (`withServers`).
+ */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { settings } from './config';
-import { resolveDefinition, type ResolvedDefinition, type ServerDefinition } from '../core/definition';
-import { agentDirectory, launchContext } from '../core/launchContext';
+import type { ResolvedDefinition, ServerDefinition } from '../core/definition';
 import type { ServerModel } from '../core/model';
-import { Supervisor, type SupervisorOptions } from '../core/supervisor';
+import type { Supervisor, SupervisorOptions } from '../core/supervisor';
 import type { PythonInterpreters } from './python';
 
 export interface RunningServer {
@@ -24,7 +27,10 @@ export class ServerRegistry implements vscode.Disposable {
   private readonly changeEmitter = new vscode.EventEmitter<Supervisor | undefined>();
   readonly onDidChange = this.changeEmitter.event;
   private readonly addEmitter = new vscode.EventEmitter<RunningServer>();
+  /** A server was created, not started yet: what follows it attaches here (its output starts with its start). */
   readonly onDidAdd = this.addEmitter.event;
+  private readonly serverModules: Array<() => Promise<unknown>> = [];
+  private serverModulesLoaded: Promise<unknown> | undefined;
 
   constructor(
     private readonly interpreters: PythonInterpreters,
@@ -32,12 +38,29 @@ export class ServerRegistry implements vscode.Disposable {
     readonly memento: vscode.Memento,
   ) {}
 
+  /**
+   * A module that a part of the extension needs as soon as a server exists (it attaches to the server in `onDidAdd`,
+   * synchronously, so as to miss none of its events): loaded with the first server, before `onDidAdd` fires for it.
+   * The returned function gives the module from then on (docs/architecture.md, "Lazily loaded modules").
+   */
+  withServers<T>(load: () => Promise<T>): () => T {
+    let loaded: T | undefined;
+    const loading = () => load().then((module) => (loaded = module));
+    this.serverModules.push(loading);
+    if (this.serverModulesLoaded) this.serverModulesLoaded = Promise.all([this.serverModulesLoaded, loading()]);
+    return () => {
+      if (loaded === undefined) throw new Error('Server Workers: a per-server module was used before a server was created');
+      return loaded;
+    };
+  }
+
   /** Validates a definition against its folder; throws DefinitionError with every problem found. */
   async resolve(definition: ServerDefinition, folder: vscode.WorkspaceFolder | undefined): Promise<ResolvedDefinition> {
     const folderPath = folder?.uri.fsPath ?? process.cwd();
     const raw = { ...definition } as Record<string, unknown>;
     if (typeof raw.cwd === 'string' && !path.isAbsolute(raw.cwd)) raw.cwd = path.join(folderPath, raw.cwd);
     const python = await this.interpreters.resolve(folder, typeof raw.python === 'string' && raw.python.trim() !== '' ? raw.python : undefined);
+    const [{ resolveDefinition }, { launchContext }] = await Promise.all([import('../core/definition'), import('../core/launchContext')]);
     return resolveDefinition(raw, { ...launchContext(folderPath), defaultPython: python });
   }
 
@@ -50,12 +73,13 @@ export class ServerRegistry implements vscode.Disposable {
    * Creates the supervisor of a server (not started); the caller starts it and shows its output. `options`: the
    * debugger's boot hook (launch-mode debugging) and its longer boot timeout.
    */
-  create(
+  async create(
     resolved: ResolvedDefinition,
     folder: vscode.WorkspaceFolder | undefined,
     label = resolved.name,
     options: Pick<SupervisorOptions, 'onWorkerBoot' | 'bootTimeoutMs'> = {},
-  ): RunningServer {
+  ): Promise<RunningServer> {
+    const [{ Supervisor }, { agentDirectory }] = await Promise.all([import('../core/supervisor'), import('../core/launchContext'), this.loadServerModules()]);
     for (const old of this.all()) {
       const state = old.supervisor.serverState;
       if (old.supervisor.name === resolved.name && (state === 'failed' || state === 'stopped')) this.remove(old.supervisor);
@@ -74,6 +98,11 @@ export class ServerRegistry implements vscode.Disposable {
     this.addEmitter.fire(entry);
     this.changeEmitter.fire(undefined);
     return entry;
+  }
+
+  private loadServerModules(): Promise<unknown> {
+    this.serverModulesLoaded ??= Promise.all(this.serverModules.map((load) => load()));
+    return this.serverModulesLoaded;
   }
 
   /** Forgets a server once it has stopped, and disposes what was made for it. */

@@ -1,12 +1,11 @@
 /** The task's terminal: starts the server when the task runs, shows the master's output, stops it when closed. */
 import * as vscode from 'vscode';
 import type { ServerDefinition } from '../core/definition';
-import { DefinitionError } from '../core/definition';
 import { tracebackLocation } from '../core/logPatterns';
 import type { ServerModel } from '../core/model';
 import { separateLines } from '../core/output/separateLines';
 import type { Supervisor } from '../core/supervisor';
-import { showServerError } from './errors';
+import { showServerError, untrustedWorkspaceMessage } from './errors';
 import { warnIfExposed } from './notifications';
 import type { ServerRegistry } from './serverRegistry';
 
@@ -20,13 +19,6 @@ export const ERROR_PREFIX = 'Server Workers error:';
 const RED = '\x1b[31m';
 const GREEN = '\x1b[32m';
 const RESET = '\x1b[0m';
-
-/** Why nothing starts in an untrusted workspace (Workspace Trust). */
-export function untrustedWorkspaceMessage(serverName?: string): string {
-  return serverName === undefined
-    ? vscode.l10n.t('This workspace is not trusted, so Server Workers does not start servers from its configuration. Trust it (Manage Workspace Trust) to start one.')
-    : vscode.l10n.t('This workspace is not trusted, so Server Workers does not start servers from its configuration. Trust it (Manage Workspace Trust) to start "{0}".', serverName);
-}
 
 export class ServerTerminal implements vscode.Pseudoterminal {
   private readonly writeEmitter = new vscode.EventEmitter<string>();
@@ -62,6 +54,7 @@ export class ServerTerminal implements vscode.Pseudoterminal {
     try {
       resolved = await this.registry.resolve(this.definition, this.folder);
     } catch (error) {
+      const { DefinitionError } = await import('../core/definition');
       const message = error instanceof DefinitionError ? error.message : String(error);
       this.reportFailure(message);
       void showServerError(`The serverworkers task is invalid. ${message}`, error, { openTasks: true });
@@ -75,8 +68,12 @@ export class ServerTerminal implements vscode.Pseudoterminal {
       this.finish(1);
       return;
     }
-    warnIfExposed(this.memento, resolved);
-    const { supervisor } = this.registry.create(resolved, this.folder, this.label);
+    void warnIfExposed(this.memento, resolved);
+    const { supervisor } = await this.registry.create(resolved, this.folder, this.label);
+    if (this.closed) {
+      this.registry.remove(supervisor); // closed while the core loaded: nothing was started
+      return;
+    }
     this.supervisor = supervisor;
     this.unsubscribe.push(
       supervisor.onOutput.on((event) => {

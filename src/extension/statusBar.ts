@@ -51,9 +51,12 @@ function render(item: vscode.StatusBarItem, model: ServerModel): void {
   const icon = model.state === 'running' ? (failure ? '$(warning)' : '$(server-process)') : model.state === 'failed' ? '$(error)' : '$(loading~spin)';
   const hint = failure ? ` · ${vscode.l10n.t('reload failed, serving the previous code')}` : '';
   const text = `${icon} ${model.name} ${ready}/${model.desiredWorkers}${hint}`;
-  if (item.text !== text) item.text = text;
-  item.tooltip = vscode.l10n.t('{0}: {1}, {2} of {3} workers ready at {4}. Click to open its dashboard.', model.name, model.state, ready, model.desiredWorkers, model.url)
+  const tooltip = vscode.l10n.t('{0}: {1}, {2} of {3} workers ready at {4}. Click to open its dashboard.', model.name, model.state, ready, model.desiredWorkers, model.url)
     + (failure ? `\n${vscode.l10n.t('Reload failed, serving the previous code (generation {0}): {1}', failure.servingGeneration, failure.message)}` : '');
-  item.backgroundColor = model.state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground')
-    : failure ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+  const background = model.state === 'failed' ? 'statusBarItem.errorBackground' : failure ? 'statusBarItem.warningBackground' : undefined;
+  // Each assignment sends the item to the window again, changed or not: a model changes every second or so.
+  if (item.text !== text) item.text = text;
+  if (item.tooltip !== tooltip) item.tooltip = tooltip;
+  const shown = item.backgroundColor instanceof vscode.ThemeColor ? item.backgroundColor.id : undefined;
+  if (shown !== background) item.backgroundColor = background ? new vscode.ThemeColor(background) : undefined;
 }

@@ -1,9 +1,7 @@
 /** Tasks of type `serverworkers`: those in tasks.json, resolved to a CustomExecution the extension owns. */
 import * as vscode from 'vscode';
-import { detectApps } from '../core/appDetection';
 import type { ServerDefinition } from '../core/definition';
 import type { ServerRegistry } from './serverRegistry';
-import { ServerTerminal } from './serverTerminal';
 
 export const TASK_TYPE = 'serverworkers';
 
@@ -18,9 +16,10 @@ export function createServerTask(
   label: string,
 ): vscode.Task {
   const folder = typeof scope === 'object' ? scope : vscode.workspace.workspaceFolders?.[0];
-  const execution = new vscode.CustomExecution((resolved) => {
+  const execution = new vscode.CustomExecution(async (resolved) => {
     const { type: _type, ...rest } = resolved as ServerTaskDefinition;
-    return Promise.resolve(new ServerTerminal(registry, { name: serverName(label, folder), ...rest } as ServerDefinition, folder, label, registry.memento));
+    const { ServerTerminal } = await import('./serverTerminal'); // loaded when a task first runs
+    return new ServerTerminal(registry, { name: serverName(label, folder), ...rest } as ServerDefinition, folder, label, registry.memento);
   });
   const task = new vscode.Task(definition, scope, label, TASK_TYPE, execution, ['$serverworkers']);
   task.isBackground = true;
@@ -38,6 +37,7 @@ export class ServerTaskProvider implements vscode.TaskProvider {
 
   /** Tasks for the apps found in each workspace folder (FastAPI, Starlette, Flask, Django, gunicorn.conf.py, Procfile). */
   async provideTasks(): Promise<vscode.Task[]> {
+    const { detectApps } = await import('../core/appDetection');
     const tasks: vscode.Task[] = [];
     for (const folder of vscode.workspace.workspaceFolders ?? []) {
       if (folder.uri.scheme !== 'file') continue;

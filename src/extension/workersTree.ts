@@ -1,15 +1,42 @@
-/** The "Workers" view: server -> master -> workers, refreshed per server when its model changes. */
+/**
+ * The "Workers" view: server -> master -> workers (the rows: workerRows.ts). VS Code is told only of the rows whose
+ * text changed, when a server's model changes and when time moves a row's text (timeMovesRowsIn); nothing while the
+ * view is hidden, and all of it once it shows again.
+ */
 import * as vscode from 'vscode';
-import type { ProcessModel, ServerModel, WorkerModel } from '../core/model';
-import { sumInsights } from '../core/workers/insight';
-import { formatBytes, formatCpu, formatUptime, serverStateIcon, workerStateIcon } from './format';
-import { serverGlance, serverInsightLines, timeoutWarning, workerGlance, workerInsightLines } from './insightText';
+import type { ServerModel, WorkerModel } from '../core/model';
 import type { ServerRegistry } from './serverRegistry';
+import { formatUptime, timeMovesRowsIn } from './format';
 
 export type WorkersNode =
   | { kind: 'server'; serverId: string }
   | { kind: 'master'; serverId: string }
   | { kind: 'worker'; serverId: string; slot: number; retiringPid?: number; incomingPid?: number };
+
+interface Row {
+  /** What the row was built from: the same parts, the same row. */
+  key: unknown[];
+  item: vscode.TreeItem;
+  signature: string;
+}
+
+function sameParts(a: unknown[], b: unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const slotIndexes = new WeakMap<ServerModel, Map<number, WorkerModel>>();
+
+/** A model's workers by slot (a model is frozen: indexed once). */
+function workersBySlot(model: ServerModel): Map<number, WorkerModel> {
+  let index = slotIndexes.get(model);
+  if (!index) {
+    index = new Map(model.workers.map((w) => [w.slot, w]));
+    slotIndexes.set(model, index);
+  }
+  return index;
+}
 
 /** Stable node objects, so that VS Code refreshes a server's subtree in place. */
 class NodeCache {
@@ -35,31 +62,82 @@ export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>
   private readonly cache = new NodeCache();
   private readonly subscription: vscode.Disposable;
 
+  /** The rows' builders (and what they need: request insight's texts), loaded with the first server. */
+  private readonly rowBuilders: () => typeof import('./workerRows');
+
   constructor(private readonly registry: ServerRegistry) {
+    this.rowBuilders = registry.withServers(() => import('./workerRows'));
     this.subscription = registry.onDidChange((supervisor) => {
       if (supervisor && registry.get(supervisor.id)) this.refreshServer(supervisor.id);
-      else this.changeEmitter.fire(undefined);
+      else this.refreshAll();
     });
   }
 
   /** How many rows the last refreshes re-rendered (to prove unchanged rows are left alone). */
   refreshedRows = 0;
   /** What each row looked like when VS Code last got it, by node: unchanged rows are not refreshed. */
-  private readonly rendered = new WeakMap<WorkersNode, string>();
+  private rendered = new WeakMap<WorkersNode, string>();
+  /** Each row as last built (see `row`). */
+  private readonly rows = new WeakMap<WorkersNode, Row>();
+  private view: vscode.TreeView<WorkersNode> | undefined;
+  /** Something changed while the view was hidden: it is refreshed whole when it shows again. */
+  private stale = false;
+  /** Refreshes the rows that time moves (uptime, a request's age), while the view shows. */
+  private clock: { timer: NodeJS.Timeout; at: number } | undefined;
+
+  /** The view that shows this tree (while it is hidden, nothing is refreshed); disposing of the result disposes of it. */
+  showIn(view: vscode.TreeView<WorkersNode>): vscode.Disposable {
+    this.view = view;
+    const subscription = view.onDidChangeVisibility(({ visible }) => {
+      if (!visible) this.stopClock();
+      else if (this.stale) this.refreshAll();
+      else this.tickLater();
+    });
+    return { dispose: () => {
+      subscription.dispose();
+      this.stopClock();
+      this.view = undefined;
+      view.dispose();
+    } };
+  }
+
+  private get hidden(): boolean {
+    return this.view !== undefined && !this.view.visible;
+  }
+
+  private refreshAll(): void {
+    if (this.hidden) {
+      this.stale = true;
+      return;
+    }
+    this.stale = false;
+    this.rendered = new WeakMap();
+    this.changeEmitter.fire(undefined);
+    this.tickLater();
+  }
 
   private refreshServer(serverId: string): void {
+    if (this.hidden) {
+      this.stale = true;
+      return;
+    }
+    this.renderChanged(serverId);
+    this.tickLater();
+  }
+
+  private renderChanged(serverId: string): void {
     const server = this.serverNode(serverId);
     const children = this.getChildren(server);
-    const serverSignature = `${signature(this.getTreeItem(server))}|${children.map((c) => this.getTreeItem(c).id).join(',')}`;
+    const serverSignature = `${this.row(server).signature}|${children.map((c) => this.getTreeItem(c).id).join(',')}`;
     if (this.rendered.get(server) !== serverSignature) {
       this.rendered.set(server, serverSignature);
-      for (const child of children) this.rendered.set(child, signature(this.getTreeItem(child)));
+      for (const child of children) this.rendered.set(child, this.row(child).signature);
       this.refreshedRows += 1 + children.length;
       this.changeEmitter.fire(server);
       return;
     }
     const changed = children.filter((child) => {
-      const current = signature(this.getTreeItem(child));
+      const current = this.row(child).signature;
       if (this.rendered.get(child) === current) return false;
       this.rendered.set(child, current);
       return true;
@@ -68,6 +146,31 @@ export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>
       this.refreshedRows += changed.length;
       this.changeEmitter.fire(changed);
     }
+  }
+
+  /** The clock's next tick: when time next moves a shown row's text (none while hidden or without servers). */
+  private tickLater(): void {
+    const models = this.registry.models();
+    if (this.hidden || models.length === 0) {
+      this.stopClock();
+      return;
+    }
+    const now = Date.now();
+    const at = now + Math.min(...models.map((model) => timeMovesRowsIn(model, now)));
+    if (this.clock && this.clock.at <= at) return;
+    this.stopClock();
+    const timer = setTimeout(() => {
+      this.clock = undefined;
+      for (const model of this.registry.models()) this.renderChanged(model.id);
+      this.tickLater();
+    }, at - now);
+    timer.unref?.();
+    this.clock = { timer, at };
+  }
+
+  private stopClock(): void {
+    if (this.clock) clearTimeout(this.clock.timer);
+    this.clock = undefined;
   }
 
   getChildren(element?: WorkersNode): WorkersNode[] {
@@ -94,18 +197,47 @@ export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>
   }
 
   getTreeItem(element: WorkersNode): vscode.TreeItem {
+    return this.row(element).item;
+  }
+
+  /**
+   * A row's item and signature, built again only when what it shows may have changed: its worker's model object (the
+   * core keeps a worker's object while its figures stay), the uptime shown, and the time itself while a request is in
+   * flight. An idle server's tick changes a few workers' CPU: only their rows are built.
+   */
+  private row(element: WorkersNode): Row {
     const model = this.model(element.serverId);
-    if (!model) return new vscode.TreeItem('');
-    if (element.kind === 'server') return serverItem(model);
-    if (element.kind === 'master') return processItem(model, 'master', model.master);
-    if (element.incomingPid !== undefined) {
-      const incoming = model.incoming.find((w) => w.pid === element.incomingPid);
-      return incoming ? workerItem(model, incoming, 'incoming') : new vscode.TreeItem('');
+    if (!model) return { key: [], item: new vscode.TreeItem(''), signature: '' };
+    const now = Date.now();
+    let key: unknown[];
+    let build: () => vscode.TreeItem;
+    if (element.kind === 'server') {
+      // What its row shows: the server's own fields, and its workers' states and request figures (their sums).
+      const { reload } = model;
+      key = [model.id, model.name, model.url, model.state, model.kind, model.desiredWorkers, model.workersFormula, model.memoryLimitBytes, model.error,
+        model.capabilities, reload.onSave, reload.generation, reload.restartBecause, reload.failure];
+      for (const worker of model.workers) key.push(worker.state, worker.insight);
+      build = () => this.rowBuilders().serverItem(model);
+    } else if (element.kind === 'master') {
+      const { master } = model;
+      key = [model.id, model.kind, master?.pid, master?.cpuPercent, master?.rssBytes, master?.pdb, master && formatUptime(master.startedAt, now)];
+      build = () => this.rowBuilders().processItem(model, 'master', master, now);
+    } else {
+      const role = element.incomingPid !== undefined ? 'incoming' : element.retiringPid !== undefined ? 'retiring' : undefined;
+      const worker = role === 'incoming' ? model.incoming.find((w) => w.pid === element.incomingPid)
+        : role === 'retiring' ? model.retiring.find((w) => w.pid === element.retiringPid)
+          : workersBySlot(model).get(element.slot);
+      if (!worker) return { key: [], item: new vscode.TreeItem(''), signature: '' };
+      const inFlight = (worker.insight?.inFlight ?? 0) > 0;
+      key = [model.id, model.memoryLimitBytes, worker, role, formatUptime(worker.startedAt, now), inFlight ? now : 0];
+      build = () => this.rowBuilders().workerItem(model, worker, role, now);
     }
-    const worker = element.retiringPid !== undefined
-      ? model.retiring.find((w) => w.pid === element.retiringPid)
-      : model.workers.find((w) => w.slot === element.slot);
-    return worker ? workerItem(model, worker, element.retiringPid !== undefined ? 'retiring' : undefined) : new vscode.TreeItem('');
+    const cached = this.rows.get(element);
+    if (cached && sameParts(cached.key, key)) return cached;
+    const item = build();
+    const row = { key, item, signature: this.rowBuilders().signature(item) };
+    this.rows.set(element, row);
+    return row;
   }
 
   serverNode(serverId: string): WorkersNode {
@@ -117,103 +249,8 @@ export class WorkersTreeProvider implements vscode.TreeDataProvider<WorkersNode>
   }
 
   dispose(): void {
+    this.stopClock();
     this.subscription.dispose();
     this.changeEmitter.dispose();
   }
-}
-
-/** A worker at this share of the memory limit is marked in the tree. */
-const NEAR_MEMORY_LIMIT = 0.9;
-
-function signature(item: vscode.TreeItem): string {
-  const icon = item.iconPath instanceof vscode.ThemeIcon ? `${item.iconPath.id}/${item.iconPath.color?.id ?? ''}` : '';
-  const tooltip = typeof item.tooltip === 'string' ? item.tooltip : item.tooltip?.value ?? '';
-  return JSON.stringify([item.label, item.description, icon, item.contextValue, tooltip]);
-}
-
-function serverItem(model: ServerModel): vscode.TreeItem {
-  const ready = model.workers.filter((w) => w.state === 'ready').length;
-  const item = new vscode.TreeItem(model.name, vscode.TreeItemCollapsibleState.Expanded);
-  item.id = `${model.id}/`;
-  item.description = vscode.l10n.t('{0} · {1}/{2} ready · {3}', model.url, ready, model.desiredWorkers, model.state);
-  const totals = sumInsights(model.workers);
-  if (totals) item.description = `${item.description} · ${serverGlance(totals)}`;
-  const { icon, color } = serverStateIcon(model.state);
-  item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-  const flags = [
-    model.capabilities ? 'canScale' : '',
-    model.capabilities ? 'canReload' : '',
-    model.state === 'running' ? 'running' : '',
-    model.reload.onSave ? 'reloadOnSave' : 'reloadOnRequest',
-  ].filter(Boolean);
-  item.contextValue = ['server', ...flags].join(' ');
-  const paragraphs = [`**${model.name}** (${model.kind}) · ${model.state}`, model.url, vscode.l10n.t('{0} of {1} workers ready', ready, model.desiredWorkers)];
-  if (model.workersFormula) paragraphs.push(vscode.l10n.t('Worker count from the CPU count: {0}', model.workersFormula));
-  if (model.memoryLimitBytes) paragraphs.push(vscode.l10n.t('Memory limit per worker: {0}', formatBytes(model.memoryLimitBytes)));
-  if (totals) paragraphs.push(serverInsightLines(totals).join('  \n'));
-  paragraphs.push(reloadParagraph(model));
-  const tooltip = new vscode.MarkdownString(paragraphs.join('\n\n'));
-  if (model.error) tooltip.appendCodeblock(model.error, 'text');
-  item.tooltip = tooltip;
-  return item;
-}
-
-/** How the server reloads, said in its tooltip: on save or not, the generation serving, why it restarts, the last failure. */
-function reloadParagraph(model: ServerModel): string {
-  const { onSave, generation, restartBecause, failure } = model.reload;
-  const lines = [onSave ? vscode.l10n.t('Reload on save: on · generation {0} serving', generation) : vscode.l10n.t('Reload on save: off · generation {0} serving', generation)];
-  if (restartBecause) lines.push(vscode.l10n.t('A reload restarts the whole server: {0}.', restartBecause));
-  if (failure) lines.push(vscode.l10n.t('The last reload failed, serving the previous code: {0}', failure.message));
-  return lines.join('\n\n');
-}
-
-function processItem(model: ServerModel, label: string, proc: ProcessModel | undefined): vscode.TreeItem {
-  const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
-  item.id = `${model.id}/master`;
-  item.description = proc ? `pid ${proc.pid} · ${formatUptime(proc.startedAt)} · ${formatCpu(proc.cpuPercent)} · ${formatBytes(proc.rssBytes)}` : '';
-  item.iconPath = new vscode.ThemeIcon('server-process');
-  item.contextValue = 'master';
-  item.tooltip = proc ? vscode.l10n.t('{0} master, pid {1}', model.kind, proc.pid) : undefined;
-  if (proc?.pdb) markInPdb(item);
-  return item;
-}
-
-/** A process that waits in pdb (breakpoint()): its row says so first. */
-function markInPdb(item: vscode.TreeItem): void {
-  item.description = vscode.l10n.t('in pdb · {0}', typeof item.description === 'string' ? item.description : '');
-  item.iconPath = new vscode.ThemeIcon('debug-pause', new vscode.ThemeColor('debugIcon.pauseForeground'));
-}
-
-function workerItem(model: ServerModel, worker: WorkerModel, role?: 'retiring' | 'incoming', now = Date.now()): vscode.TreeItem {
-  const label = role === 'retiring' ? vscode.l10n.t('worker {0} (retiring)', worker.slot)
-    : role === 'incoming' ? vscode.l10n.t('worker {0} (new generation)', worker.slot)
-      : vscode.l10n.t('worker {0}', worker.slot);
-  const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
-  item.id = role ? `${model.id}/${role}/${worker.pid}` : `${model.id}/worker/${worker.slot}`;
-  const live = worker.state !== 'exited';
-  const generation = worker.generation > 1 ? ` · ${vscode.l10n.t('gen {0}', worker.generation)}` : '';
-  const glance = live && worker.insight ? workerGlance(worker.insight, now) : undefined;
-  item.description = live
-    ? `pid ${worker.pid} · ${worker.state}${generation}${glance ? ` · ${glance}` : ''} · ${formatUptime(worker.startedAt)} · ${formatCpu(worker.cpuPercent)} · ${formatBytes(worker.rssBytes)}`
-    : `pid ${worker.pid} · ${worker.lastExit?.text ?? vscode.l10n.t('exited')}`;
-  const { icon, color } = worker.debugging && live ? { icon: 'debug', color: 'debugIcon.startForeground' } : workerStateIcon(worker.state);
-  item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-  if (worker.debugging && live) item.description = vscode.l10n.t('debugging · {0}', item.description);
-  const memoryShare = model.memoryLimitBytes ? worker.rssBytes / model.memoryLimitBytes : 0;
-  if (live && memoryShare >= NEAR_MEMORY_LIMIT) {
-    item.description = vscode.l10n.t('{0}% of memory limit · {1}', Math.round(memoryShare * 100), item.description);
-    if (!worker.debugging) item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
-  }
-  const slow = live ? timeoutWarning(worker.insight, now) : undefined;
-  if (slow && !worker.debugging) item.iconPath = new vscode.ThemeIcon('watch', new vscode.ThemeColor('list.warningForeground'));
-  if (worker.pdb && live) markInPdb(item);
-  item.contextValue = role === 'incoming' ? 'workerIncoming' : live ? (worker.debugging ? 'worker debugging' : 'worker') : 'workerExited';
-  const lines = [vscode.l10n.t('Worker {0} · pid {1} · {2}', worker.slot, worker.pid, worker.state), vscode.l10n.t('Generation: {0}', worker.generation), vscode.l10n.t('Restarts: {0}', worker.restarts)];
-  if (worker.pdb && live) lines.push(vscode.l10n.t('In pdb at {0}:{1}', worker.pdb.file, worker.pdb.line));
-  if (worker.lastExit) lines.push(vscode.l10n.t('Last exit: {0}', worker.lastExit.text));
-  if (slow) lines.push(`⚠ ${slow}`);
-  if (live && worker.insight) lines.push(...workerInsightLines(worker.insight, now));
-  item.tooltip = lines.join('\n');
-  item.command = { command: 'serverWorkers.showLogs', title: vscode.l10n.t('Show Logs'), arguments: [{ kind: 'worker', serverId: model.id, slot: worker.slot }] };
-  return item;
 }

@@ -106,7 +106,7 @@ export const startServer: AgentTool = {
     if (running) {
       throw new ToolError(`A server named "${definition.name}" is ${running.serverState} already (${running.model().url}). Use it (list_servers, get_worker_logs), restart it with restart_server, or start another with a different name (and bind).`);
     }
-    const supervisor = host.create(definition);
+    const supervisor = await host.create(definition);
     try {
       await supervisor.start();
     } catch (error) {

@@ -37,7 +37,7 @@ export interface ToolHost {
   /** The interpreter for a server of `folder` that names none (VS Code: the setting, the selected interpreter...). */
   defaultPython?(folder: string): Promise<string | undefined>;
   /** Makes a server (not started) and lists it. */
-  create(definition: ResolvedDefinition): Supervisor;
+  create(definition: ResolvedDefinition): Supervisor | Promise<Supervisor>;
   /** Stops a server and forgets it. */
   stop(supervisor: Supervisor): Promise<void>;
 }

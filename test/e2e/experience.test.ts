@@ -26,7 +26,7 @@ function assertTreeMatches(workersApi: TestApi, name: string, count: number): vo
   const at = rows.findIndex((r) => r.depth === 0 && r.label === name);
   const children = rows.slice(at + 1).filter((r, i, all) => r.depth === 1 && all.slice(0, i).every((x) => x.depth > 0));
   assert.deepStrictEqual(
-    children.map((r) => `${r.label} ${/pid (\d+)/.exec(r.description)?.[1]}`),
+    children.map((r) => `${r.label} ${/pid (\d+)/.exec(r.tooltip)?.[1]}`),
     [`master ${model.master!.pid}`, ...model.workers.map((w) => `worker ${w.slot} ${w.pid}`)],
   );
   assert.match(rows[at].description, new RegExp(`${count}/${count} ready`));

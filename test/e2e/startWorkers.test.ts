@@ -29,7 +29,7 @@ describe('Start Workers', () => {
     assert.ok(serverRow >= 0, `the tree has a row for ${name}: ${JSON.stringify(rows)}`);
     const children = rows.slice(serverRow + 1).filter((r) => r.depth === 1);
     assert.deepStrictEqual(
-      children.map((r) => `${r.label} ${/pid (\d+)/.exec(r.description)?.[1]}`),
+      children.map((r) => `${r.label} ${/pid (\d+)/.exec(r.tooltip)?.[1]}`),
       [`master ${masterPid}`, ...model.workers.map((w) => `worker ${w.slot} ${w.pid}`)],
       'the tree shows the master and exactly the workers in /proc',
     );

@@ -64,7 +64,7 @@ describe('onCoalescedData', () => {
     assert.strictEqual(text.length, 4 << 20);
   });
 
-  it('reads a busy socket once per beat: what arrives between two beats comes in one read', async () => {
+  it('reads a busy socket once per beat, in the beat\'s turn: what arrives between two beats comes in one read', async () => {
     let resumes = 0;
     let chunks = 0;
     const received: string[] = [];
@@ -76,18 +76,21 @@ describe('onCoalescedData', () => {
       }, new ReadPacer(20));
     });
     const lines: string[] = [];
-    const until = Date.now() + 400;
-    while (Date.now() < until) {
+    const started = Date.now();
+    while (Date.now() < started + 400) {
       const line = `line ${lines.length}\n`;
       lines.push(line);
       client.write(line);
       await new Promise((r) => setTimeout(r, 1));
     }
+    const beats = Math.ceil((Date.now() - started) / 20);
     client.end();
     await close();
     assert.strictEqual(received.join(''), lines.join(''), 'every line, in order');
-    assert.ok(resumes >= 5, `the beat came (${resumes} resumes)`);
-    assert.ok(chunks <= resumes + 3, `${chunks} reads for ${resumes} beats: one read per beat, not one more for the first line after it`);
+    assert.ok(chunks >= 5, `the beats came (${chunks} reads)`);
+    assert.ok(chunks <= beats + 3, `${chunks} reads in ${beats} beats: one read per beat, not one more for the first line after it`);
+    // A busy socket is read at the beat directly: it is not put back into the event loop's poll (resumed) each time.
+    assert.ok(resumes <= 3, `${resumes} resumes for ${chunks} reads`);
   });
 
   it('rests the sockets of one pacer together: one timer, one beat wakes them all', async () => {
@@ -132,6 +135,47 @@ describe('onCoalescedData', () => {
       while (chunks.length === 1 && Date.now() < beatDue) await settle();
       assert.deepStrictEqual(chunks.slice(1), [Array.from({ length: 5 }, (_, i) => `during the rest ${i}\n`).join('')], 'one read at the beat');
     } finally {
+      client.destroy();
+      reader?.destroy();
+      await close();
+    }
+  });
+
+  it('a socket with nothing waiting at its beat rests one beat more before it is back in the poll', async () => {
+    const wakes: boolean[] = [];
+    const prototype = SocketReads.prototype as { wake(this: SocketReads): boolean };
+    const wake = Object.getOwnPropertyDescriptor(prototype, 'wake')!.value as (this: SocketReads) => boolean;
+    prototype.wake = function (this: SocketReads) {
+      const restsOn = wake.call(this);
+      wakes.push(restsOn);
+      return restsOn;
+    };
+    let reader: net.Socket | undefined;
+    let resumes = 0;
+    const chunks: string[] = [];
+    const { client, close } = await socketPair((socket) => {
+      reader = socket;
+      onCoalescedData(socket, (chunk) => chunks.push(chunk.toString()), new ReadPacer(30));
+      socket.on('resume', () => resumes++);
+    });
+    const until = async (what: string, check: () => boolean) => {
+      for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(check(), what);
+    };
+    try {
+      client.write('one line\n');
+      await until('the line to be read', () => chunks.length === 1);
+      const resumesAfterRead = resumes;
+      await until('a beat', () => wakes.length >= 1);
+      assert.deepStrictEqual(wakes.slice(0, 1), [true], 'nothing waited: it rests on');
+      assert.strictEqual(resumes, resumesAfterRead, 'not back in the poll');
+      await until('a second beat', () => wakes.length >= 2);
+      assert.deepStrictEqual(wakes.slice(0, 2), [true, false], 'nothing again: it reads as usual');
+      assert.strictEqual(resumes, resumesAfterRead + 1, 'back in the poll');
+      client.write('later\n');
+      await until('the next line to be read', () => chunks.length === 2);
+    } finally {
+      prototype.wake = wake;
       client.destroy();
       reader?.destroy();
       await close();

@@ -58,4 +58,14 @@ describe('TurnEndThrottle', () => {
     await later(40);
     assert.strictEqual(runs, 1);
   });
+
+  it('a run due within a fifth of the interval runs at this turn\'s end, not on a timer of its own (a read beat\'s flush)', async () => {
+    let runs = 0;
+    const throttle = new TurnEndThrottle(100, () => runs++);
+    throttle.runNow();
+    await later(85);
+    throttle.request();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.strictEqual(runs, 2, 'run in the turn of the request');
+  });
 });

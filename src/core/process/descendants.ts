@@ -6,7 +6,10 @@
  * can still be ended when the master died first, and a pid that another process took since is never signalled.
  */
 import * as fs from 'node:fs';
-import { isSameProcessAlive, listPids, type ProcessIdentity, readProcStat } from './procfs';
+import { isSameProcessAlive, listPids, type ProcessIdentity, readProcFile, readProcStat, rereadProcFile, rereadProcStat } from './procfs';
+
+/** The stats tick walks the whole tree at least this often, even when the master's children did not change. */
+export const FULL_WALK_INTERVAL_MS = 30_000;
 
 export interface Descendant extends ProcessIdentity {
   pgrp: number;
@@ -24,7 +27,7 @@ function childrenOfProcess(pid: number): number[] | undefined {
   for (const tid of threads) {
     let text: string;
     try {
-      text = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1');
+      text = readProcFile(`/proc/${pid}/task/${tid}/children`);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT' && fs.existsSync(`/proc/${pid}/task/${tid}`)) return undefined; // no CONFIG_PROC_CHILDREN
       continue;
@@ -52,11 +55,18 @@ function childrenByParent(): Map<number, number[]> {
  * descendant of a process that existed before it. Empty when `root` is no longer the process it names.
  */
 export function descendantsOf(root: ProcessIdentity): Descendant[] {
-  if (!isSameProcessAlive(root)) return [];
+  return isSameProcessAlive(root) ? walkDown([root.pid], root.startTicks).found : [];
+}
+
+/**
+ * Every process below `starts` (each started no earlier than `notBefore`): the living ones, and every pid seen on the
+ * way (zombies too), so that the next tick can tell a new child from one seen before.
+ */
+function walkDown(starts: readonly number[], notBefore: number): { found: Descendant[]; seen: Set<number> } {
   const found: Descendant[] = [];
-  const seen = new Set<number>([root.pid]);
+  const seen = new Set<number>(starts);
   let byParent: Map<number, number[]> | undefined;
-  const queue = [root.pid];
+  const queue = [...starts];
   while (queue.length > 0) {
     const parent = queue.shift()!;
     let children = byParent ? byParent.get(parent) ?? [] : childrenOfProcess(parent);
@@ -68,12 +78,12 @@ export function descendantsOf(root: ProcessIdentity): Descendant[] {
       if (seen.has(pid)) continue;
       seen.add(pid);
       const stat = readProcStat(pid);
-      if (!stat || stat.ppid !== parent || stat.startTicks < root.startTicks) continue;
+      if (!stat || stat.ppid !== parent || stat.startTicks < notBefore) continue;
       queue.push(pid);
       if (stat.state !== 'Z' && stat.state !== 'X') found.push({ pid, startTicks: stat.startTicks, pgrp: stat.pgrp });
     }
   }
-  return found;
+  return { found, seen };
 }
 
 /** Sends `signal` to `identity` if it is still that process; true when it was sent. */
@@ -87,16 +97,51 @@ export function signalIfSame(identity: ProcessIdentity, signal: NodeJS.Signals):
   }
 }
 
-/** The descendants of one master, remembered while they live. */
+/**
+ * The descendants of one master, remembered while they live. The stats tick (`tick`) reads only the children of the
+ * master's threads: a worker, or an orphan the master adopted (as a subreaper, it adopts whatever loses its parent
+ * below it). When one of them was not seen before, and every FULL_WALK_INTERVAL_MS, it walks the whole tree; so does
+ * every `refresh` (the stop). A process a worker starts is found by the next full walk, or as soon as its worker
+ * exits (it is adopted by the master then).
+ */
 export class DescendantTracker {
   private readonly known = new Map<number, Descendant>();
+  /** Every pid the last full walk met, zombies included (a zombie the server does not reap is not new on each tick). */
+  private seen = new Set<number>();
+  private lastFullWalkAt = -Infinity;
+  private readonly rootFiles: RootFiles;
 
-  constructor(private readonly root: ProcessIdentity) {}
+  constructor(private readonly root: ProcessIdentity) {
+    this.rootFiles = new RootFiles(root);
+  }
 
-  /** Walks down from the master: new descendants are remembered, the ones that exited (or whose pid was taken) forgotten. */
-  refresh(): Descendant[] {
+  /** The stats tick: what is new below the master, read as cheaply as the tree allows (see the class). */
+  tick(now = Date.now()): Descendant[] {
+    if (now - this.lastFullWalkAt < FULL_WALK_INTERVAL_MS) {
+      const children = this.rootFiles.children();
+      if (children !== undefined && children.every((pid) => this.seen.has(pid))) return [];
+    }
+    return this.refresh(now);
+  }
+
+  /** Closes the files the tick keeps open (they close by themselves once the master is gone). */
+  close(): void {
+    this.rootFiles.close();
+  }
+
+  /**
+   * Walks the whole tree: new descendants are remembered, the ones that exited (or whose pid was taken) forgotten.
+   * Once the master is gone, the walk starts from the processes remembered that still run, so that what they
+   * started is found too.
+   */
+  refresh(now = Date.now()): Descendant[] {
+    this.lastFullWalkAt = now;
+    const rootAlive = isSameProcessAlive(this.root);
+    const starts = rootAlive ? [this.root.pid] : this.alive().map((d) => d.pid);
+    const { found, seen } = walkDown(starts, this.root.startTicks);
+    this.seen = seen;
     const fresh: Descendant[] = [];
-    for (const descendant of descendantsOf(this.root)) {
+    for (const descendant of found) {
       const known = this.known.get(descendant.pid);
       if (known?.startTicks === descendant.startTicks) continue;
       this.known.set(descendant.pid, descendant);
@@ -132,5 +177,51 @@ export class DescendantTracker {
 
   get size(): number {
     return this.known.size;
+  }
+}
+
+/**
+ * The children of the root's threads, through files kept open between ticks: its stat (its thread count, and that it
+ * is still the process it names) and each thread's children file, read again from their start. The threads are
+ * listed again when their count changed; a thread gone (a read fails) or the root gone closes the files.
+ */
+class RootFiles {
+  private stat: number | undefined;
+  private readonly threads = new Map<string, number>();
+
+  constructor(private readonly root: ProcessIdentity) {}
+
+  /** Undefined when the root is gone, a thread went, or the kernel has no children files: then walk the tree. */
+  children(): number[] | undefined {
+    try {
+      this.stat ??= fs.openSync(`/proc/${this.root.pid}/stat`, 'r');
+      const stat = rereadProcStat(this.root.pid, this.stat);
+      if (stat.startTicks !== this.root.startTicks || stat.state === 'Z' || stat.state === 'X') throw new Error('the root is gone');
+      if (stat.threads !== this.threads.size) this.listThreads();
+      const children: number[] = [];
+      for (const fd of this.threads.values()) {
+        for (const field of rereadProcFile(fd).split(' ')) if (field.trim() !== '') children.push(Number(field));
+      }
+      return children;
+    } catch {
+      this.close();
+      return undefined;
+    }
+  }
+
+  close(): void {
+    for (const fd of [this.stat, ...this.threads.values()]) if (fd !== undefined) fs.closeSync(fd);
+    this.stat = undefined;
+    this.threads.clear();
+  }
+
+  private listThreads(): void {
+    const tids = fs.readdirSync(`/proc/${this.root.pid}/task`);
+    for (const [tid, fd] of this.threads) {
+      if (tids.includes(tid)) continue;
+      fs.closeSync(fd);
+      this.threads.delete(tid);
+    }
+    for (const tid of tids) if (!this.threads.has(tid)) this.threads.set(tid, fs.openSync(`/proc/${this.root.pid}/task/${tid}/children`, 'r'));
   }
 }

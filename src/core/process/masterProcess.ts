@@ -90,9 +90,12 @@ export class MasterProcess {
     return true;
   }
 
-  /** Walks the master's tree and remembers every process in it (the stats tick): so that they can be ended even when the master dies first. */
+  /**
+   * The stats tick: remembers every process of the master's tree (DescendantTracker.tick: the master's children each
+   * time, the whole tree when one is new), so that they can be ended even when the master dies first.
+   */
   trackDescendants(): void {
-    this.descendants?.refresh();
+    this.descendants?.tick();
   }
 
   signal(signal: NodeJS.Signals): void {
@@ -120,6 +123,7 @@ export class MasterProcess {
       if (!exited) await new Promise<void>((resolve) => treeKill(pgid, 'SIGKILL', () => resolve()));
     }
     await killRemainder(pgid, descendants);
+    descendants?.close();
     await this.closed;
   }
 

@@ -15,29 +15,92 @@ export interface ProcStat {
   rssBytes: number;
   /** When it started, in clock ticks since boot (field 22): with the pid, it names one process, whatever reuses the pid later. */
   startTicks: number;
-  /** A zombie's wait status (field 52, Linux 3.5+): how it died, readable before its parent reaps it. */
+  /** Its threads (field 20). */
+  threads: number;
+  /** A zombie's wait status (field 52, Linux 3.5+): how it died, readable before its parent reaps it (only a zombie's is read). */
   waitStatus: number | undefined;
+}
+
+/** One buffer for every read of a /proc file: the stats tick reads one per process each second. */
+let procBuffer = Buffer.allocUnsafe(4096);
+
+/**
+ * A /proc file's text, like `fs.readFileSync(file, 'latin1')` (and throwing as it does) with fewer system calls:
+ * open, one read (procfs files report no size, so readFileSync also calls fstat and reads again for the end) and
+ * close, into a buffer kept for the next read.
+ */
+export function readProcFile(file: string): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    let length = 0;
+    for (;;) {
+      const read = fs.readSync(fd, procBuffer, length, procBuffer.length - length, null);
+      length += read;
+      if (read === 0 || length < procBuffer.length) return procBuffer.toString('latin1', 0, length);
+      const bigger = Buffer.allocUnsafe(procBuffer.length * 2); // a file longer than the buffer: read on
+      procBuffer.copy(bigger, 0, 0, length);
+      procBuffer = bigger;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The text of a /proc file kept open, read again from its start (one pread); throws once what it shows is gone. */
+export function rereadProcFile(fd: number): string {
+  const length = fs.readSync(fd, procBuffer, 0, procBuffer.length, 0);
+  return procBuffer.toString('latin1', 0, length);
+}
+
+/** A kept /proc file's stat line, parsed (see rereadProcFile). */
+export function rereadProcStat(pid: number, fd: number): ProcStat {
+  return parseProcStat(pid, rereadProcFile(fd));
 }
 
 export function readProcStat(pid: number): ProcStat | undefined {
   let text: string;
   try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    text = readProcFile(`/proc/${pid}/stat`);
   } catch {
     return undefined;
   }
-  // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return parseProcStat(pid, text);
+}
+
+function parseProcStat(pid: number, text: string): ProcStat {
+  // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'. Only the fields
+  // used are cut out (the stats tick parses one line per process each second); the wait status only of a zombie.
+  const fields = fieldStarts(text, text.lastIndexOf(')') + 2, 21);
+  const field = (n: number): number => Number(text.slice(fields[n], fields[n + 1] - 1));
+  const state = text.slice(fields[0], fields[1] - 1);
+  let waitStatus: number | undefined;
+  if (state === 'Z') {
+    const rest = text.slice(fields[21]).split(' ');
+    waitStatus = rest.length > 28 ? Number(rest[28]) : undefined;
+  }
   return {
     pid,
-    state: fields[0],
-    ppid: Number(fields[1]),
-    pgrp: Number(fields[2]),
-    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND,
-    rssBytes: Number(fields[21]) * PAGE_SIZE,
-    startTicks: Number(fields[19]),
-    waitStatus: fields.length > 49 ? Number(fields[49]) : undefined,
+    state,
+    ppid: field(1),
+    pgrp: field(2),
+    cpuSeconds: (field(11) + field(12)) / CLOCK_TICKS_PER_SECOND,
+    rssBytes: field(21) * PAGE_SIZE,
+    startTicks: field(19),
+    threads: field(17),
+    waitStatus,
   };
+}
+
+/** Where each of the first `last + 1` space-separated fields from `from` starts, and where the next one would. */
+function fieldStarts(text: string, from: number, last: number): number[] {
+  const starts = [from];
+  let at = from;
+  for (let n = 0; n <= last; n++) {
+    const space = text.indexOf(' ', at);
+    at = space === -1 ? text.length + 1 : space + 1;
+    starts.push(at);
+  }
+  return starts;
 }
 
 const SIGNAL_NAMES = new Map(Object.entries(os.constants.signals).map(([name, number]) => [number, name]));
@@ -119,7 +182,7 @@ export function processGroupMembers(pgid: number): number[] {
 
 export function childrenOf(pid: number): number[] {
   try {
-    const text = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
+    const text = readProcFile(`/proc/${pid}/task/${pid}/children`).trim();
     return text === '' ? [] : text.split(' ').map(Number);
   } catch {
     return listPids().filter((candidate) => readProcStat(candidate)?.ppid === pid);
@@ -185,12 +248,17 @@ export function commandLine(pid: number): string {
   }
 }
 
-/** CPU % and resident memory between two samples of the same process. */
+/**
+ * CPU % and resident memory between two samples of the same process. Each process's stat file stays open between
+ * samples (one read a sample instead of open, read and close: the stats tick reads one per process each second); an
+ * open file names the process it was opened for, so a read fails once that process is gone, whatever takes its pid.
+ */
 export class UsageSampler {
   private last = new Map<number, { cpuSeconds: number; at: number }>();
+  private readonly files = new Map<number, number>();
 
   sample(pid: number, now = Date.now()): { cpuPercent: number; rssBytes: number } | undefined {
-    const stat = readProcStat(pid);
+    const stat = this.read(pid);
     if (!stat) {
       this.last.delete(pid);
       return undefined;
@@ -202,8 +270,30 @@ export class UsageSampler {
     return { cpuPercent, rssBytes: stat.rssBytes };
   }
 
+  /** Only these pids are sampled from now on: the files of the others are closed. */
   forget(pids: Iterable<number>): void {
     const keep = new Set(pids);
     for (const pid of this.last.keys()) if (!keep.has(pid)) this.last.delete(pid);
+    for (const pid of this.files.keys()) if (!keep.has(pid)) this.close(pid);
+  }
+
+  private read(pid: number): ProcStat | undefined {
+    let fd = this.files.get(pid);
+    try {
+      if (fd === undefined) {
+        fd = fs.openSync(`/proc/${pid}/stat`, 'r');
+        this.files.set(pid, fd);
+      }
+      return rereadProcStat(pid, fd);
+    } catch {
+      this.close(pid);
+      return undefined;
+    }
+  }
+
+  private close(pid: number): void {
+    const fd = this.files.get(pid);
+    this.files.delete(pid);
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }

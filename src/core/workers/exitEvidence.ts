@@ -29,6 +29,7 @@ export class ExitEvidence {
 
   /** Only the timeout facts of a line (a worker's own output may carry the master's log lines, Gunicorn's included). */
   observeTimeout(line: string): void {
+    if (!line.includes('WORKER TIMEOUT')) return; // every line of every worker passes here: the patterns only when it can match
     const fact = parseWorkerLogFact(line);
     if (fact?.kind === 'timeout') this.timedOut.add(fact.pid);
   }

@@ -13,9 +13,15 @@ export class UsageWatch {
   private readonly sampler = new UsageSampler();
   private readonly missingOnce = new Set<number>();
 
-  /** One process (the master): its usage, or undefined when /proc does not show it. */
-  sampleOne(pid: number, now: number): Usage | undefined {
-    return this.sampler.sample(pid, now);
+  /** The master's usage, as last sampled. */
+  master: Usage = { cpuPercent: 0, rssBytes: 0 };
+
+  /** Samples the master; true when its figures changed (kept as they were when /proc does not show it). */
+  sampleMaster(pid: number, now: number): boolean {
+    const usage = this.sampler.sample(pid, now);
+    if (!usage || (usage.cpuPercent === this.master.cpuPercent && usage.rssBytes === this.master.rssBytes)) return false;
+    this.master = usage;
+    return true;
   }
 
   /** The usage of each pid /proc shows, and the pids it has not shown twice in a row. */
@@ -43,7 +49,8 @@ export class UsageWatch {
     for (const pid of this.missingOnce) if (!keep.has(pid)) this.missingOnce.delete(pid);
   }
 
+  /** Nothing is watched any more (the run ended): its files are closed. */
   clear(): void {
-    this.missingOnce.clear();
+    this.keep([]);
   }
 }

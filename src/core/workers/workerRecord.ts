@@ -61,8 +61,11 @@ export function isGraceful(reason: ExitReason): boolean {
   return !reason.timedOut && (reason.signal === null ? reason.code === 0 || reason.code === null : ['SIGTERM', 'SIGINT', 'SIGQUIT'].includes(reason.signal));
 }
 
+/** The last model of each worker: a worker whose fields did not change keeps its model object (views compare it). */
+const lastModels = new WeakMap<WorkerRecord, WorkerModel>();
+
 export function toModel(worker: WorkerRecord): WorkerModel {
-  return Object.freeze({
+  const model: WorkerModel = {
     slot: worker.slot,
     pid: worker.pid,
     state: worker.state,
@@ -75,5 +78,14 @@ export function toModel(worker: WorkerRecord): WorkerModel {
     generation: worker.generation,
     ...(worker.insight ? { insight: worker.insight } : {}),
     ...(worker.pdb ? { pdb: worker.pdb } : {}),
-  });
+  };
+  const last = lastModels.get(worker);
+  if (last && sameFields(last, model)) return last;
+  lastModels.set(worker, Object.freeze(model));
+  return model;
+}
+
+function sameFields(a: object, b: object): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => (a as Record<string, unknown>)[key] === (b as Record<string, unknown>)[key]);
 }

@@ -258,11 +258,13 @@ export class WorkerTable {
     this.pendingRemovals++;
   }
 
-  setUsage(pid: number, cpuPercent: number, rssBytes: number): void {
+  /** True when it changed. */
+  setUsage(pid: number, cpuPercent: number, rssBytes: number): boolean {
     const worker = this.byPid.get(pid);
-    if (!worker) return;
+    if (!worker || (worker.cpuPercent === cpuPercent && worker.rssBytes === rssBytes)) return false;
     worker.cpuPercent = cpuPercent;
     worker.rssBytes = rssBytes;
+    return true;
   }
 
   /** A live worker's latest request summary; false when the pid is not a live worker. */

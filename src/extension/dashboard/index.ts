@@ -3,7 +3,7 @@
  * a few lines; the panels' code (dashboardPanels.ts and below) loads on first use.
  */
 import * as vscode from 'vscode';
-import { type CommandContext, pickServer, type Target } from '../commands';
+import type { CommandContext, Target } from '../commands';
 
 const VIEW_TYPE = 'serverWorkers.dashboard';
 
@@ -15,6 +15,7 @@ export function registerDashboard(context: vscode.ExtensionContext, ctx: Command
   return [
     vscode.commands.registerCommand('serverWorkers.openDashboard', async (target?: Target) => {
       try {
+        const { pickServer } = await import('../commandHandlers');
         const server = await pickServer(ctx, target);
         if (server) (await load()).open(server.supervisor.name);
       } catch (error) {

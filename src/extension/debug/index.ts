@@ -9,7 +9,6 @@ import { DynamicConfigurations } from './dynamicConfigurations';
 import { WorkerRecycler } from './recycler';
 import { DebugSessions } from './sessions';
 import { DEBUG_TYPE } from './types';
-import { debugWorker, pickWorker } from './workerPick';
 
 export { DEBUG_TYPE } from './types';
 
@@ -27,8 +26,8 @@ export function registerDebugging(registry: ServerRegistry, context: vscode.Exte
       if (type === 'ready') sessions.reattach.workerReady(server, worker);
     }))),
     // As a launch.json variable, VS Code passes the debug configuration: its serverName narrows the choice.
-    vscode.commands.registerCommand('serverWorkers.pickWorker', (config?: { serverName?: unknown }) => pickWorker(registry, config?.serverName)),
-    vscode.commands.registerCommand('serverWorkers.debugWorker', (node?: WorkersNode) => debugWorker(registry, node)),
+    vscode.commands.registerCommand('serverWorkers.pickWorker', async (config?: { serverName?: unknown }) => (await import('./workerPick')).pickWorker(registry, config?.serverName)),
+    vscode.commands.registerCommand('serverWorkers.debugWorker', async (node?: WorkersNode) => (await import('./workerPick')).debugWorker(registry, node)),
   ];
 }
 

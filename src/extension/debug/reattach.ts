@@ -7,9 +7,7 @@
 import * as vscode from 'vscode';
 import type { WorkerModel } from '../../core/model';
 import type { RunningServer } from '../serverRegistry';
-import { findDebugpy } from './debugpy';
 import { type ServerWorkersDebugConfiguration, type SessionTarget, targetOf } from './types';
-import { reportDebugError, startWorkerDebugger } from './workerDebugger';
 
 interface Followed {
   sessionId: string;
@@ -49,17 +47,22 @@ export class ReloadReattach {
     if (!followed || followed.target.pid === worker.pid || worker.generation <= 1) return;
     this.followed.delete(key);
     this.replaced.add(followed.sessionId);
-    void this.attach(server, worker, followed).catch(reportDebugError);
+    void this.attach(server, worker, followed);
   }
 
+  /** The debugger's start in a worker (and debugpy's search) load with the first reattach. */
   private async attach(server: RunningServer, worker: WorkerModel, followed: Followed): Promise<void> {
+    const [{ findDebugpy }, { reportDebugError, startWorkerDebugger }] = await Promise.all([import('./debugpy'), import('./workerDebugger')]);
     const { supervisor } = server;
-    const source = await findDebugpy(supervisor.currentDefinition.python);
-    const socketPath = await startWorkerDebugger(supervisor, worker.slot, source);
-    supervisor.setDebugging(worker.pid, true);
-    const target: SessionTarget = { ...followed.target, pid: worker.pid, socketPath };
-    const started = await vscode.debug.startDebugging(followed.folder, { ...followed.config, __serverWorkers: target });
-    if (!started) supervisor.setDebugging(worker.pid, false);
+    try {
+      const socketPath = await startWorkerDebugger(supervisor, worker.slot, await findDebugpy(supervisor.currentDefinition.python));
+      supervisor.setDebugging(worker.pid, true);
+      const target: SessionTarget = { ...followed.target, pid: worker.pid, socketPath };
+      const started = await vscode.debug.startDebugging(followed.folder, { ...followed.config, __serverWorkers: target });
+      if (!started) supervisor.setDebugging(worker.pid, false);
+    } catch (error) {
+      void reportDebugError(error);
+    }
   }
 }
 

@@ -8,7 +8,6 @@ import type { LaunchRun } from './launchRun';
 import { ReloadReattach } from './reattach';
 import type { WorkerRecycler } from './recycler';
 import { DEBUG_TYPE, type SessionTarget, targetOf } from './types';
-import { reportDebugError } from './workerDebugger';
 
 export class DebugSessions implements vscode.Disposable {
   private readonly sessions = new Map<string, SessionTarget>();
@@ -50,7 +49,7 @@ export class DebugSessions implements vscode.Disposable {
     const run = target.launchId ? this.launches.get(target.launchId) : undefined;
     if (run && target.main) {
       this.launches.delete(run.id);
-      void run.end().catch(reportDebugError);
+      void run.end().catch(async (error: unknown) => (await import('./workerDebugger')).reportDebugError(error));
       return;
     }
     if (server && target.recycle) {

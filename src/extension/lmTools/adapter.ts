@@ -34,8 +34,8 @@ class RegistryHost implements ToolHost {
     return this.registry.interpreterFor(folderOf(dir));
   }
 
-  create(definition: ResolvedDefinition): Supervisor {
-    return this.registry.create(definition, folderOf(definition.cwd)).supervisor;
+  async create(definition: ResolvedDefinition): Promise<Supervisor> {
+    return (await this.registry.create(definition, folderOf(definition.cwd))).supervisor;
   }
 
   async stop(supervisor: Supervisor): Promise<void> {

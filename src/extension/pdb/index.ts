@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PdbSession, Supervisor } from '../../core/supervisor';
 import { onCore, type RunningServer, type ServerRegistry } from '../serverRegistry';
-import { PdbTerminal } from './pdbTerminal';
+import type { PdbTerminal } from './pdbTerminal';
 
 /** What the e2e tests see of a pdb terminal. */
 export interface PdbTerminalView {
@@ -24,8 +24,11 @@ export interface PdbTerminalView {
 export class PdbTerminals implements vscode.Disposable {
   private readonly terminals = new Set<PdbTerminal>();
   private readonly subscription: vscode.Disposable;
+  /** The terminal and its line editor, loaded with the first server (a session's first output must find its terminal). */
+  private readonly terminalModule: () => typeof import('./pdbTerminal');
 
   constructor(registry: ServerRegistry) {
+    this.terminalModule = registry.withServers(() => import('./pdbTerminal'));
     this.subscription = registry.onDidAdd((server) => this.follow(server));
   }
 
@@ -65,6 +68,7 @@ export class PdbTerminals implements vscode.Disposable {
     if (!terminal) {
       const base = `pdb · ${label}`;
       const others = [...mine].filter((t) => t.pid === session.pid).length;
+      const { PdbTerminal } = this.terminalModule();
       terminal = new PdbTerminal(others === 0 ? base : `${base} (${others + 1})`, session.pid, (closed) => this.closedByUser(closed, label, mine));
       mine.add(terminal);
       this.terminals.add(terminal);
