@@ -6,11 +6,11 @@ import { findServer, SERVER_FIELD } from './target';
 import { type AgentTool, type JsonSchema, OUTPUT_IS_DATA, ToolError } from './types';
 
 /**
- * An answer's text stays under this many bytes; the lines past it come with the next cursor. Not 64 KB: that would cut
- * an answer at about 500 lines of an ordinary log (~100 bytes a line with its seq, worker, pid and time), and `lines`
- * goes to 2,000; the default of 100 lines is about 13 KB.
+ * An answer's text stays under this many bytes (about 16,000 tokens of a model's context); the lines past it come with
+ * the next cursor (`more`). That is about 500 lines of an ordinary log (~100 bytes a line with its seq, worker, pid and
+ * time); the default of 100 lines is about 13 KB.
  */
-export const ANSWER_BYTES = 256 * 1024;
+export const ANSWER_BYTES = 64 * 1024;
 /** A longer line is cut, with a marker that says its length. */
 export const LINE_BYTES = 4096;
 /** What a pattern searches of a line, and of all lines together. */
@@ -168,7 +168,7 @@ export const getWorkerLogs: AgentTool = {
     properties: {
       server: SERVER_FIELD,
       slot: { type: 'integer', minimum: 0, maximum: 64, description: 'One stream: 0 the master, 1.. a worker\'s slot. Leave out for every stream.' },
-      lines: { type: 'integer', minimum: 1, maximum: MAX_LINES, description: `At most this many lines (default 100, at most ${MAX_LINES}); an answer also stops at about 256 KB.` },
+      lines: { type: 'integer', minimum: 1, maximum: MAX_LINES, description: `At most this many lines (default 100, at most ${MAX_LINES}); an answer also stops at about 64 KB.` },
       since: { type: 'integer', minimum: 0, description: 'The cursor: the next of an earlier answer of this server. Only lines after it come.' },
       grep: { type: 'string', minLength: 1, maxLength: 1000, description: 'A JavaScript regular expression; only matching lines come. (?i) at its start ignores case.' },
     },
