@@ -1,22 +1,29 @@
-/** `server-workers`: picks the command. Each command is a module of its own; what they share lives beside them. */
-import { exportCommand } from './export';
-import { RUN_USAGE, runCommand } from './run';
+/** `server-workers`: picks the command. Each command is a module of its own, loaded when it runs. */
+
+const USAGE = `Usage: server-workers COMMAND [options]
+
+Commands:
+  run       run a multi-worker Python web server and separate each worker's output
+  export    write a task's production configuration (gunicorn.conf.py, systemd, a container image, Compose, Kubernetes)
+  mcp       serve the agent tools over stdio to an MCP client (start servers, read a worker's lines, stacks)
+
+"server-workers COMMAND --help" says what a command takes.`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  run: runCommand,
-  export: exportCommand,
+  run: async (args) => (await import('./run')).runCommand(args),
+  export: async (args) => (await import('./export')).exportCommand(args),
   mcp: async (args) => (await import('./mcp')).mcpCommand(args), // the MCP SDK loads only for this command
 };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '-h' || command === '--help' || command === undefined) {
-    process.stdout.write(`${RUN_USAGE}\n`);
+    (command === undefined ? process.stderr : process.stdout).write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
   const handler = COMMANDS[command];
   if (handler === undefined) {
-    process.stderr.write(`server-workers: unknown command "${command}". Did you mean "server-workers run"?\n\n${RUN_USAGE}\n`);
+    process.stderr.write(`server-workers: unknown command "${command}". Did you mean "server-workers run"?\n\n${USAGE}\n`);
     return 2;
   }
   return handler(rest);

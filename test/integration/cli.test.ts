@@ -149,5 +149,12 @@ describe('server-workers run, for people', { timeout: 60000 }, () => {
     const unknown = run(['serve']);
     assert.strictEqual(await unknown.exit, 2);
     assert.match(unknown.stderr.join('\n'), /unknown command "serve"/);
+    assert.match(unknown.stderr.join('\n'), /^ {2}run {7}run a multi-worker.*\n {2}export {4}write a task's production.*\n {2}mcp {7}serve the agent tools/m, 'it lists the commands');
+    const help = run(['--help']);
+    const closed = new Promise((resolve) => help.child.once('close', resolve)); // its output read to the end
+    assert.strictEqual(await help.exit, 0);
+    await closed;
+    assert.match(help.lines.join('\n'), /^Usage: server-workers COMMAND/);
+    assert.match(help.lines.join('\n'), /^ {2}export {4}write a task's production/m);
   });
 });
