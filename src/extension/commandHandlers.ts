@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import type { ServerDefinition } from '../core/definition';
 import { startAutoStartTasks } from './autoStart';
-import type { CommandContext, CommandId, Target } from './commands';
+import type { CommandContext, CommandId, Target } from './commandIds';
 import type { TaskAnswers } from './createTask';
 import { untrustedWorkspaceMessage } from './errors';
 import type { RunningServer } from './serverRegistry';

@@ -3,7 +3,7 @@
  * a few lines; the panels' code (dashboardPanels.ts and below) loads on first use.
  */
 import * as vscode from 'vscode';
-import type { CommandContext, Target } from '../commands';
+import type { CommandContext, Target } from '../commandIds';
 
 const VIEW_TYPE = 'serverWorkers.dashboard';
 
