@@ -18,17 +18,17 @@ import { discoverWorkers, FallbackAttribution } from './output/fallbackAttributi
 import { type WorkerLines, WorkerStreams } from './output/workerStreams';
 import { PIECE_CONTINUED, PIECE_OPEN } from './lineSplitter';
 import { type MasterLine, MasterProcess } from './process/masterProcess';
-import { isAlive, readProcStat, startedAtMs } from './process/procfs';
+import { isAlive, startedAtMs } from './process/procfs';
 import { createRuntimeDir, sweepAbandonedRuntimeDirs } from './process/runtimeDirs';
 import type { OutputEvent, WorkerEvent } from './serverEvents';
 import { ExitEvidence } from './workers/exitEvidence';
 import { WorkerInsights } from './workers/insight';
+import { MemoryLimit } from './workers/memoryLimit';
 import { UsageWatch } from './workers/usageWatch';
 import { WorkerPositions } from './workers/workerPositions';
 import { dumpStacks, type StacksResult } from './workers/stackDump';
 import { type WorkerChange, WorkerTable } from './workers/workerTable';
 
-const MIB = 1024 * 1024;
 /** How long a worker's output may trail the report of its exit. */
 const OUTPUT_AFTER_EXIT_MS = 500;
 
@@ -86,6 +86,7 @@ export class ServerRun {
   private readonly pdb = new PdbSessions();
   private readonly fallback: FallbackAttribution;
   private readonly positions: WorkerPositions | undefined;
+  private readonly memoryLimit: MemoryLimit;
   private readonly agent: AgentLink | undefined;
   private runtimeDir: string | undefined;
   private spawned: MasterProcess | undefined;
@@ -99,6 +100,7 @@ export class ServerRun {
     this.table = new WorkerTable(options.firstGeneration);
     this.fallback = new FallbackAttribution(options.traits.agentlessReadyAt);
     this.positions = options.traits.positionedWorkers ? new WorkerPositions() : undefined;
+    this.memoryLimit = new MemoryLimit(definition.maxMemoryMb, options.capabilities.recyclesOverMemoryLimit === true, this.table, options.output);
     this.streams.onLines.on((event) => this.workerLines(event));
     this.streams.onClosed.on((pid) => setTimeout(() => this.checkExited(pid), 1000).unref());
     if (options.agentDir) {
@@ -262,7 +264,7 @@ export class ServerRun {
   private readPosition(line: string): void {
     const event = this.positions!.read(line);
     if (!event || !this.table.has(event.pid) || !isAlive(event.pid)) return; // after a crash the position's pid is gone
-    if (event.type === 'overMemory') this.announceRecycling(event.pid, ` (${this.definition.server} starts its successor first)`);
+    if (event.type === 'overMemory') this.memoryLimit.announceRecycling(event.pid, ` (${this.definition.server} starts its successor first)`);
     else this.table.expectReplacement(event.pid, event.because);
   }
 
@@ -420,7 +422,7 @@ export class ServerRun {
     const { usage, gone } = this.usage.sample(this.table.livePids(), now);
     for (const [pid, { cpuPercent, rssBytes }] of usage) {
       if (this.table.setUsage(pid, cpuPercent, rssBytes)) changed = true;
-      if (this.enforceMemoryLimit(pid, rssBytes)) changed = true;
+      if (this.memoryLimit.enforce(pid, rssBytes, this.serverState)) changed = true;
     }
     for (const pid of gone) this.checkExited(pid);
     if (this.options.capabilities.respawnsWorkers && ['running', 'scaling', 'reloading'].includes(this.serverState)) {
@@ -430,32 +432,5 @@ export class ServerRun {
       for (const pid of discoverWorkers(master.pid, this.options.traits.spawnsWorkers)) this.addWorker(pid);
     }
     if (changed) this.options.changed();
-  }
-
-  /**
-   * A ready worker over the memory limit is recycled gracefully (true): SIGTERM, it finishes its requests, the server
-   * replaces it. A server that recycles by itself (Granian) is left to it (successor first).
-   */
-  private enforceMemoryLimit(pid: number, rssBytes: number): boolean {
-    const limitMb = this.definition.maxMemoryMb;
-    if (limitMb === undefined || this.options.capabilities.recyclesOverMemoryLimit) return false;
-    if (this.table.stateOf(pid) !== 'ready' || this.table.isRecycled(pid) || this.serverState !== 'running') return false;
-    if (rssBytes / MIB <= limitMb) return false;
-    this.announceRecycling(pid, '', rssBytes);
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-    return true;
-  }
-
-  /** The worker's exit reason and a marker line in its stream say it goes for using too much memory. */
-  private announceRecycling(pid: number, how: string, rssBytes = readProcStat(pid)?.rssBytes ?? 0): void {
-    const limitMb = this.definition.maxMemoryMb!;
-    const usedMb = Math.round(rssBytes / MIB);
-    const slot = this.table.slotOf(pid)!;
-    this.table.markRecycled(pid, `recycled: it used ${usedMb} MiB, over the ${limitMb} MiB limit`);
-    this.options.output.fire({ slot, pid, lines: [`── worker ${slot} (pid ${pid}) uses ${usedMb} MiB, over the ${limitMb} MiB limit: recycling it gracefully${how}`], marker: true });
   }
 }

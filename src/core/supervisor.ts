@@ -26,6 +26,7 @@ import { RestartPolicy } from './restartPolicy';
 import type { ExitEvent, MasterStartEvent, OutputEvent, SupervisorOptions, WorkerEvent } from './serverEvents';
 import { ServerRun } from './serverRun';
 import type { StacksResult } from './workers/stackDump';
+import { awaitSignalledWorker, scaleBySignals } from './workers/workerSignals';
 import { Waiters } from './waiters';
 
 export { ServerError } from './errors';
@@ -164,7 +165,8 @@ export class Supervisor {
         this.onOutput.fire({ slot: 0, pid: run.master!.pid, lines: [`── scaling to ${count} workers: ${kind} cannot add or remove workers while it runs, so Server Workers restarts it with ${count}`], marker: true });
         return this.restartNow();
       }
-      await this.whileIn('scaling', () => this.adjustWorkerCount(run, count));
+      const timeoutMs = (this.definition.gracefulTimeout + 30) * 1000;
+      await this.whileIn('scaling', () => scaleBySignals(run.master!, run.table, count, this.waiters, timeoutMs));
     });
   }
 
@@ -205,15 +207,7 @@ export class Supervisor {
       const pid = run.signalWorker(slot, signal);
       if (pid === undefined) throw new ServerError(`There is no running worker in slot ${slot}.`, 'state');
       const timeoutMs = (this.definition.timeout ?? 30) * 1000 + 30000;
-      if (capabilities.respawnsWorkers) {
-        await this.waiters.waitFor(() => {
-          const current = run.table.inSlot(slot);
-          return current !== undefined && current.pid !== pid && current.state === 'ready';
-        }, timeoutMs, `the replacement of worker ${slot}`);
-      } else {
-        // A server that stops when a worker dies (Hypercorn) may be gone before the exit is reported.
-        await this.waiters.waitFor(() => !run.table.has(pid) || !run.master!.running(), timeoutMs, `worker ${slot} to exit`);
-      }
+      await awaitSignalledWorker(run.master!, run.table, slot, pid, capabilities.respawnsWorkers, this.waiters, timeoutMs);
     });
   }
 
@@ -271,29 +265,6 @@ export class Supervisor {
     await this.stopRun();
     if (this.state !== 'restarting') throw new ServerError(`The server "${this.definition.name}" was stopped.`, 'stopped');
     await this.startNow();
-  }
-
-  /**
-   * TTIN / TTOU one at a time (signals of one kind sent together may merge) until `count` workers are ready. Counted
-   * in slots: a worker that died and waits for its replacement is one the server will have again.
-   */
-  private async adjustWorkerCount(run: ServerRun, count: number): Promise<void> {
-    const timeoutMs = (this.definition.gracefulTimeout + 30) * 1000;
-    do {
-      while (run.table.slotCount() !== count) {
-        const before = run.table.slotCount();
-        if (before < count) {
-          run.master!.signal('SIGTTIN');
-          await this.waiters.waitFor(() => run.table.slotCount() > before, timeoutMs, 'a worker to start after SIGTTIN');
-        } else {
-          run.table.expectRemoval();
-          run.master!.signal('SIGTTOU');
-          await this.waiters.waitFor(() => run.table.slotCount() < before, timeoutMs, 'a worker to stop after SIGTTOU');
-        }
-      }
-      // A dead slot the server does not refill closes (ServerRun's stats tick): then signal again.
-      await this.waiters.waitFor(() => run.table.readyCount(count) || run.table.slotCount() !== count, timeoutMs, `${count} workers to be ready`);
-    } while (!run.table.readyCount(count));
   }
 
   // ---- start and stop ---------------------------------------------------------------------------------------------
