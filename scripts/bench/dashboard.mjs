@@ -42,7 +42,7 @@ export const section = {
     return { ring, scrape, host: { ...host, extraPercent: summary(extra) }, page };
   },
   rows(r, { add, fmt }) {
-    const s = '8 dashboard';
+    const s = '9 dashboard';
     add(s, `extension host CPU with the dashboard open, ${r.host.workers} workers under load: beyond the same run without it (median [min–max] of ${r.host.extraPercent.n} rounds)`,
       `${fmt(r.host.extraPercent.median, 2)} [${fmt(r.host.extraPercent.min, 2)}–${fmt(r.host.extraPercent.max, 2)}] % of a core (without: ${fmt(median(r.host.withoutPercent), 2)} %)`, '< 2 %', r.host.extraPercent.median < 2);
     add(s, 'what the host posts: the reset, then each second', `${fmt(r.host.resetBytes / 1024, 1)} KB, then ${fmt(r.host.appendsPerSecond, 2)}/s of ${fmt(r.host.appendBytes / 1024, 2)} KB`);

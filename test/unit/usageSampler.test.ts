@@ -18,6 +18,8 @@ describe('UsageSampler', () => {
     // A shell that spins for a while, then sleeps: its CPU time grows between two samples.
     const child = spawn('sh', ['-c', 'i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done; exec sleep 30'], { stdio: 'ignore' });
     await new Promise((resolve) => child.once('spawn', resolve));
+    // Right after its exec the process may not have run yet: no page of it is resident (its RSS reads 0).
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const pid = child.pid!;
     const sampler = new UsageSampler();
     const first = sampler.sample(pid, Date.now());
