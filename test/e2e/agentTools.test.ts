@@ -43,7 +43,7 @@ async function settled(count: () => number): Promise<void> {
 function treeWorkers(workersApi: TestApi, name: string): Array<{ slot: number; pid: number }> {
   const rows = workersApi.treeRows();
   const at = rows.findIndex((r) => r.depth === 0 && r.label === name);
-  return rows.slice(at + 1).filter((r) => r.depth === 1 && r.label.startsWith('worker ')).map((r) => ({ slot: Number(r.label.slice(7)), pid: Number(/pid (\d+)/.exec(r.description)?.[1]) }));
+  return rows.slice(at + 1).filter((r) => r.depth === 1 && r.label.startsWith('worker ')).map((r) => ({ slot: Number(r.label.slice(7)), pid: Number(/pid (\d+)/.exec(r.tooltip)?.[1]) }));
 }
 
 describe('Agent tools (language model tools)', () => {
