@@ -20,7 +20,17 @@ function environOf(pid: number): Map<string, string> {
   return new Map(entries);
 }
 
-const openFds = () => fs.readdirSync('/proc/self/fd').length;
+/**
+ * The supervisor's open descriptors but the /proc files its stats tick keeps open between ticks (a stat file a process,
+ * a children file a thread of the master: opened as it meets them, so their number moves with the tick, not the fuzz).
+ */
+const openFds = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
+  try {
+    return !fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('/proc/');
+  } catch {
+    return false; // the directory's own descriptor, closed by now
+  }
+}).length;
 
 /** Sends `bytes` in `pieces` writes, half-closes, and resolves when the supervisor has closed the connection. */
 function sendFrame(socketPath: string, bytes: Buffer, pieces: number): Promise<'closed' | 'timeout'> {
